@@ -1,0 +1,138 @@
+"""The bot class: intents, caches, extensions, command sync and the one application-command error handler."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import pkgutil
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.interaction_errors import report_interaction_error
+from bot.services import CommandSyncService, TopicService
+from bot.services.command_sync import payload_hash, sync_scope
+
+log = logging.getLogger(__name__)
+
+COGS_PACKAGE = "cogs"
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the cogs may use; each cog's `setup` takes only its own part."""
+
+    topics: TopicService
+    command_sync: CommandSyncService
+
+
+class NexusCommandTree(app_commands.CommandTree["NexusBot"]):
+    async def on_error(
+        self, interaction: discord.Interaction[NexusBot], error: app_commands.AppCommandError
+    ) -> None:
+        await report_interaction_error(interaction, error)
+
+
+def point_at_api(api_url: str) -> None:
+    """Send every REST call to `api_url` (a Discord-compatible server, proxy or the test server).
+
+    discord.py builds each request URL from the class attribute `Route.BASE`.
+    """
+    Route.BASE = api_url.rstrip("/")
+
+
+def discover_extensions(package: str = COGS_PACKAGE) -> list[str]:
+    """Every cog module or package in `cogs/`, except private helpers (leading underscore)."""
+    module = importlib.import_module(package)
+    return sorted(
+        f"{package}.{info.name}"
+        for info in pkgutil.iter_modules(module.__path__)
+        if not info.name.startswith("_")
+    )
+
+
+def required_intents() -> discord.Intents:
+    # Slash commands, buttons and menus arrive as interactions and need no intent; `guilds` gives
+    # the channel and role cache the permission checks read. Nothing privileged is asked for.
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class NexusBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        services: Services,
+        guild_id: int | None = None,
+        api_url: str | None = None,
+        **options: Any,
+    ) -> None:
+        options.setdefault("intents", required_intents())
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            tree_cls=NexusCommandTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            # Nothing the features do reads members or old messages from the cache: keep memory flat.
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
+            max_messages=None,
+            **options,
+        )
+        self.services = services
+        self.guild_id = guild_id
+        self.api_url = api_url
+        self.started_at = time.monotonic()
+        self._shutdown: asyncio.Task[None] | None = None
+
+    async def login(self, token: str) -> None:
+        if self.api_url:
+            point_at_api(self.api_url)
+        await super().login(token)
+        if self.api_url:
+            # A plain client never asks for /gateway/bot: it connects to DEFAULT_GATEWAY.
+            _shards, gateway_url, _limits = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+            log.info("using the Discord-compatible API at %s (gateway %s)", self.api_url, gateway_url)
+
+    async def setup_hook(self) -> None:
+        for extension in discover_extensions():
+            await self.load_extension(extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> bool:
+        """Sync the command tree when it differs from the last sync of this scope; True if it synced."""
+        guild = discord.Object(id=self.guild_id) if self.guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        scope, digest = sync_scope(self.guild_id), payload_hash(payload)
+        if await self.services.command_sync.is_current(scope, digest):
+            log.info("application commands unchanged for %s; not syncing", scope)
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.services.command_sync.record(scope, digest)
+        log.info("synced %d application commands to %s", len(synced), scope)
+        return True
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("ready as %s (%s) in %d servers", user, user.id if user else "?", len(self.guilds))
+
+    def request_shutdown(self) -> None:
+        """Close the gateway from a signal handler; `start()` then returns and the caller cleans up."""
+        if self._shutdown is None:
+            log.info("shutting down")
+            self._shutdown = asyncio.get_running_loop().create_task(self.close())
+
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self.started_at

@@ -1,0 +1,151 @@
+"""Configuration: every setting of the product contract, read from the environment and `.env`.
+
+`Settings()` is built once, at start-up, by the command-line entry point; nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.paths import default_data_dir
+
+LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///nexus.db"
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed. The message names the variable and never holds its value."""
+
+
+class DatabaseSettings(BaseSettings):
+    """The part of the settings that `nexus-bot db` needs: no token required to migrate."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
+        # Never echo what the user typed: a token pasted into the wrong variable must not reach a log.
+        hide_input_in_errors=True,
+    )
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL, e.g. sqlite+aiosqlite:///nexus.db") from None
+        # People paste the URL their host gives them; upgrade the plain schemes to the async drivers.
+        if url.drivername in ("sqlite", "sqlite+pysqlite"):
+            url = url.set(drivername="sqlite+aiosqlite")
+        elif url.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
+            url = url.set(drivername="postgresql+asyncpg")
+        if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError("must use sqlite+aiosqlite or postgresql+asyncpg")
+        return url.render_as_string(hide_password=False)
+
+
+class Settings(DatabaseSettings):
+    """Every setting of the product contract."""
+
+    discord_token: SecretStr = Field(validation_alias="DISCORD_TOKEN", min_length=1)
+    discord_api_url: AnyHttpUrl | None = Field(default=None, validation_alias="DISCORD_API_URL")
+    guild_id: int | None = Field(default=None, validation_alias="NEXUS_GUILD_ID", gt=0)
+    challenge_channel_ids: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(), validation_alias="NEXUS_CHALLENGE_CHANNEL_IDS"
+    )
+    pairing_channel_id: int | None = Field(default=None, validation_alias="NEXUS_PAIRING_CHANNEL_ID", gt=0)
+    log_level: LogLevel = Field(default="INFO", validation_alias="NEXUS_LOG_LEVEL")
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="NEXUS_DATA_DIR")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("challenge_channel_ids", mode="before")
+    @classmethod
+    def _split_channel_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            ids = []
+            for part in parts:
+                if not part.isdigit() or int(part) == 0:
+                    raise ValueError("must be comma-separated channel ids (digits only), e.g. 123,456")
+                ids.append(int(part))
+            return tuple(ids)
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError("must be an existing directory holding a topics/ folder")
+        return value.resolve()
+
+    @property
+    def topics_dir(self) -> Path:
+        return self.data_dir / "topics"
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]
+
+
+SettingsT = TypeVar("SettingsT", bound=DatabaseSettings)
+
+
+def _variable_name(location: tuple[int | str, ...]) -> str:
+    field = str(location[0]) if location else "?"
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    return alias if isinstance(alias, str) else field.upper()
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line that names each faulty variable and says what is expected, never its value."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = _variable_name(item["loc"])
+        message = (
+            "is required; set it in the environment or in .env" if item["type"] == "missing" else item["msg"]
+        )
+        message = message.removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return "configuration error: " + "; ".join(problems)
+
+
+def _build(kind: type[SettingsT], overrides: dict[str, Any]) -> SettingsT:
+    try:
+        return kind(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(describe_validation_error(error)) from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once at start-up; raise `ConfigurationError` with one clear line on a fault."""
+    return _build(Settings, overrides)
+
+
+def load_database_settings(**overrides: Any) -> DatabaseSettings:
+    """Only `DATABASE_URL`, for the `db` commands, which must work without a token."""
+    return _build(DatabaseSettings, overrides)

@@ -1,0 +1,88 @@
+"""One place that turns any error raised while answering an interaction into a clear ephemeral reply.
+
+Expected errors (domain errors, bad input, permissions, cooldowns) get their own message; anything
+else is logged with its context and answered with an apology carrying a short reference id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+import discord
+from discord import app_commands
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    message: str
+    unexpected: bool = False
+
+
+def _permission_names(names: list[str]) -> str:
+    return ", ".join(name.replace("_", " ").replace("guild", "server").title() for name in names)
+
+
+def describe_error(error: BaseException) -> ErrorReply:
+    """What to tell the user about `error`; `unexpected` marks a fault to log with a reference."""
+    from bot.errors import NexusError
+
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, NexusError):
+        return ErrorReply(error.user_message)
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return ErrorReply(f"Slow down a little: you can use this again in {error.retry_after:.0f} s.")
+    if isinstance(error, app_commands.MissingPermissions):
+        return ErrorReply(f"You need the {_permission_names(error.missing_permissions)} permission for this.")
+    if isinstance(error, app_commands.BotMissingPermissions):
+        missing = _permission_names(error.missing_permissions)
+        return ErrorReply(f"I need the {missing} permission here; ask a moderator to grant it.")
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return ErrorReply("This command works in a server channel, not in direct messages.")
+    if isinstance(error, app_commands.TransformerError):
+        return ErrorReply(f"`{error.value}` is not a valid value here; pick one from the list.")
+    if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
+        return ErrorReply(
+            "This command changed a moment ago. Wait a minute for Discord to update it, then try again."
+        )
+    if isinstance(error, app_commands.CheckFailure):
+        return ErrorReply("You cannot use this command here.")
+    return ErrorReply("", unexpected=True)
+
+
+async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Answer privately, whether or not the interaction was already acknowledged."""
+    if interaction.response.is_done():
+        await interaction.followup.send(message, ephemeral=True)
+    else:
+        await interaction.response.send_message(message, ephemeral=True)
+
+
+def _context(interaction: discord.Interaction) -> str:
+    command = interaction.command.qualified_name if interaction.command else None
+    custom_id = interaction.data.get("custom_id") if interaction.data else None
+    what = command or custom_id or interaction.type.name
+    where = f"guild {interaction.guild_id} channel {interaction.channel_id}"
+    return f"{what!s} by user {interaction.user.id} in {where}"
+
+
+async def report_interaction_error(interaction: discord.Interaction, error: BaseException) -> None:
+    reply = describe_error(error)
+    if reply.unexpected:
+        reference = secrets.token_hex(4)
+        log.error("unexpected error [ref %s] answering %s", reference, _context(interaction), exc_info=error)
+        message = (
+            f"Sorry, something went wrong on my side. Nothing you did caused it; try again in a moment. "
+            f"If it keeps happening, tell a mentor the reference `{reference}`."
+        )
+    else:
+        log.debug("expected error answering %s: %s", _context(interaction), reply.message)
+        message = reply.message
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not deliver an error reply for %s", _context(interaction), exc_info=True)

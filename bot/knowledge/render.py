@@ -1,0 +1,104 @@
+"""Render topic cards and the topic browser as `EmbedSpec`s within Discord's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot import limits
+from bot.embeds import EmbedField, EmbedSpec, shorten
+from bot.knowledge.cards import Category, TopicCard
+
+CATEGORY_COLOURS: Mapping[Category, int] = {
+    Category.PYTHON: 0x3776AB,
+    Category.DJANGO: 0x0C4B33,
+    Category.APIS: 0x6F42C1,
+    Category.DATABASES: 0x336791,
+    Category.ASYNC: 0xFF6600,
+    Category.PERFORMANCE: 0xDC382D,
+    Category.SECURITY: 0xB00020,
+    Category.DEVOPS: 0x2496ED,
+    Category.ARCHITECTURE: 0x607D8B,
+    Category.TESTING: 0x2E7D32,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SolvedChallengeRef:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class SolvedChallenges:
+    """The community's solved challenges tagged with a topic, as shown on its card."""
+
+    count: int = 0
+    top: tuple[SolvedChallengeRef, ...] = ()
+
+
+def _solved_field(solved: SolvedChallenges) -> EmbedField | None:
+    if solved.count <= 0:
+        return None
+    lines = [f"**{solved.count}** solved in this community. Open one with `/challenge show`:"]
+    lines += [f"`#{item.id}` {shorten(item.title, 120)}" for item in solved.top]
+    return EmbedField("Solved challenges", shorten("\n".join(lines), limits.EMBED_FIELD_VALUE))
+
+
+def render_card(
+    card: TopicCard,
+    titles: Mapping[str, str],
+    solved: SolvedChallenges | None = None,
+) -> EmbedSpec:
+    """The card's embed. `titles` maps slugs to titles, for the related topics."""
+    fields = [
+        EmbedField("Key points", card.key_points),
+        EmbedField("Common pitfalls", card.pitfalls),
+    ]
+    if card.example:
+        fields.append(EmbedField("Example", card.example))
+    if card.related:
+        related = ", ".join(f"`{titles.get(slug, slug)}`" for slug in card.related)
+        fields.append(EmbedField("Related topics", shorten(related, limits.EMBED_FIELD_VALUE), inline=True))
+    if card.docs:
+        docs = "\n".join(f"[{link.title}]({link.url})" for link in card.docs)
+        fields.append(EmbedField("Official docs", shorten(docs, limits.EMBED_FIELD_VALUE), inline=True))
+    solved_field = _solved_field(solved or SolvedChallenges())
+    if solved_field:
+        fields.append(solved_field)
+    footer = card.category.label
+    if card.aliases:
+        footer += " · also: " + ", ".join(card.aliases)
+    return EmbedSpec(
+        title=card.title,
+        description=card.summary,
+        fields=tuple(fields),
+        footer=shorten(footer, limits.EMBED_FOOTER),
+        colour=CATEGORY_COLOURS[card.category],
+    )
+
+
+def render_category(category: Category, cards: Sequence[TopicCard], total: int) -> EmbedSpec:
+    """One page of the topic browser: the cards of a category, one line each."""
+    lines = [f"**{card.title}** · {_first_sentence(card.summary, 90)}" for card in cards]
+    return EmbedSpec(
+        title=f"Topics · {category.label}",
+        description=shorten("\n".join(lines), limits.EMBED_DESCRIPTION),
+        footer=f"{len(cards)} of {total} topics · pick one below to open its card",
+        colour=CATEGORY_COLOURS[category],
+    )
+
+
+def render_overview(counts: Mapping[Category, int]) -> EmbedSpec:
+    """The browser's first page: every category with how many cards it holds."""
+    lines = [f"**{category.label}** · {count} topics" for category, count in counts.items()]
+    return EmbedSpec(
+        title="Topics of the ProDev programme",
+        description="\n".join(lines) + "\n\nPick a category below, or use `/topic` with a name.",
+        footer=f"{sum(counts.values())} topics in all",
+    )
+
+
+def _first_sentence(text: str, limit: int) -> str:
+    sentence = text.split(". ", 1)[0].rstrip(".") + "."
+    return shorten(sentence, limit)

@@ -1,0 +1,72 @@
+"""Topic lookup and rendering: the knowledge base, its index, and the solved challenges per topic."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.embeds import EmbedSpec
+from bot.errors import NotFoundError, TopicNotFoundError
+from bot.knowledge import Category, KnowledgeBase, TopicCard, TopicChoice, TopicIndex
+from bot.knowledge.render import (
+    SolvedChallenges,
+    render_card,
+    render_category,
+    render_overview,
+)
+
+
+class SolvedChallengeSource(Protocol):
+    """Where a card's "solved challenges" come from (the challenge log, once it exists)."""
+
+    async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges: ...
+
+
+class NoSolvedChallenges:
+    """The source for a deployment with no challenge log: every topic shows none."""
+
+    async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges:
+        return SolvedChallenges()
+
+
+class TopicService:
+    TOP_SOLVED = 3
+
+    def __init__(self, knowledge_base: KnowledgeBase, solved: SolvedChallengeSource) -> None:
+        self._knowledge_base = knowledge_base
+        self._index = TopicIndex(knowledge_base.cards)
+        self._titles = {card.slug: card.title for card in knowledge_base.cards}
+        self._solved = solved
+
+    @property
+    def knowledge_base(self) -> KnowledgeBase:
+        return self._knowledge_base
+
+    def autocomplete(self, query: str) -> list[TopicChoice]:
+        return self._index.autocomplete(query)
+
+    def find(self, name: str) -> TopicCard:
+        """The card for a slug, title, alias or close misspelling; `TopicNotFoundError` otherwise."""
+        card = self._index.get(name) or self._index.resolve(name)
+        if card is not None:
+            return card
+        suggestions = self._index.suggestions(name)
+        # One clearly closest card (a typo) is the answer, not a question.
+        if len(suggestions) == 1:
+            return suggestions[0]
+        raise TopicNotFoundError(name, [card.title for card in suggestions])
+
+    async def card(self, name: str, guild_id: int | None) -> tuple[TopicCard, EmbedSpec]:
+        card = self.find(name)
+        solved = await self._solved.solved_for_topic(guild_id, card.slug, self.TOP_SOLVED)
+        return card, render_card(card, self._titles, solved)
+
+    def overview(self) -> EmbedSpec:
+        return render_overview(
+            {category: len(cards) for category, cards in self._knowledge_base.by_category.items()}
+        )
+
+    def category(self, category: Category) -> tuple[tuple[TopicCard, ...], EmbedSpec]:
+        cards = self._knowledge_base.by_category.get(category)
+        if not cards:
+            raise NotFoundError(f"No topics in **{category.label}** yet. Browse the others with `/topics`.")
+        return cards, render_category(category, cards, len(self._knowledge_base))

@@ -1,0 +1,18 @@
+"""Helpers the cogs share: turning pure `EmbedSpec`s into discord.py objects."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.embeds import EmbedSpec
+
+
+def to_embed(spec: EmbedSpec) -> discord.Embed:
+    embed = discord.Embed(title=spec.title, description=spec.description or None, url=spec.url)
+    if spec.colour is not None:
+        embed.colour = discord.Colour(spec.colour)
+    for item in spec.fields:
+        embed.add_field(name=item.name, value=item.value, inline=item.inline)
+    if spec.footer:
+        embed.set_footer(text=spec.footer)
+    return embed

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.knowledge import Category
+from bot.services import TopicService
+from cogs._shared import to_embed
+from cogs.topics._views import DeleteCardButton, TopicBrowserView
+
+# One person may post this many public cards per window; private cards are never limited.
+PUBLIC_CARDS_PER_WINDOW = 3
+WINDOW_SECONDS = 60.0
+
+
+def public_card_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    if getattr(interaction.namespace, "private", False):
+        return None
+    return app_commands.Cooldown(PUBLIC_CARDS_PER_WINDOW, WINDOW_SECONDS)
+
+
+CATEGORY_CHOICES = [app_commands.Choice(name=category.label, value=category.value) for category in Category]
+
+
+class TopicsCog(commands.Cog):
+    def __init__(self, topics: TopicService) -> None:
+        self._topics = topics
+
+    @app_commands.command(
+        name="topic", description="A programme topic's card: summary, key points, pitfalls, docs"
+    )
+    @app_commands.describe(
+        name="The topic: type a name, an alias (k8s, drf, jwt…) or part of one",
+        user="Address the card to this member (they are the only one pinged)",
+        private="Show the card only to you",
+    )
+    @app_commands.checks.dynamic_cooldown(public_card_cooldown, key=lambda interaction: interaction.user.id)
+    async def topic(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100],
+        user: discord.User | None = None,
+        private: bool = False,
+    ) -> None:
+        _card, spec = await self._topics.card(name, interaction.guild_id)
+        embed = to_embed(spec)
+        content = ""
+        mentions = discord.AllowedMentions.none()
+        if user is not None:
+            asker = discord.utils.escape_mentions(
+                discord.utils.escape_markdown(interaction.user.display_name)
+            )
+            content = f"{user.mention}, {asker} thinks this card will help you."
+            mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user])
+        if private:
+            await interaction.response.send_message(
+                content, embed=embed, ephemeral=True, allowed_mentions=mentions
+            )
+            return
+        view = discord.ui.View(timeout=None)
+        view.add_item(DeleteCardButton(owner_id=interaction.user.id))
+        await interaction.response.send_message(content, embed=embed, view=view, allowed_mentions=mentions)
+
+    @topic.autocomplete("name")
+    async def topic_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=choice.name, value=choice.value)
+            for choice in self._topics.autocomplete(current)
+        ]
+
+    @app_commands.command(name="topics", description="Browse every programme topic by category")
+    @app_commands.describe(category="Start in this category")
+    @app_commands.choices(category=CATEGORY_CHOICES)
+    async def topics(
+        self, interaction: discord.Interaction, category: app_commands.Choice[str] | None = None
+    ) -> None:
+        view = TopicBrowserView(self._topics)
+        spec = self._topics.overview() if category is None else view.show_category(Category(category.value))
+        await interaction.response.send_message(embed=to_embed(spec), view=view, ephemeral=True)
+        view.message_interaction = interaction

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+import discord
+
+from bot.embeds import EmbedSpec
+from bot.interaction_errors import report_interaction_error, send_ephemeral
+from bot.knowledge import Category
+from bot.limits import SELECT_OPTION_DESCRIPTION, SELECT_OPTION_LABEL
+from bot.services import TopicService
+from cogs._shared import to_embed
+
+BROWSER_TIMEOUT_SECONDS = 300.0
+
+
+class DeleteCardButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"nexus:topic:delete:(?P<owner>[0-9]{1,20})",
+):
+    """Lets the person who asked for a public card (or a moderator) remove it, even after a restart."""
+
+    def __init__(self, owner_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Delete",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"nexus:topic:delete:{owner_id}",
+            )
+        )
+        self.owner_id = owner_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DeleteCardButton:
+        return cls(int(match["owner"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            if interaction.user.id != self.owner_id and not interaction.permissions.manage_messages:
+                await send_ephemeral(
+                    interaction, "Only the person who asked for this card, or a moderator, can delete it."
+                )
+                return
+            await interaction.response.defer()
+            await interaction.delete_original_response()
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+def _option_text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class TopicBrowserView(discord.ui.View):
+    """Ephemeral browser: a category menu and, under it, a menu of that category's cards."""
+
+    def __init__(self, topics: TopicService) -> None:
+        super().__init__(timeout=BROWSER_TIMEOUT_SECONDS)
+        self._topics = topics
+        self.message_interaction: discord.Interaction | None = None
+        self._category_menu: discord.ui.Select[TopicBrowserView] = discord.ui.Select(
+            placeholder="Choose a category…",
+            options=[
+                discord.SelectOption(
+                    label=_option_text(category.label, SELECT_OPTION_LABEL),
+                    value=category.value,
+                    description=f"{len(cards)} topics",
+                )
+                for category, cards in topics.knowledge_base.by_category.items()
+            ],
+            custom_id="nexus:topics:category",
+        )
+        self._category_menu.callback = self._on_category  # type: ignore[method-assign]
+        self.add_item(self._category_menu)
+        self._topic_menu: discord.ui.Select[TopicBrowserView] | None = None
+
+    def show_category(self, category: Category) -> EmbedSpec:
+        """Select `category` and rebuild the topic menu; returns the page to show."""
+        cards, spec = self._topics.category(category)
+        for option in self._category_menu.options:
+            option.default = option.value == category.value
+        if self._topic_menu is not None:
+            self.remove_item(self._topic_menu)
+        self._topic_menu = discord.ui.Select(
+            placeholder="Open a topic card…",
+            options=[
+                discord.SelectOption(
+                    label=_option_text(card.title, SELECT_OPTION_LABEL),
+                    value=card.slug,
+                    description=_option_text(
+                        ", ".join(card.aliases) or card.category.label, SELECT_OPTION_DESCRIPTION
+                    ),
+                )
+                for card in cards
+            ],
+            custom_id="nexus:topics:card",
+        )
+        self._topic_menu.callback = self._on_topic  # type: ignore[method-assign]
+        self.add_item(self._topic_menu)
+        return spec
+
+    async def _on_category(self, interaction: discord.Interaction) -> None:
+        spec = self.show_category(Category(self._category_menu.values[0]))
+        await interaction.response.edit_message(embed=to_embed(spec), view=self)
+
+    async def _on_topic(self, interaction: discord.Interaction) -> None:
+        assert self._topic_menu is not None  # noqa: S101 - the menu exists before it can be used
+        slug = self._topic_menu.values[0]
+        for option in self._topic_menu.options:
+            option.default = option.value == slug
+        _card, spec = await self._topics.card(slug, interaction.guild_id)
+        await interaction.response.edit_message(embed=to_embed(spec), view=self)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_interaction_error(interaction, error)
+
+    async def on_timeout(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Select):
+                item.disabled = True
+        if self.message_interaction is not None:
+            # The ephemeral message may have been dismissed already: then there is nothing to tidy.
+            with contextlib.suppress(discord.HTTPException):
+                await self.message_interaction.edit_original_response(view=self)
