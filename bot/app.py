@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import discord
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.client import NexusBot, Services
 from bot.config import Settings
@@ -31,29 +33,32 @@ def build_services(sessions: async_sessionmaker[AsyncSession], knowledge_base: K
     )
 
 
-def build_bot(settings: Settings, engine: AsyncEngine, **options: object) -> NexusBot:
-    knowledge_base = load_knowledge_base(settings.topics_dir)
-    services = build_services(create_session_factory(engine), knowledge_base)
-    api_url = str(settings.discord_api_url) if settings.discord_api_url else None
-    return NexusBot(services=services, guild_id=settings.guild_id, api_url=api_url, **options)
+@asynccontextmanager
+async def open_bot(settings: Settings, **options: Any) -> AsyncIterator[NexusBot]:
+    """The bot, wired and migrated, not yet connected; the engine is disposed on the way out."""
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+        knowledge_base = load_knowledge_base(settings.topics_dir)
+        services = build_services(create_session_factory(engine), knowledge_base)
+        api_url = str(settings.discord_api_url) if settings.discord_api_url else None
+        bot = NexusBot(services=services, guild_id=settings.guild_id, api_url=api_url, **options)
+        async with bot:
+            yield bot
+    finally:
+        await engine.dispose()
+        log.info("stopped: gateway closed, database engine disposed")
 
 
 async def run_bot(settings: Settings) -> None:
     """Migrate, start, and run until SIGINT/SIGTERM; the gateway is closed and the engine disposed."""
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate.upgrade(engine)
-        bot = build_bot(settings, engine)
-        loop = asyncio.get_running_loop()
+    loop = asyncio.get_running_loop()
+    async with open_bot(settings) as bot:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, bot.request_shutdown)
         try:
-            async with bot:
-                await bot.start(settings.discord_token.get_secret_value())
+            await bot.start(settings.discord_token.get_secret_value())
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with suppress(ValueError, RuntimeError):
                     loop.remove_signal_handler(signum)
-    finally:
-        await engine.dispose()
-        log.info("stopped: gateway closed, database engine disposed")

@@ -29,6 +29,13 @@ class PermissionDeniedError(NexusError):
     pass
 
 
+class RateLimitedError(NexusError):
+    def __init__(self, retry_after: float, what: str) -> None:
+        self.retry_after = retry_after
+        seconds = max(1, round(retry_after))
+        super().__init__(f"Slow down a little: you can {what} again in {seconds} s.")
+
+
 class TopicNotFoundError(NotFoundError):
     def __init__(self, query: str, suggestions: Sequence[str]) -> None:
         self.query = query

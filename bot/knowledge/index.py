@@ -18,6 +18,8 @@ from bot.limits import AUTOCOMPLETE_CHOICES, CHOICE_NAME
 
 # Below this a fuzzy match is noise ("redis" for "rest"); measured on the real cards.
 FUZZY_CUTOFF = 62.0
+# At or above this, a name is a typo of one card ("kubernets", "postgress"), not a question.
+TYPO_CUTOFF = 85.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,16 @@ class TopicIndex:
         """The card whose slug, title or alias is `name` (in any case or spacing), else None."""
         slug = self._owner.get(normalise(name))
         return self._cards[slug] if slug else None
+
+    def closest(self, query: str) -> TopicCard | None:
+        """The card a misspelt name clearly means, else None."""
+        text = normalise(query)
+        if not text:
+            return None
+        best = process.extractOne(
+            text, self._fuzzy_keys, scorer=fuzz.ratio, processor=None, score_cutoff=TYPO_CUTOFF
+        )
+        return self._cards[self._owner[best[0]]] if best else None
 
     def search(self, query: str, limit: int = AUTOCOMPLETE_CHOICES) -> list[TopicCard]:
         """Cards for a partial or misspelt name: exact, then prefix, then word prefix, then fuzzy."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.embeds import EmbedSpec
-from bot.errors import NotFoundError, TopicNotFoundError
+from bot.errors import NotFoundError, RateLimitedError, TopicNotFoundError
 from bot.knowledge import Category, KnowledgeBase, TopicCard, TopicChoice, TopicIndex
 from bot.knowledge.render import (
     SolvedChallenges,
@@ -13,6 +13,7 @@ from bot.knowledge.render import (
     render_category,
     render_overview,
 )
+from bot.ratelimit import SlidingWindowLimiter
 
 
 class SolvedChallengeSource(Protocol):
@@ -30,9 +31,17 @@ class NoSolvedChallenges:
 
 class TopicService:
     TOP_SOLVED = 3
+    # One person may post this many public cards per minute; private cards are never limited.
+    PUBLIC_CARDS_PER_MINUTE = 3
 
-    def __init__(self, knowledge_base: KnowledgeBase, solved: SolvedChallengeSource) -> None:
+    def __init__(
+        self,
+        knowledge_base: KnowledgeBase,
+        solved: SolvedChallengeSource,
+        public_cards: SlidingWindowLimiter | None = None,
+    ) -> None:
         self._knowledge_base = knowledge_base
+        self._public_cards = public_cards or SlidingWindowLimiter(self.PUBLIC_CARDS_PER_MINUTE, 60.0)
         self._index = TopicIndex(knowledge_base.cards)
         self._titles = {card.slug: card.title for card in knowledge_base.cards}
         self._solved = solved
@@ -46,17 +55,24 @@ class TopicService:
 
     def find(self, name: str) -> TopicCard:
         """The card for a slug, title, alias or close misspelling; `TopicNotFoundError` otherwise."""
-        card = self._index.get(name) or self._index.resolve(name)
+        card = self._index.get(name) or self._index.resolve(name) or self._index.closest(name)
         if card is not None:
             return card
         suggestions = self._index.suggestions(name)
-        # One clearly closest card (a typo) is the answer, not a question.
+        # A single candidate is the answer, not a question.
         if len(suggestions) == 1:
             return suggestions[0]
         raise TopicNotFoundError(name, [card.title for card in suggestions])
 
-    async def card(self, name: str, guild_id: int | None) -> tuple[TopicCard, EmbedSpec]:
+    async def card(
+        self, name: str, guild_id: int | None, *, public_by: int | None = None
+    ) -> tuple[TopicCard, EmbedSpec]:
+        """The card and its embed; `public_by` is the user posting it publicly, who is rate limited."""
         card = self.find(name)
+        if public_by is not None:
+            wait = self._public_cards.acquire(public_by)
+            if wait:
+                raise RateLimitedError(wait, "post a public card (private ones are not limited)")
         solved = await self._solved.solved_for_topic(guild_id, card.slug, self.TOP_SOLVED)
         return card, render_card(card, self._titles, solved)
 

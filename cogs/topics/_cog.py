@@ -9,17 +9,6 @@ from bot.services import TopicService
 from cogs._shared import to_embed
 from cogs.topics._views import DeleteCardButton, TopicBrowserView
 
-# One person may post this many public cards per window; private cards are never limited.
-PUBLIC_CARDS_PER_WINDOW = 3
-WINDOW_SECONDS = 60.0
-
-
-def public_card_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-    if getattr(interaction.namespace, "private", False):
-        return None
-    return app_commands.Cooldown(PUBLIC_CARDS_PER_WINDOW, WINDOW_SECONDS)
-
-
 CATEGORY_CHOICES = [app_commands.Choice(name=category.label, value=category.value) for category in Category]
 
 
@@ -35,7 +24,6 @@ class TopicsCog(commands.Cog):
         user="Address the card to this member (they are the only one pinged)",
         private="Show the card only to you",
     )
-    @app_commands.checks.dynamic_cooldown(public_card_cooldown, key=lambda interaction: interaction.user.id)
     async def topic(
         self,
         interaction: discord.Interaction,
@@ -43,7 +31,8 @@ class TopicsCog(commands.Cog):
         user: discord.User | None = None,
         private: bool = False,
     ) -> None:
-        _card, spec = await self._topics.card(name, interaction.guild_id)
+        public_by = None if private else interaction.user.id
+        _card, spec = await self._topics.card(name, interaction.guild_id, public_by=public_by)
         embed = to_embed(spec)
         content = ""
         mentions = discord.AllowedMentions.none()

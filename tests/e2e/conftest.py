@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.client import NexusBot
+from tests.e2e.harness import discord_globals_restored, running_bot, settings_for
+from tests.e2e.server import FakeDiscord
+from tests.e2e.users import FakeUser
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _restore_discord_globals() -> Iterator[None]:
+    with discord_globals_restored():
+        yield
+
+
+@pytest.fixture
+async def discord_server() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+        # Every test also proves that the bot sent nothing Discord would reject or does not serve.
+        assert not server.violations, f"payloads Discord would reject: {server.violations}"
+        assert not server.unknown_routes, f"routes the server does not model: {server.unknown_routes}"
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "nexus.db"
+
+
+@pytest.fixture
+async def nexus(discord_server: FakeDiscord, database: Path) -> AsyncIterator[NexusBot]:
+    async with running_bot(settings_for(discord_server, database)) as bot:
+        yield bot
+
+
+@pytest.fixture
+def learner(discord_server: FakeDiscord) -> FakeUser:
+    return FakeUser(discord_server, discord_server.add_member("ada"))
+
+
+@pytest.fixture
+def other_learner(discord_server: FakeDiscord) -> FakeUser:
+    return FakeUser(discord_server, discord_server.add_member("grace"))
+
+
+@pytest.fixture
+def mentor(discord_server: FakeDiscord) -> FakeUser:
+    return FakeUser(discord_server, discord_server.add_member("mentor", moderator=True))

@@ -1,0 +1,62 @@
+"""Run the real bot (its normal factory and `setup_hook`) against a `FakeDiscord`, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.app import open_bot
+from bot.client import NexusBot
+from bot.config import Settings, load_settings
+from tests.e2e.server import FakeDiscord
+
+TOKEN = "test-token.not-a-real-one.0123456789"
+
+
+def settings_for(server: FakeDiscord, database: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "DISCORD_TOKEN": TOKEN,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "DISCORD_API_URL": server.api_url,
+        "NEXUS_GUILD_ID": server.guild_id,
+        **overrides,
+    }
+    return load_settings(_env_file=None, **values)
+
+
+@contextlib.contextmanager
+def discord_globals_restored() -> Any:
+    """discord.py keeps the API base and gateway in class attributes; put them back after a test."""
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        yield
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, yarl.URL(str(gateway))
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, **options: Any) -> AsyncIterator[NexusBot]:
+    """Start the bot and wait until it is ready; close it (gateway and engine) on the way out."""
+    options.setdefault("guild_ready_timeout", 0.05)
+    async with open_bot(settings, **options) as bot:
+        task = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
+        ready = asyncio.create_task(bot.wait_until_ready())
+        done, _ = await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            if task in done:
+                task.result()  # re-raise why start-up failed
+            raise TimeoutError("the bot did not become ready")
+        try:
+            yield bot
+        finally:
+            await bot.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
