@@ -55,7 +55,14 @@ class TopicIndex:
         words = sorted({(word, key) for key in owner for word in key.split()[1:]})
         self._words = [word for word, _ in words]
         self._word_keys = [key for _, key in words]
-        self._fuzzy_keys = list(owner)
+        # Fuzzy candidates by first and second letter: a typo rarely changes both, and scoring a
+        # tenth of the names keeps a keystroke well under a millisecond at thousands of cards.
+        self._by_first: dict[str, list[str]] = {}
+        self._by_second: dict[str, list[str]] = {}
+        for key in owner:
+            self._by_first.setdefault(key[0], []).append(key)
+            if len(key) > 1:
+                self._by_second.setdefault(key[1], []).append(key)
         self._choices = {card.slug: self._choice(card) for card in cards}
 
     @staticmethod
@@ -82,7 +89,7 @@ class TopicIndex:
         if not text:
             return None
         best = process.extractOne(
-            text, self._fuzzy_keys, scorer=fuzz.ratio, processor=None, score_cutoff=TYPO_CUTOFF
+            text, self._fuzzy_candidates(text), scorer=fuzz.ratio, processor=None, score_cutoff=TYPO_CUTOFF
         )
         return self._cards[self._owner[best[0]]] if best else None
 
@@ -102,7 +109,7 @@ class TopicIndex:
                 return self._cards_for(found)
         matches = process.extract(
             text,
-            self._fuzzy_keys,
+            self._fuzzy_candidates(text),
             scorer=fuzz.ratio,
             processor=None,
             limit=limit * 2,
@@ -120,6 +127,13 @@ class TopicIndex:
     def suggestions(self, query: str, limit: int = 3) -> list[TopicCard]:
         """The closest few cards for a name that did not resolve (for "did you mean")."""
         return self.search(query, limit)
+
+    def _fuzzy_candidates(self, text: str) -> list[str]:
+        """Names that keep the query's first letter, lost it (a missing first letter), or gained one."""
+        candidates = self._by_first.get(text[0], []) + self._by_second.get(text[0], [])
+        if len(text) > 1:
+            candidates += self._by_first.get(text[1], [])
+        return candidates
 
     def _cards_for(self, slugs: dict[str, None]) -> list[TopicCard]:
         return [self._cards[slug] for slug in slugs]

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from bot.knowledge.cards import Category, TopicCard
 from bot.knowledge.text import normalise
-from bot.limits import SELECT_OPTIONS
 
 _SECTION_FIELDS = {
     "summary": "summary",
@@ -118,12 +117,6 @@ class KnowledgeBase:
             for slug in card.related:
                 if slug not in self.by_slug:
                     problems.append(f"{card.slug}: related topic '{slug}' does not exist")
-        for category, cards in self.by_category.items():
-            if len(cards) > SELECT_OPTIONS:
-                problems.append(
-                    f"category '{category}' has {len(cards)} cards; "
-                    f"a select menu shows at most {SELECT_OPTIONS}"
-                )
         return problems
 
 

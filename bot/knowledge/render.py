@@ -78,13 +78,25 @@ def render_card(
     )
 
 
-def render_category(category: Category, cards: Sequence[TopicCard], total: int) -> EmbedSpec:
-    """One page of the topic browser: the cards of a category, one line each."""
-    lines = [f"**{card.title}** · {_first_sentence(card.summary, 90)}" for card in cards]
+BROWSER_PAGE_SIZE = limits.SELECT_OPTIONS
+
+
+def page_count(items: int, size: int = BROWSER_PAGE_SIZE) -> int:
+    return max(1, -(-items // size))
+
+
+def render_category(category: Category, cards: Sequence[TopicCard], page: int = 0) -> EmbedSpec:
+    """One page of the topic browser: up to 25 cards of a category, one line each."""
+    pages = page_count(len(cards))
+    shown = cards[page * BROWSER_PAGE_SIZE : (page + 1) * BROWSER_PAGE_SIZE]
+    lines = [f"**{card.title}** · {_first_sentence(card.summary, 90)}" for card in shown]
+    footer = f"{len(cards)} topics · pick one below to open its card"
+    if pages > 1:
+        footer = f"Page {page + 1} of {pages} · " + footer
     return EmbedSpec(
         title=f"Topics · {category.label}",
         description=shorten("\n".join(lines), limits.EMBED_DESCRIPTION),
-        footer=f"{len(cards)} of {total} topics · pick one below to open its card",
+        footer=footer,
         colour=CATEGORY_COLOURS[category],
     )
 

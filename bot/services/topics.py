@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from bot.embeds import EmbedSpec
 from bot.errors import NotFoundError, RateLimitedError, TopicNotFoundError
 from bot.knowledge import Category, KnowledgeBase, TopicCard, TopicChoice, TopicIndex
 from bot.knowledge.render import (
+    BROWSER_PAGE_SIZE,
     SolvedChallenges,
+    page_count,
     render_card,
     render_category,
     render_overview,
@@ -81,8 +84,12 @@ class TopicService:
             {category: len(cards) for category, cards in self._knowledge_base.by_category.items()}
         )
 
-    def category(self, category: Category) -> tuple[tuple[TopicCard, ...], EmbedSpec]:
+    def category_page(self, category: Category, page: int) -> tuple[Sequence[TopicCard], int, EmbedSpec]:
+        """The cards on `page` of `category` (clamped to the pages there are), the page count, the embed."""
         cards = self._knowledge_base.by_category.get(category)
         if not cards:
             raise NotFoundError(f"No topics in **{category.label}** yet. Browse the others with `/topics`.")
-        return cards, render_category(category, cards, len(self._knowledge_base))
+        pages = page_count(len(cards))
+        page = min(max(page, 0), pages - 1)
+        shown = cards[page * BROWSER_PAGE_SIZE : (page + 1) * BROWSER_PAGE_SIZE]
+        return shown, pages, render_category(category, cards, page)

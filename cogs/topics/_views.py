@@ -56,12 +56,15 @@ def _option_text(text: str, limit: int) -> str:
 
 
 class TopicBrowserView(discord.ui.View):
-    """Ephemeral browser: a category menu and, under it, a menu of that category's cards."""
+    """Ephemeral browser: a category menu, a menu of that category's cards, and page buttons when
+    a category holds more cards than one menu can (25)."""
 
     def __init__(self, topics: TopicService) -> None:
         super().__init__(timeout=BROWSER_TIMEOUT_SECONDS)
         self._topics = topics
         self.message_interaction: discord.Interaction | None = None
+        self._category: Category | None = None
+        self._page = 0
         self._category_menu: discord.ui.Select[TopicBrowserView] = discord.ui.Select(
             placeholder="Choose a category…",
             options=[
@@ -73,18 +76,29 @@ class TopicBrowserView(discord.ui.View):
                 for category, cards in topics.knowledge_base.by_category.items()
             ],
             custom_id="nexus:topics:category",
+            row=0,
         )
         self._category_menu.callback = self._on_category  # type: ignore[method-assign]
         self.add_item(self._category_menu)
         self._topic_menu: discord.ui.Select[TopicBrowserView] | None = None
+        self._previous = discord.ui.Button["TopicBrowserView"](
+            label="Previous", style=discord.ButtonStyle.secondary, custom_id="nexus:topics:previous", row=2
+        )
+        self._next = discord.ui.Button["TopicBrowserView"](
+            label="Next", style=discord.ButtonStyle.secondary, custom_id="nexus:topics:next", row=2
+        )
+        self._previous.callback = self._on_previous  # type: ignore[method-assign]
+        self._next.callback = self._on_next  # type: ignore[method-assign]
 
-    def show_category(self, category: Category) -> EmbedSpec:
-        """Select `category` and rebuild the topic menu; returns the page to show."""
-        cards, spec = self._topics.category(category)
+    def show_category(self, category: Category, page: int = 0) -> EmbedSpec:
+        """Select `category` at `page` and rebuild the menus below it; returns the page to show."""
+        cards, pages, spec = self._topics.category_page(category, page)
+        self._category, self._page = category, min(page, pages - 1)
         for option in self._category_menu.options:
             option.default = option.value == category.value
-        if self._topic_menu is not None:
-            self.remove_item(self._topic_menu)
+        for item in (self._topic_menu, self._previous, self._next):
+            if item is not None and item in self.children:
+                self.remove_item(item)
         self._topic_menu = discord.ui.Select(
             placeholder="Open a topic card…",
             options=[
@@ -98,14 +112,32 @@ class TopicBrowserView(discord.ui.View):
                 for card in cards
             ],
             custom_id="nexus:topics:card",
+            row=1,
         )
         self._topic_menu.callback = self._on_topic  # type: ignore[method-assign]
         self.add_item(self._topic_menu)
+        if pages > 1:
+            self._previous.disabled = self._page == 0
+            self._next.disabled = self._page >= pages - 1
+            self.add_item(self._previous)
+            self.add_item(self._next)
         return spec
 
     async def _on_category(self, interaction: discord.Interaction) -> None:
         spec = self.show_category(Category(self._category_menu.values[0]))
         await interaction.response.edit_message(embed=to_embed(spec), view=self)
+
+    async def _turn(self, interaction: discord.Interaction, step: int) -> None:
+        if self._category is None:
+            return await send_ephemeral(interaction, "Choose a category first.")
+        spec = self.show_category(self._category, self._page + step)
+        await interaction.response.edit_message(embed=to_embed(spec), view=self)
+
+    async def _on_previous(self, interaction: discord.Interaction) -> None:
+        await self._turn(interaction, -1)
+
+    async def _on_next(self, interaction: discord.Interaction) -> None:
+        await self._turn(interaction, +1)
 
     async def _on_topic(self, interaction: discord.Interaction) -> None:
         assert self._topic_menu is not None  # noqa: S101 - the menu exists before it can be used
@@ -122,7 +154,7 @@ class TopicBrowserView(discord.ui.View):
 
     async def on_timeout(self) -> None:
         for item in self.children:
-            if isinstance(item, discord.ui.Select):
+            if isinstance(item, discord.ui.Select | discord.ui.Button):
                 item.disabled = True
         if self.message_interaction is not None:
             # The ephemeral message may have been dismissed already: then there is nothing to tidy.

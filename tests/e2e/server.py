@@ -245,7 +245,9 @@ class FakeDiscord:
         }
         return channel_id
 
-    def _add_member(self, user_id: int, name: str, *, bot: bool = False, roles: list[int] | None = None) -> JSON:
+    def _add_member(
+        self, user_id: int, name: str, *, bot: bool = False, roles: list[int] | None = None
+    ) -> JSON:
         member = {
             "user": self._user(user_id, name, bot=bot),
             "roles": [str(role) for role in roles or []],
@@ -407,7 +409,11 @@ class FakeDiscord:
             ("PATCH", rf"/channels/{snowflake}/messages/{snowflake}", self._edit_message),
             ("DELETE", rf"/channels/{snowflake}/messages/{snowflake}", self._delete_message),
             ("PUT", rf"/channels/{snowflake}/messages/{snowflake}/reactions/([^/]+)/@me", self._add_reaction),
-            ("DELETE", rf"/channels/{snowflake}/messages/{snowflake}/reactions/([^/]+)/@me", self._remove_reaction),
+            (
+                "DELETE",
+                rf"/channels/{snowflake}/messages/{snowflake}/reactions/([^/]+)/@me",
+                self._remove_reaction,
+            ),
             ("POST", rf"/channels/{snowflake}/messages/{snowflake}/threads", self._thread_from_message),
             ("POST", rf"/channels/{snowflake}/threads", self._thread),
             ("POST", r"/users/@me/channels", self._dm_channel),
@@ -437,7 +443,12 @@ class FakeDiscord:
             {
                 "url": self.gateway_url,
                 "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
             }
         )
 
@@ -591,7 +602,9 @@ class FakeDiscord:
             return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         body = call.body or {}
         problems = validation.validate_message(body)
-        if not (body.get("content") or body.get("embeds") or body.get("components") or body.get("sticker_ids")):
+        if not (
+            body.get("content") or body.get("embeds") or body.get("components") or body.get("sticker_ids")
+        ):
             problems.append(("content", "Cannot send an empty message"))
         if problems:
             return self._invalid(call.route, problems)
@@ -644,7 +657,9 @@ class FakeDiscord:
         if message is None:
             return json_response({"message": "Unknown Message", "code": 10008}, status=404)
         if message["author"]["id"] != self.bot_user["id"]:
-            return json_response({"message": "Cannot edit a message authored by another user", "code": 50005}, 403)
+            return json_response(
+                {"message": "Cannot edit a message authored by another user", "code": 50005}, 403
+            )
         problems = validation.validate_message(call.body or {})
         if problems:
             return self._invalid(call.route, problems)
@@ -672,7 +687,9 @@ class FakeDiscord:
         self.reactions.append((int(channel_id), int(message_id), emoji))
         return web.Response(status=204)
 
-    async def _remove_reaction(self, call: Call, channel_id: str, message_id: str, emoji: str) -> web.Response:
+    async def _remove_reaction(
+        self, call: Call, channel_id: str, message_id: str, emoji: str
+    ) -> web.Response:
         key = (int(channel_id), int(message_id), emoji)
         if key in self.reactions:
             self.reactions.remove(key)
@@ -894,7 +911,9 @@ class FakeDiscord:
         found.answered.set()
         return json_response(self.public(message))
 
-    async def _webhook_get(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
+    async def _webhook_get(
+        self, call: Call, application_id: str, token: str, message_id: str
+    ) -> web.Response:
         found = self._webhook_interaction(token)
         if isinstance(found, web.Response):
             return found
@@ -903,7 +922,9 @@ class FakeDiscord:
             return json_response({"message": "Unknown Message", "code": 10008}, status=404)
         return json_response(self.public(message))
 
-    async def _webhook_edit(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
+    async def _webhook_edit(
+        self, call: Call, application_id: str, token: str, message_id: str
+    ) -> web.Response:
         found = self._webhook_interaction(token)
         if isinstance(found, web.Response):
             return found
@@ -920,7 +941,9 @@ class FakeDiscord:
         found.answered.set()
         return json_response(self.public(message))
 
-    async def _webhook_delete(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
+    async def _webhook_delete(
+        self, call: Call, application_id: str, token: str, message_id: str
+    ) -> web.Response:
         found = self._webhook_interaction(token)
         if isinstance(found, web.Response):
             return found
@@ -1052,4 +1075,6 @@ class FakeDiscord:
         ]
 
     def bot_messages(self) -> list[JSON]:
-        return [message for message in self.messages.values() if message["author"]["id"] == self.bot_user["id"]]
+        return [
+            message for message in self.messages.values() if message["author"]["id"] == self.bot_user["id"]
+        ]

@@ -20,7 +20,11 @@ async def test_topic_card_is_public_with_a_delete_button(nexus: NexusBot, learne
 
 
 async def test_aliases_and_misspellings_resolve(nexus: NexusBot, learner: FakeUser) -> None:
-    for typed, title in [("k8s", "Kubernetes"), ("drf", "Django REST Framework (DRF)"), ("kubernets", "Kubernetes")]:
+    for typed, title in [
+        ("k8s", "Kubernetes"),
+        ("drf", "Django REST Framework (DRF)"),
+        ("kubernets", "Kubernetes"),
+    ]:
         answer = await learner.slash("topic", name=typed, private=True)
         assert answer.embed["title"] == title, typed
 

@@ -91,7 +91,10 @@ class FakeUser:
         return self.server.members[self.id]
 
     def _command(self, name: str) -> JSON:
-        for command in [*self.server.guild_commands.get(self.server.guild_id, []), *self.server.global_commands]:
+        for command in [
+            *self.server.guild_commands.get(self.server.guild_id, []),
+            *self.server.global_commands,
+        ]:
             if command["name"] == name and command.get("type", 1) == 1:
                 return command
         raise AssertionError(f"/{name} is not a registered command")
@@ -196,7 +199,12 @@ class FakeUser:
             for text_input in inputs:
                 custom_id = text_input["custom_id"]
                 rows.append(
-                    {"type": 1, "components": [{"type": 4, "custom_id": custom_id, "value": values.get(custom_id, "")}]}
+                    {
+                        "type": 1,
+                        "components": [
+                            {"type": 4, "custom_id": custom_id, "value": values.get(custom_id, "")}
+                        ],
+                    }
                 )
         data = {"custom_id": modal["custom_id"], "components": rows}
         channel = int(modal_answer.interaction.payload["channel_id"])

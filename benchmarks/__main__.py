@@ -1,0 +1,26 @@
+"""`python -m benchmarks [name ...]`: run the benchmarks and print their tables."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+from benchmarks import knowledge
+from benchmarks._table import print_table
+
+SUITES = {"knowledge": knowledge.run}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("suites", nargs="*", choices=[*SUITES, []], help="which to run (default: all)")
+    args = parser.parse_args()
+    print(f"Python {platform.python_version()} on {platform.machine()}, {platform.system()}")
+    for name in args.suites or list(SUITES):
+        print_table(name, SUITES[name]())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
