@@ -55,7 +55,7 @@ def _db(action: str, revision: str | None) -> int:
 
 def _check(settings: Settings) -> int:
     from bot.knowledge import KnowledgeBaseError, load_knowledge_base
-    from bot.knowledge.render import render_card
+    from bot.knowledge.render import card_problems
 
     try:
         knowledge_base = load_knowledge_base(settings.topics_dir)
@@ -66,9 +66,7 @@ def _check(settings: Settings) -> int:
         return 1
     titles = {card.slug: card.title for card in knowledge_base.cards}
     problems = [
-        f"{card.slug}: {problem}"
-        for card in knowledge_base.cards
-        for problem in render_card(card, titles).problems()
+        f"{card.slug}: {problem}" for card in knowledge_base.cards for problem in card_problems(card, titles)
     ]
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)

@@ -52,7 +52,8 @@ class DatabaseSettings(BaseSettings):
 
         try:
             url = make_url(value)
-        except ArgumentError:
+        except (ArgumentError, ValueError):
+            # Never echo the URL: it may hold a password.
             raise ValueError("is not a database URL, e.g. sqlite+aiosqlite:///nexus.db") from None
         # People paste the URL their host gives them; upgrade the plain schemes to the async drivers.
         if url.drivername in ("sqlite", "sqlite+pysqlite"):

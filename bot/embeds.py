@@ -16,6 +16,8 @@ def shorten(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, with an ellipsis when something was cut."""
     if len(text) <= limit:
         return text
+    if limit < len(ELLIPSIS) + 1:
+        return text[: max(limit, 0)]
     return text[: max(limit - len(ELLIPSIS), 0)].rstrip() + ELLIPSIS
 
 

@@ -7,6 +7,7 @@ else is logged with its context and answered with an apology carrying a short re
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ def describe_error(error: BaseException) -> ErrorReply:
     if isinstance(error, NexusError):
         return ErrorReply(error.user_message)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return ErrorReply(f"Slow down a little: you can use this again in {error.retry_after:.0f} s.")
+        return ErrorReply(f"Slow down a little: you can use this again in {math.ceil(error.retry_after)} s.")
     if isinstance(error, app_commands.MissingPermissions):
         return ErrorReply(f"You need the {_permission_names(error.missing_permissions)} permission for this.")
     if isinstance(error, app_commands.BotMissingPermissions):

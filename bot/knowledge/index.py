@@ -59,10 +59,12 @@ class TopicIndex:
         # tenth of the names keeps a keystroke well under a millisecond at thousands of cards.
         self._by_first: dict[str, list[str]] = {}
         self._by_second: dict[str, list[str]] = {}
+        self._by_second_and_length: dict[tuple[str, int], list[str]] = {}
         for key in owner:
             self._by_first.setdefault(key[0], []).append(key)
             if len(key) > 1:
                 self._by_second.setdefault(key[1], []).append(key)
+                self._by_second_and_length.setdefault((key[1], len(key)), []).append(key)
         self._choices = {card.slug: self._choice(card) for card in cards}
 
     @staticmethod
@@ -129,10 +131,14 @@ class TopicIndex:
         return self.search(query, limit)
 
     def _fuzzy_candidates(self, text: str) -> list[str]:
-        """Names that keep the query's first letter, lost it (a missing first letter), or gained one."""
+        """Names that keep the query's first letter, lack it, have an extra or a swapped one, or (at
+        about the same length) a wrong one. Only a typo in both of the first two letters is missed.
+        """
         candidates = self._by_first.get(text[0], []) + self._by_second.get(text[0], [])
         if len(text) > 1:
             candidates += self._by_first.get(text[1], [])
+            for length in (len(text) - 1, len(text), len(text) + 1):
+                candidates += self._by_second_and_length.get((text[1], length), [])
         return candidates
 
     def _cards_for(self, slugs: dict[str, None]) -> list[TopicCard]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot import limits
 from bot.embeds import EmbedField, EmbedSpec, shorten
@@ -37,12 +37,19 @@ class SolvedChallenges:
     top: tuple[SolvedChallengeRef, ...] = ()
 
 
-def _solved_field(solved: SolvedChallenges) -> EmbedField | None:
-    if solved.count <= 0:
+SOLVED_FIELD_NAME = "Solved challenges"
+# Room every card must leave under the 6,000-character embed limit for its solved challenges.
+SOLVED_FIELD_RESERVE = 400
+
+
+def _solved_field(solved: SolvedChallenges, budget: int) -> EmbedField | None:
+    """The solved-challenges field, cut to the characters the embed has left; None if it cannot fit."""
+    room = min(limits.EMBED_FIELD_VALUE, budget - len(SOLVED_FIELD_NAME))
+    if solved.count <= 0 or room < 40:
         return None
     lines = [f"**{solved.count}** solved in this community. Open one with `/challenge show`:"]
     lines += [f"`#{item.id}` {shorten(item.title, 120)}" for item in solved.top]
-    return EmbedField("Solved challenges", shorten("\n".join(lines), limits.EMBED_FIELD_VALUE))
+    return EmbedField(SOLVED_FIELD_NAME, shorten("\n".join(lines), room))
 
 
 def render_card(
@@ -63,19 +70,33 @@ def render_card(
     if card.docs:
         docs = "\n".join(f"[{link.title}]({link.url})" for link in card.docs)
         fields.append(EmbedField("Official docs", shorten(docs, limits.EMBED_FIELD_VALUE), inline=True))
-    solved_field = _solved_field(solved or SolvedChallenges())
-    if solved_field:
-        fields.append(solved_field)
     footer = card.category.label
     if card.aliases:
         footer += " · also: " + ", ".join(card.aliases)
-    return EmbedSpec(
+    spec = EmbedSpec(
         title=card.title,
         description=card.summary,
         fields=tuple(fields),
         footer=shorten(footer, limits.EMBED_FOOTER),
         colour=CATEGORY_COLOURS[card.category],
     )
+    solved_field = _solved_field(solved or SolvedChallenges(), limits.EMBED_TOTAL - spec.total_length)
+    if solved_field is None:
+        return spec
+    return replace(spec, fields=(*spec.fields, solved_field))
+
+
+def card_problems(card: TopicCard, titles: Mapping[str, str]) -> list[str]:
+    """Why `card` would not render well: Discord's limits, and room for its solved challenges."""
+    spec = render_card(card, titles)
+    problems = spec.problems()
+    room = limits.EMBED_TOTAL - spec.total_length
+    if room < SOLVED_FIELD_RESERVE:
+        problems.append(
+            f"leaves {room} characters for solved challenges "
+            f"(needs {SOLVED_FIELD_RESERVE}); shorten a section"
+        )
+    return problems
 
 
 BROWSER_PAGE_SIZE = limits.SELECT_OPTIONS
