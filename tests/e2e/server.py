@@ -152,6 +152,7 @@ class FakeDiscord:
         self.threads: list[JSON] = []
         self.dm_channels: dict[int, int] = {}
         self._connected = asyncio.Event()
+        self._pending_sends: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -970,15 +971,13 @@ class FakeDiscord:
             self._pending_sends.add(task)
             task.add_done_callback(self._pending_sends.discard)
 
-    _pending_sends: set[asyncio.Task[None]] = set()
-
     @staticmethod
     async def _send(socket: web.WebSocketResponse, frame: JSON) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await socket.send_str(json.dumps(frame))
 
-    async def wait_connected(self, timeout: float = 10.0) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
+    async def wait_connected(self, within: float = 10.0) -> None:
+        await asyncio.wait_for(self._connected.wait(), within)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(max_msg_size=0)

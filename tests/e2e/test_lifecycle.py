@@ -29,7 +29,8 @@ async def test_api_url_points_rest_and_gateway_at_the_server(
     assert "GET /api/v10/users/@me" in routes
     assert "GET /api/v10/gateway/bot" in routes
     assert discord_server.identify_count == 1
-    assert nexus.user is not None and nexus.user.id == discord_server.application_id
+    assert nexus.user is not None
+    assert nexus.user.id == discord_server.application_id
     # Only the intents the features need: guilds, nothing privileged.
     assert discord_server.current_session is not None
     assert discord_server.current_session.intents == discord.Intents(guilds=True).value
@@ -147,7 +148,8 @@ async def test_unexpected_errors_are_logged_and_answered_with_a_reference(
     reference = re.search(r"reference `([0-9a-f]{8})`", message["content"])
     assert reference, message["content"]
     record = next(record for record in caplog.records if reference.group(1) in record.getMessage())
-    assert record.exc_info is not None and "boom" in str(record.exc_info[1])
+    assert record.exc_info is not None
+    assert "boom" in str(record.exc_info[1])
     assert "boom" not in message["content"]
 
 
@@ -174,7 +176,7 @@ async def test_sigterm_stops_the_bot_cleanly(discord_server: FakeDiscord, tmp_pa
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await discord_server.wait_connected(timeout=30)
+        await discord_server.wait_connected(within=30)
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
     finally:

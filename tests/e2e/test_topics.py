@@ -33,15 +33,18 @@ async def test_unknown_topic_answers_privately_with_suggestions(nexus: NexusBot,
     answer = await learner.slash("topic", name="dock")
     assert answer.ephemeral
     assert "No topic is called `dock`" in answer.content
-    assert "Did you mean" in answer.content and "**Docker**" in answer.content
+    assert "Did you mean" in answer.content
+    assert "**Docker**" in answer.content
     nothing = await learner.slash("topic", name="qqqqzzzz")
-    assert nothing.ephemeral and "/topics" in nothing.content and "Did you mean" not in nothing.content
+    assert nothing.ephemeral
+    assert "/topics" in nothing.content
+    assert "Did you mean" not in nothing.content
 
 
 async def test_private_card_is_ephemeral_without_delete_button(nexus: NexusBot, learner: FakeUser) -> None:
     answer = await learner.slash("topic", name="jwt", private=True)
     assert answer.ephemeral
-    assert answer.embed["title"].startswith("JWT") or "JWT" in answer.embed["title"]
+    assert "JWT" in answer.embed["title"]
     assert answer.message["components"] == []
 
 
@@ -61,7 +64,8 @@ async def test_only_the_asker_or_a_moderator_can_delete_a_card(
 ) -> None:
     card = await learner.slash("topic", name="celery")
     refused = await other_learner.click(card.message, "Delete")
-    assert refused.ephemeral and "Only the person who asked" in refused.content
+    assert refused.ephemeral
+    assert "Only the person who asked" in refused.content
     assert not card.message.get("deleted")
     await learner.click(card.message, "Delete")
     assert card.message.get("deleted")
@@ -77,7 +81,8 @@ async def test_public_cards_are_rate_limited_per_user_private_ones_are_not(
     for name in ("git", "docker", "redis"):
         assert not (await learner.slash("topic", name=name)).ephemeral
     blocked = await learner.slash("topic", name="celery")
-    assert blocked.ephemeral and "Slow down" in blocked.content
+    assert blocked.ephemeral
+    assert "Slow down" in blocked.content
     assert (await learner.slash("topic", name="celery", private=True)).embed["title"].startswith("Celery")
     assert not (await other_learner.slash("topic", name="celery")).ephemeral
 

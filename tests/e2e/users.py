@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ OPTION_TYPES = {"SUB_COMMAND": 1, "SUB_COMMAND_GROUP": 2, "STRING": 3, "INTEGER"
 
 
 class NoAnswer(AssertionError):
-    """The bot did not answer an interaction in time (Discord would show "The application did not respond")."""
+    """The bot did not answer an interaction in time ("The application did not respond")."""
 
 
 @dataclass
@@ -124,7 +125,8 @@ class FakeUser:
         nesting: list[JSON] = []
         for name in names[1:]:
             group = next((option for option in definitions if option["name"] == name), None)
-            assert group is not None and group["type"] in (1, 2), f"/{command_line}: no subcommand {name!r}"
+            assert group is not None, f"/{command_line}: no subcommand {name!r}"
+            assert group["type"] in (1, 2), f"/{command_line}: {name!r} is an option, not a subcommand"
             nesting.append({"name": name, "type": group["type"], "options": []})
             definitions = group.get("options") or []
         options = self._options(definitions, values, resolved)
@@ -134,7 +136,7 @@ class FakeUser:
                     option["focused"] = True
         if nesting:
             nesting[-1]["options"] = options
-            for outer, inner in zip(nesting, nesting[1:], strict=False):
+            for outer, inner in itertools.pairwise(nesting):
                 outer["options"] = [inner]
             options = [nesting[0]]
         data: JSON = {"id": command["id"], "name": command["name"], "type": 1, "options": options}
@@ -144,12 +146,12 @@ class FakeUser:
             data["resolved"] = resolved
         return data
 
-    async def _answer(self, interaction: Interaction, timeout: float = ANSWER_TIMEOUT) -> Answer:
+    async def _answer(self, interaction: Interaction, within: float = ANSWER_TIMEOUT) -> Answer:
         try:
-            await asyncio.wait_for(interaction.answered.wait(), timeout)
+            await asyncio.wait_for(interaction.answered.wait(), within)
         except TimeoutError:
             raise NoAnswer(
-                f"no answer to interaction type {interaction.type} within {timeout} s "
+                f"no answer to interaction type {interaction.type} within {within} s "
                 f"(acknowledged: {interaction.acknowledged.is_set()})"
             ) from None
         return Answer(self.server, interaction)

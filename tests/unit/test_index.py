@@ -1,0 +1,296 @@
+"""Topic lookup: aliases, prefixes, misspellings and autocomplete over the real cards and a large index."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import limits
+from bot.errors import TopicNotFoundError
+from bot.knowledge import Category, TopicCard, TopicIndex, load_knowledge_base
+from bot.paths import default_data_dir
+from bot.services.topics import NoSolvedChallenges, TopicService
+
+KNOWLEDGE_BASE = load_knowledge_base(default_data_dir() / "topics")
+INDEX = TopicIndex(KNOWLEDGE_BASE.cards)
+SERVICE = TopicService(KNOWLEDGE_BASE, NoSolvedChallenges())
+SLUGS = frozenset(card.slug for card in KNOWLEDGE_BASE.cards)
+
+
+def _slugs(query: str) -> list[str]:
+    return [choice.value for choice in INDEX.autocomplete(query)]
+
+
+# --- exact names ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("k8s", "kubernetes"),
+        ("K8S", "kubernetes"),
+        ("drf", "django-rest-framework"),
+        ("ci", "ci-cd"),
+        ("jwt", "jwt"),
+        ("Docker Compose", "docker-compose"),
+        ("docker_compose", "docker-compose"),
+        ("DOCKER-COMPOSE", "docker-compose"),
+        ("  docker   compose  ", "docker-compose"),
+        ("kubernetes", "kubernetes"),
+    ],
+)
+def test_names_and_aliases_resolve(name: str, slug: str) -> None:
+    card = INDEX.resolve(name)
+    assert card is not None
+    assert card.slug == slug
+    assert SERVICE.find(name).slug == slug
+
+
+def test_every_card_resolves_by_slug_and_title() -> None:
+    assert len(INDEX) == len(KNOWLEDGE_BASE)
+    for card in KNOWLEDGE_BASE.cards:
+        assert INDEX.get(card.slug) is card
+        assert INDEX.resolve(card.slug) is card
+        assert INDEX.resolve(card.title) is card
+        assert INDEX.resolve(card.title.upper()) is card
+
+
+def test_unknown_name_does_not_resolve() -> None:
+    assert INDEX.resolve("zzzzqqq") is None
+    assert INDEX.get("k8s") is None  # `get` is by slug only
+
+
+# --- prefixes and misspellings ------------------------------------------------------------------------
+
+
+def test_prefix_finds_the_card_first() -> None:
+    assert _slugs("kube")[0] == "kubernetes"
+    assert set(_slugs("dock")[:2]) == {"docker", "docker-compose"}
+
+
+def test_later_word_prefix_finds_multi_word_names() -> None:
+    assert _slugs("compose")[0] == "docker-compose"
+    assert "docker-compose" in _slugs("comp")
+
+
+@pytest.mark.parametrize(
+    ("query", "slug"),
+    [
+        ("kubernets", "kubernetes"),
+        ("postgress", "postgresql"),
+        ("djnago orm", "django-orm"),
+        ("celerey", "celery"),
+        ("redus", "redis"),
+    ],
+)
+def test_misspelling_puts_the_intended_card_first(query: str, slug: str) -> None:
+    assert _slugs(query)[0] == slug
+    assert INDEX.search(query)[0].slug == slug
+    assert INDEX.suggestions(query)[0].slug == slug
+
+
+@pytest.mark.parametrize(
+    ("query", "slug"),
+    [("lubernetes", "kubernetes"), ("xocker", "docker"), ("velery", "celery"), ("rostgresql", "postgresql")],
+)
+def test_misspelt_first_letter_still_finds_the_card(query: str, slug: str) -> None:
+    assert _slugs(query)[0] == slug
+    assert SERVICE.find(query).slug == slug
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\t"])
+def test_empty_query_lists_cards_alphabetically(query: str) -> None:
+    choices = INDEX.autocomplete(query)
+    expected = sorted(KNOWLEDGE_BASE.cards, key=lambda card: card.title.lower())[
+        : limits.AUTOCOMPLETE_CHOICES
+    ]
+    assert len(choices) == limits.AUTOCOMPLETE_CHOICES
+    assert [choice.value for choice in choices] == [card.slug for card in expected]
+
+
+def test_choice_names_show_title_and_category() -> None:
+    choice = next(choice for choice in INDEX.autocomplete("kubernetes") if choice.value == "kubernetes")
+    assert choice.name == f"Kubernetes · {Category.DEVOPS.label}"
+
+
+def test_nonsense_finds_nothing() -> None:
+    assert INDEX.autocomplete("zzzzqqq") == []
+    assert INDEX.suggestions("zzzzqqq") == []
+
+
+def test_limit_is_respected() -> None:
+    assert len(INDEX.search("d", limit=3)) == 3
+    assert len(INDEX.suggestions("django")) <= 3
+
+
+# --- TopicService.find ----------------------------------------------------------------------------------
+
+
+def test_find_exact_slug_title_and_alias() -> None:
+    assert SERVICE.find("kubernetes").slug == "kubernetes"
+    assert SERVICE.find("Docker Compose").slug == "docker-compose"
+    assert SERVICE.find("drf").slug == "django-rest-framework"
+
+
+@pytest.mark.parametrize(
+    ("typo", "slug"),
+    [
+        ("celerey", "celery"),
+        ("jenkin", "jenkins"),
+        ("fastpi", "fastapi"),
+        ("kubernets", "kubernetes"),
+        ("postgress", "postgresql"),
+        ("djangoo", "django"),
+    ],
+)
+def test_find_resolves_a_clear_typo(typo: str, slug: str) -> None:
+    assert SERVICE.find(typo).slug == slug
+
+
+def test_find_ambiguous_name_raises_with_suggestions() -> None:
+    with pytest.raises(TopicNotFoundError) as info:
+        SERVICE.find("graph")
+    error = info.value
+    assert error.query == "graph"
+    assert set(error.suggestions) == {"GraphQL", "GraphQL Subscriptions"}
+    assert "Did you mean **GraphQL**" in error.user_message
+    assert "`graph`" in error.user_message
+
+
+def test_find_unknown_name_raises_without_suggestions() -> None:
+    with pytest.raises(TopicNotFoundError) as info:
+        SERVICE.find("zzzzqqq")
+    assert info.value.suggestions == ()
+    assert "Did you mean" not in info.value.user_message
+    assert "`zzzzqqq`" in info.value.user_message
+
+
+_MESSAGE = re.compile(r"^No topic is called `(?P<shown>[^`]*)`\.")
+
+
+def _assert_safe_message(error: TopicNotFoundError, query: str) -> None:
+    message = error.user_message
+    match = _MESSAGE.match(message)
+    assert match is not None, message
+    # Only the message's own backticks: one pair around the query, one around /topics.
+    assert message.count("`") == 4
+    shown = match["shown"]
+    assert "`" not in shown
+    assert len(shown) <= 60
+    if len(query) <= 60:
+        assert shown == query.replace("`", "'")
+
+
+@pytest.mark.parametrize("query", ["zz`zz", "```", "`/topics`", "qqq" * 30 + "`", "`" * 80, "zq`" * 25])
+def test_find_error_never_holds_a_raw_backtick(query: str) -> None:
+    with pytest.raises(TopicNotFoundError) as info:
+        SERVICE.find(query)
+    _assert_safe_message(info.value, query)
+
+
+@settings(deadline=None)  # correctness only: no timing
+@given(query=st.text(max_size=120))
+def test_find_on_any_text_returns_a_card_or_a_safe_error(query: str) -> None:
+    found = _find_or_error(query)
+    if isinstance(found, TopicNotFoundError):
+        _assert_safe_message(found, query)
+        assert len(found.suggestions) <= 3
+    else:
+        assert found.slug in SLUGS
+
+
+def _find_or_error(query: str) -> TopicCard | TopicNotFoundError:
+    try:
+        return SERVICE.find(query)
+    except TopicNotFoundError as error:
+        return error
+
+
+# --- autocomplete on anything -----------------------------------------------------------------------------
+
+
+def _assert_valid_choices(index: TopicIndex, query: str, slugs: frozenset[str]) -> None:
+    choices = index.autocomplete(query)
+    assert len(choices) <= limits.AUTOCOMPLETE_CHOICES
+    values = [choice.value for choice in choices]
+    assert len(values) == len(set(values))
+    for choice in choices:
+        assert 1 <= len(choice.name) <= limits.CHOICE_NAME
+        assert 1 <= len(choice.value) <= limits.CHOICE_VALUE
+        assert choice.value in slugs
+
+
+@settings(deadline=None)  # correctness only: no timing
+@given(query=st.text())
+def test_autocomplete_on_any_text_gives_valid_choices(query: str) -> None:
+    _assert_valid_choices(INDEX, query, SLUGS)
+
+
+# --- a large index ---------------------------------------------------------------------------------------
+
+WORDS = [
+    "async", "cache", "django", "docker", "graph", "kafka", "lambda", "model", "queue", "redis",
+    "schema", "serverless", "stream", "token", "vector", "webhook", "worker", "yaml", "zone", "index",
+]  # fmt: skip
+SECTION = "Synthetic text for a synthetic card, long enough for every section of the format."
+
+
+def _synthetic_cards(count: int) -> list[TopicCard]:
+    categories = list(Category)
+    cards = []
+    for number in range(count):
+        first, second = WORDS[number % len(WORDS)], WORDS[(number // len(WORDS)) % len(WORDS)]
+        cards.append(
+            TopicCard(
+                title=f"{first.title()} {second} handbook {number}",
+                slug=f"topic-{number}",
+                category=categories[number % len(categories)],
+                aliases=(f"{first}-{second}-{number}", f"t{number}"),
+                summary=SECTION,
+                key_points=SECTION,
+                pitfalls=SECTION,
+            )
+        )
+    return cards
+
+
+LARGE_CARDS = _synthetic_cards(5000)
+LARGE_INDEX = TopicIndex(LARGE_CARDS)
+LARGE_SLUGS = frozenset(card.slug for card in LARGE_CARDS)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "a",
+        "do",
+        "docker",
+        "docker cache",
+        "handbook",
+        "handbook 4",
+        "t4999",
+        "dokcer kafak",
+        "zzzz",
+        "4321",
+    ],
+)
+def test_large_index_answers_with_at_most_25_choices(query: str) -> None:
+    _assert_valid_choices(LARGE_INDEX, query, LARGE_SLUGS)
+
+
+def test_large_index_finds_exact_and_prefixed_names() -> None:
+    assert len(LARGE_INDEX) == 5000
+    assert LARGE_INDEX.autocomplete("t4999")[0].value == "topic-4999"
+    assert LARGE_INDEX.resolve("Docker Redis handbook 4983") is LARGE_INDEX.get("topic-4983")
+    assert len(LARGE_INDEX.autocomplete("docker")) == limits.AUTOCOMPLETE_CHOICES
+    assert all(choice.name.startswith("Docker ") for choice in LARGE_INDEX.autocomplete("docker"))
+
+
+@settings(deadline=None)  # correctness only: no timing
+@given(query=st.text(max_size=40))
+def test_large_index_autocomplete_on_any_text(query: str) -> None:
+    _assert_valid_choices(LARGE_INDEX, query, LARGE_SLUGS)
