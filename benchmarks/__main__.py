@@ -6,10 +6,10 @@ import argparse
 import platform
 import sys
 
-from benchmarks import knowledge
+from benchmarks import knowledge, roundtrip
 from benchmarks._table import print_table
 
-SUITES = {"knowledge": knowledge.run}
+SUITES = {"knowledge": knowledge.run, "roundtrip": roundtrip.run}
 
 
 def main() -> int:
@@ -18,7 +18,10 @@ def main() -> int:
     args = parser.parse_args()
     print(f"Python {platform.python_version()} on {platform.machine()}, {platform.system()}")
     for name in args.suites or list(SUITES):
-        print_table(name, SUITES[name]())
+        rows, notes = SUITES[name]()
+        print_table(name, rows)
+        for note in notes:
+            print(f"  {note}")
     return 0
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.client import NexusBot, Services
 from bot.config import Settings
-from bot.db import migrate
+from bot.db.child_migration import upgrade_in_child_process
 from bot.db.engine import create_engine, create_session_factory
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.services import CommandSyncService, NoSolvedChallenges, TopicService
@@ -34,11 +34,21 @@ def build_services(sessions: async_sessionmaker[AsyncSession], knowledge_base: K
 
 
 @asynccontextmanager
-async def open_bot(settings: Settings, **options: Any) -> AsyncIterator[NexusBot]:
-    """The bot, wired and migrated, not yet connected; the engine is disposed on the way out."""
+async def open_bot(
+    settings: Settings, *, migrate_in_process: bool = False, **options: Any
+) -> AsyncIterator[NexusBot]:
+    """The bot, wired and migrated, not yet connected; the engine is disposed on the way out.
+
+    Migrations run in a child process unless `migrate_in_process` (tests that start many bots).
+    """
     engine = create_engine(settings.database_url)
     try:
-        await migrate.upgrade(engine)
+        if migrate_in_process:
+            from bot.db import migrate
+
+            await migrate.upgrade(engine)
+        else:
+            await upgrade_in_child_process(settings.database_url)
         knowledge_base = load_knowledge_base(settings.topics_dir)
         services = build_services(create_session_factory(engine), knowledge_base)
         api_url = str(settings.discord_api_url) if settings.discord_api_url else None

@@ -14,6 +14,7 @@ def _run(settings: Settings) -> int:
     import discord
 
     from bot.app import configure_logging, run_bot
+    from bot.db.child_migration import MigrationError
     from bot.knowledge import KnowledgeBaseError
 
     configure_logging(settings)
@@ -27,6 +28,9 @@ def _run(settings: Settings) -> int:
         return 1
     except KnowledgeBaseError as error:
         print("error: the knowledge base is invalid:\n" + str(error), file=sys.stderr)
+        return 1
+    except MigrationError as error:
+        print(f"error: the database could not be migrated: {error}", file=sys.stderr)
         return 1
     return 0
 

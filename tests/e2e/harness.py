@@ -45,7 +45,7 @@ def discord_globals_restored() -> Any:
 async def running_bot(settings: Settings, **options: Any) -> AsyncIterator[NexusBot]:
     """Start the bot and wait until it is ready; close it (gateway and engine) on the way out."""
     options.setdefault("guild_ready_timeout", 0.05)
-    async with open_bot(settings, **options) as bot:
+    async with open_bot(settings, migrate_in_process=True, **options) as bot:
         task = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
         ready = asyncio.create_task(bot.wait_until_ready())
         done, _ = await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)

@@ -33,6 +33,14 @@ ALL_PERMISSIONS = str((1 << 50) - 1)
 # @everyone's permissions in a fresh server: view, send, read history, use application commands, etc.
 EVERYONE_PERMISSIONS = str(0x0000_0000_0006_3584_C0 | (1 << 31))
 
+# Gateway intents, and which events each one gates (as Discord documents them).
+GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1, 1 << 1, 1 << 9, 1 << 12, 1 << 15
+GUILD_PRESENCES = 1 << 8
+PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
+MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
+GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "THREAD_CREATE", "CHANNEL_CREATE"}
+LARGE_THRESHOLD = 250
+
 JSON = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -93,6 +101,8 @@ class Interaction:
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     response_type: int | None = None
     response: JSON | None = None
+    dispatched_at: float = field(default_factory=time.perf_counter)
+    acknowledged_at: float | None = None
     original_message_id: int | None = None
     followup_ids: list[int] = field(default_factory=list)
     expired: bool = False
@@ -111,7 +121,16 @@ class GatewaySession:
 class FakeDiscord:
     """The server. `async with FakeDiscord() as discord:` starts it on an ephemeral port."""
 
-    def __init__(self, *, guild_members: int = 3, heartbeat_interval_ms: int = 41250) -> None:
+    def __init__(
+        self,
+        *,
+        guild_members: int = 3,
+        heartbeat_interval_ms: int = 41250,
+        privileged_intents: int = PRIVILEGED_INTENTS,
+    ) -> None:
+        # Privileged intents the application is allowed in the Developer Portal; asking for others
+        # closes the gateway with 4014, as Discord does.
+        self.privileged_intents = privileged_intents
         self.snowflake = SnowflakeFactory()
         self.application_id = self.snowflake()
         self.bot_user: JSON = self._user(self.application_id, "Nexus", bot=True)
@@ -143,6 +162,7 @@ class FakeDiscord:
         self.sessions: dict[str, GatewaySession] = {}
         self.current_session: GatewaySession | None = None
         self.identify_count = 0
+        self.refused_intents = 0
         self.resume_count = 0
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.clock_offset = 0.0
@@ -307,9 +327,15 @@ class FakeDiscord:
             "stickers": [],
             "channels": list(self.channels.values()),
             "threads": [],
-            "members": list(self.members.values()),
+            # A large guild arrives without its member list (that needs chunking, with the members
+            # intent); only the bot itself is included. A small one arrives with every member.
+            "members": (
+                [self.members[self.application_id]]
+                if len(self.members) > LARGE_THRESHOLD
+                else list(self.members.values())
+            ),
             "member_count": len(self.members),
-            "large": len(self.members) > 250,
+            "large": len(self.members) > LARGE_THRESHOLD,
             "unavailable": False,
             "joined_at": iso_now(),
             "voice_states": [],
@@ -830,6 +856,7 @@ class FakeDiscord:
             return self._invalid(call.route, problems)
         interaction.response_type = kind
         interaction.response = data
+        interaction.acknowledged_at = time.perf_counter()
         interaction.acknowledged.set()
         resource: JSON = {"type": kind}
         message: JSON | None = None
@@ -957,11 +984,35 @@ class FakeDiscord:
 
     # ----- gateway ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _visible(event: str, data: JSON, intents: int, bot_id: str) -> JSON | None:
+        """What a session with `intents` receives of an event: nothing, or the event with message
+        content removed when MESSAGE_CONTENT is missing (Discord keeps it only for mentions and DMs)."""
+        if event in MESSAGE_EVENTS:
+            direct = "guild_id" not in data
+            if not intents & (DIRECT_MESSAGES if direct else GUILD_MESSAGES):
+                return None
+            mentions_bot = any(user.get("id") == bot_id for user in data.get("mentions", []))
+            if (
+                event != "MESSAGE_DELETE"
+                and not intents & MESSAGE_CONTENT
+                and not direct
+                and not mentions_bot
+            ):
+                data = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
+        elif event in GUILD_EVENTS and not intents & GUILDS:
+            return None
+        return data
+
     def dispatch(self, event: str, data: JSON) -> None:
         """Send a dispatch to the current session (kept for replay if the socket is down)."""
         session = self.current_session
         if session is None:
             return
+        visible = self._visible(event, data, session.intents, self.bot_user["id"])
+        if visible is None:
+            return
+        data = visible
         session.sequence += 1
         session.events.append((session.sequence, event, data))
         socket = session.socket
@@ -1000,9 +1051,14 @@ class FakeDiscord:
             self._connected.clear()
         return socket
 
-    async def _identify(self, socket: web.WebSocketResponse, data: JSON) -> GatewaySession:
+    async def _identify(self, socket: web.WebSocketResponse, data: JSON) -> GatewaySession | None:
         self.identify_count += 1
-        session = GatewaySession(id=secrets.token_hex(16), socket=socket, intents=int(data.get("intents", 0)))
+        intents = int(data.get("intents", 0))
+        if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
+            self.refused_intents = intents & PRIVILEGED_INTENTS & ~self.privileged_intents
+            await socket.close(code=4014, message=b"Disallowed intent(s).")
+            return None
+        session = GatewaySession(id=secrets.token_hex(16), socket=socket, intents=intents)
         self.sessions[session.id] = session
         self.current_session = session
         self.dispatch(

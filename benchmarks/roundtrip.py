@@ -1,0 +1,149 @@
+"""Interaction round trip and resident memory through the real stack, Nexus beside the floor bot.
+
+Both bots run as their own processes, each against its own local Discord-compatible server in this
+process; interactions alternate between them so machine noise hits both alike. Latency is measured
+by the server: INTERACTION_CREATE sent → interaction callback received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from benchmarks._table import Row, percentile
+from tests.e2e.server import FakeDiscord, Interaction
+from tests.e2e.users import FakeUser
+
+INTERACTIONS = 1000
+MESSAGES = 8000  # with the 2,000 interactions: 10,000 events after READY
+MEMBERS = 50_000
+TOKEN = "benchmark-token"  # noqa: S105 - the local server accepts any token
+
+
+@contextlib.asynccontextmanager
+async def bot_process(command: list[str], env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
+    base = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "NEXUS"))}
+    process = await asyncio.create_subprocess_exec(
+        *command, env={**base, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def _ready(server: FakeDiscord) -> None:
+    await server.wait_connected(within=60)
+    for _ in range(600):
+        if server.guild_commands.get(server.guild_id):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the bot never synced its commands")
+
+
+async def _roundtrip(user: FakeUser, kind: str) -> float:
+    if kind == "slash":
+        answer = await user.slash("topic", name="docker")
+        interaction: Interaction = answer.interaction
+    else:
+        await user.autocomplete("topic", "name", "dock")
+        interaction = next(reversed(user.server.interactions.values()))
+    assert interaction.acknowledged_at is not None
+    return interaction.acknowledged_at - interaction.dispatched_at
+
+
+async def measure() -> tuple[list[Row], list[str]]:
+    rows: list[Row] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        async with FakeDiscord() as floor_server, FakeDiscord() as nexus_server:
+            for server in (floor_server, nexus_server):
+                server.add_synthetic_members(MEMBERS)
+            floor_env = {
+                "DISCORD_TOKEN": TOKEN,
+                "DISCORD_API_URL": floor_server.api_url,
+                "FLOOR_GUILD_ID": str(floor_server.guild_id),
+            }
+            nexus_env = {
+                "DISCORD_TOKEN": TOKEN,
+                "DISCORD_API_URL": nexus_server.api_url,
+                "NEXUS_GUILD_ID": str(nexus_server.guild_id),
+                "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/nexus.db",
+                "NEXUS_LOG_LEVEL": "WARNING",
+            }
+            async with (
+                bot_process([sys.executable, "-m", "benchmarks.floor_bot"], floor_env) as floor,
+                bot_process([sys.executable, "-m", "bot", "run"], nexus_env) as nexus,
+            ):
+                await asyncio.gather(_ready(floor_server), _ready(nexus_server))
+                await asyncio.sleep(1)
+                ready_mb = resident_mb(floor.pid), resident_mb(nexus.pid)
+                # One user per interaction: public /topic cards are limited per user and minute.
+                floor_users = [FakeUser(floor_server, uid) for uid in list(floor_server.members)[5:]]
+                nexus_users = [FakeUser(nexus_server, uid) for uid in list(nexus_server.members)[5:]]
+                for kind in ("slash", "autocomplete"):
+                    for number in range(50):  # warm-up, not counted
+                        await _roundtrip(floor_users[number], kind)
+                        await _roundtrip(nexus_users[number], kind)
+                    floor_times: list[float] = []
+                    nexus_times: list[float] = []
+                    offset = 100 if kind == "slash" else 2000
+                    for number in range(INTERACTIONS):
+                        floor_times.append(await _roundtrip(floor_users[offset + number], kind))
+                        nexus_times.append(await _roundtrip(nexus_users[offset + number], kind))
+                    label = "/topic" if kind == "slash" else "autocomplete"
+                    floor_row = _row(f"{label} round trip, floor bot", floor_times)
+                    nexus_row = _row(
+                        f"{label} round trip, Nexus", nexus_times, "median <=1.5x, p99 <=2x floor"
+                    )
+                    rows += [floor_row, nexus_row]
+                    notes.append(
+                        f"{label}: Nexus/floor median {nexus_row.median_ms / floor_row.median_ms:.2f}x, "
+                        f"p99 {nexus_row.p99_ms / floor_row.p99_ms:.2f}x"
+                    )
+                for server in (floor_server, nexus_server):
+                    poster = FakeUser(server, list(server.members)[7])
+                    for number in range(MESSAGES):
+                        poster.post(server.general_id, f"message {number} about docker and redis")
+                        if number % 500 == 0:
+                            await asyncio.sleep(0)
+                await asyncio.sleep(2)  # let both bots drain their sockets
+                floor_mb, nexus_mb = resident_mb(floor.pid), resident_mb(nexus.pid)
+                notes.append(
+                    f"resident memory after READY with a {MEMBERS:,}-member guild and 10,000 messages and "
+                    f"interactions: floor {floor_mb:.1f} MB, Nexus {nexus_mb:.1f} MB, "
+                    f"ratio {nexus_mb / floor_mb:.2f}x (targets: <=1.3x, under 80 MB)"
+                )
+                notes.append(
+                    f"growth from READY to the end of that workload: floor {floor_mb - ready_mb[0]:+.1f} MB, "
+                    f"Nexus {nexus_mb - ready_mb[1]:+.1f} MB"
+                )
+    return rows, notes
+
+
+def _row(name: str, seconds: list[float], target: str = "") -> Row:
+    return Row(
+        name, len(seconds), statistics.median(seconds) * 1000, percentile(seconds, 0.99) * 1000, target
+    )
+
+
+def run() -> tuple[list[Row], list[str]]:
+    return asyncio.run(measure())
