@@ -64,6 +64,9 @@ class TopicCard(BaseModel):
     slug: str = Field(pattern=SLUG_PATTERN, max_length=60)
     category: Category
     aliases: tuple[str, ...] = ()
+    # Words that point at this topic in free text (challenge posts) but are no name of it: they
+    # may be shared by several cards ("select_related" is both Django ORM and query optimisation).
+    keywords: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     docs: tuple[DocLink, ...] = Field(default=(), max_length=5)
     summary: str = Field(min_length=50, max_length=1000)
@@ -71,12 +74,12 @@ class TopicCard(BaseModel):
     pitfalls: str = Field(min_length=50, max_length=1000)
     example: str | None = Field(default=None, max_length=1000)
 
-    @field_validator("aliases")
+    @field_validator("aliases", "keywords")
     @classmethod
-    def _clean_aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for alias in value:
-            if not alias.strip() or len(alias) > 40 or alias != alias.lower():
-                raise ValueError(f"alias {alias!r} must be lowercase, non-empty, at most 40 characters")
+    def _clean_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name.strip() or len(name) > 40 or name != name.lower():
+                raise ValueError(f"{name!r} must be lowercase, non-empty, at most 40 characters")
         return value
 
     @field_validator("related")
