@@ -48,9 +48,7 @@ def row(name: str, seconds: Sequence[float], target: str = "", note: str = "") -
 
 def print_table(title: str, rows: Sequence[Row]) -> None:
     headers = ("benchmark", "n", "median ms", "p99 ms", "target", "note")
-    cells = [
-        (r.name, str(r.samples), f"{r.median_ms:.4f}", f"{r.p99_ms:.4f}", r.target, r.note) for r in rows
-    ]
+    cells = [(r.name, str(r.samples), f"{r.median_ms:.4f}", f"{r.p99_ms:.4f}", r.target, r.note) for r in rows]
     widths = [max(len(header), *(len(cell[i]) for cell in cells)) for i, header in enumerate(headers)]
     line = "  ".join(f"{{:<{width}}}" for width in widths)
     print(f"\n{title}")

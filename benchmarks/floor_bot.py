@@ -28,9 +28,7 @@ class FloorBot(discord.Client):
             await interaction.response.send_message("constant")
 
         @topic.autocomplete("name")
-        async def topic_names(
-            interaction: discord.Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
+        async def topic_names(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
             return [app_commands.Choice(name="constant", value="constant")]
 
     async def login(self, token: str) -> None:

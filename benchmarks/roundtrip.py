@@ -111,9 +111,7 @@ async def measure() -> tuple[list[Row], list[str]]:
                         nexus_times.append(await _roundtrip(nexus_users[offset + number], kind))
                     label = "/topic" if kind == "slash" else "autocomplete"
                     floor_row = _row(f"{label} round trip, floor bot", floor_times)
-                    nexus_row = _row(
-                        f"{label} round trip, Nexus", nexus_times, "median <=1.5x, p99 <=2x floor"
-                    )
+                    nexus_row = _row(f"{label} round trip, Nexus", nexus_times, "median <=1.5x, p99 <=2x floor")
                     rows += [floor_row, nexus_row]
                     notes.append(
                         f"{label}: Nexus/floor median {nexus_row.median_ms / floor_row.median_ms:.2f}x, "
@@ -140,9 +138,7 @@ async def measure() -> tuple[list[Row], list[str]]:
 
 
 def _row(name: str, seconds: list[float], target: str = "") -> Row:
-    return Row(
-        name, len(seconds), statistics.median(seconds) * 1000, percentile(seconds, 0.99) * 1000, target
-    )
+    return Row(name, len(seconds), statistics.median(seconds) * 1000, percentile(seconds, 0.99) * 1000, target)
 
 
 def run() -> tuple[list[Row], list[str]]:

@@ -7,17 +7,21 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 import discord
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.client import NexusBot, Services
 from bot.config import Settings
 from bot.db.child_migration import upgrade_in_child_process
 from bot.db.engine import create_engine, create_session_factory
+from bot.db.search import search_engine_for
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.services import CommandSyncService, NoSolvedChallenges, TopicService
+from bot.services import CommandSyncService, TopicService
+from bot.services.challenges import ChallengeService, SolvedChallengeLog
+from bot.services.guild_settings import GuildSettingsService
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +30,39 @@ def configure_logging(settings: Settings) -> None:
     discord.utils.setup_logging(level=settings.log_level_number, root=True)
 
 
-def build_services(sessions: async_sessionmaker[AsyncSession], knowledge_base: KnowledgeBase) -> Services:
+def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: KnowledgeBase) -> Services:
+    sessions = create_session_factory(engine)
+    topics = TopicService(knowledge_base, SolvedChallengeLog(sessions))
     return Services(
-        topics=TopicService(knowledge_base, NoSolvedChallenges()),
+        topics=topics,
         command_sync=CommandSyncService(sessions),
+        challenges=ChallengeService(
+            sessions,
+            search_engine_for(engine.dialect.name),
+            topics,
+            unanswered_after=timedelta(hours=settings.challenge_nudge_hours),
+            ask_author_after=timedelta(hours=settings.challenge_ask_hours),
+        ),
+        guild_settings=GuildSettingsService(
+            sessions,
+            challenge_channel_ids=settings.challenge_channel_ids,
+            pairing_channel_id=settings.pairing_channel_id,
+        ),
     )
 
 
 @asynccontextmanager
 async def open_bot(
-    settings: Settings, *, migrate_in_process: bool = False, **options: Any
+    settings: Settings,
+    *,
+    migrate_in_process: bool = False,
+    reads_messages: bool | None = None,
+    **options: Any,
 ) -> AsyncIterator[NexusBot]:
     """The bot, wired and migrated, not yet connected; the engine is disposed on the way out.
 
     Migrations run in a child process unless `migrate_in_process` (tests that start many bots).
+    The bot reads channel messages when a channel is watched, unless `reads_messages` says no.
     """
     engine = create_engine(settings.database_url)
     try:
@@ -50,9 +73,17 @@ async def open_bot(
         else:
             await upgrade_in_child_process(settings.database_url)
         knowledge_base = load_knowledge_base(settings.topics_dir)
-        services = build_services(create_session_factory(engine), knowledge_base)
+        services = build_services(settings, engine, knowledge_base)
+        if reads_messages is None:
+            reads_messages = await services.guild_settings.any_challenge_channel()
         api_url = str(settings.discord_api_url) if settings.discord_api_url else None
-        bot = NexusBot(services=services, guild_id=settings.guild_id, api_url=api_url, **options)
+        bot = NexusBot(
+            services=services,
+            guild_id=settings.guild_id,
+            api_url=api_url,
+            reads_messages=reads_messages,
+            **options,
+        )
         async with bot:
             yield bot
     finally:
@@ -60,15 +91,30 @@ async def open_bot(
         log.info("stopped: gateway closed, database engine disposed")
 
 
+MESSAGE_CONTENT_REFUSED = (
+    "Discord refused the Message Content intent (close code 4014): in-channel logging is off, "
+    "menus and commands still work. To log posts in watched channels, switch on Developer Portal → "
+    "your application → Bot → Privileged Gateway Intents → Message Content Intent, then restart."
+)
+
+
 async def run_bot(settings: Settings) -> None:
     """Migrate, start, and run until SIGINT/SIGTERM; the gateway is closed and the engine disposed."""
     loop = asyncio.get_running_loop()
-    async with open_bot(settings) as bot:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, bot.request_shutdown)
-        try:
-            await bot.start(settings.discord_token.get_secret_value())
-        finally:
+    reads_messages: bool | None = None
+    while True:
+        async with open_bot(settings, reads_messages=reads_messages) as bot:
             for signum in (signal.SIGINT, signal.SIGTERM):
-                with suppress(ValueError, RuntimeError):
-                    loop.remove_signal_handler(signum)
+                loop.add_signal_handler(signum, bot.request_shutdown)
+            try:
+                await bot.start(settings.discord_token.get_secret_value())
+                return
+            except discord.PrivilegedIntentsRequired:
+                if not bot.reads_messages:
+                    raise
+                log.error(MESSAGE_CONTENT_REFUSED)
+                reads_messages = False
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    with suppress(ValueError, RuntimeError):
+                        loop.remove_signal_handler(signum)

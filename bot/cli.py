@@ -69,9 +69,7 @@ def _check(settings: Settings) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     titles = {card.slug: card.title for card in knowledge_base.cards}
-    problems = [
-        f"{card.slug}: {problem}" for card in knowledge_base.cards for problem in card_problems(card, titles)
-    ]
+    problems = [f"{card.slug}: {problem}" for card in knowledge_base.cards for problem in card_problems(card, titles)]
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
     if problems:

@@ -19,7 +19,9 @@ from discord.http import Route
 
 from bot.interaction_errors import report_interaction_error
 from bot.services import CommandSyncService, TopicService
+from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
+from bot.services.guild_settings import GuildSettingsService
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,12 @@ class Services:
 
     topics: TopicService
     command_sync: CommandSyncService
+    challenges: ChallengeService
+    guild_settings: GuildSettingsService
 
 
 class NexusCommandTree(app_commands.CommandTree["NexusBot"]):
-    async def on_error(
-        self, interaction: discord.Interaction[NexusBot], error: app_commands.AppCommandError
-    ) -> None:
+    async def on_error(self, interaction: discord.Interaction[NexusBot], error: app_commands.AppCommandError) -> None:
         await report_interaction_error(interaction, error)
 
 
@@ -53,17 +55,19 @@ def discover_extensions(package: str = COGS_PACKAGE) -> list[str]:
     """Every cog module or package in `cogs/`, except private helpers (leading underscore)."""
     module = importlib.import_module(package)
     return sorted(
-        f"{package}.{info.name}"
-        for info in pkgutil.iter_modules(module.__path__)
-        if not info.name.startswith("_")
+        f"{package}.{info.name}" for info in pkgutil.iter_modules(module.__path__) if not info.name.startswith("_")
     )
 
 
-def required_intents() -> discord.Intents:
-    # Slash commands, buttons and menus arrive as interactions and need no intent; `guilds` gives
-    # the channel and role cache the permission checks read. Nothing privileged is asked for.
+def required_intents(*, reads_messages: bool) -> discord.Intents:
+    """Slash commands, buttons and menus arrive as interactions and need no intent; `guilds` gives
+    the channel and role cache the permission checks read. Only when a channel is watched for
+    in-channel posts does the bot ask for messages and the privileged Message Content intent."""
     intents = discord.Intents.none()
     intents.guilds = True
+    if reads_messages:
+        intents.guild_messages = True
+        intents.message_content = True
     return intents
 
 
@@ -74,9 +78,10 @@ class NexusBot(commands.Bot):
         services: Services,
         guild_id: int | None = None,
         api_url: str | None = None,
+        reads_messages: bool = False,
         **options: Any,
     ) -> None:
-        options.setdefault("intents", required_intents())
+        options.setdefault("intents", required_intents(reads_messages=reads_messages))
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -89,6 +94,7 @@ class NexusBot(commands.Bot):
             **options,
         )
         self.services = services
+        self.reads_messages = reads_messages
         self.guild_id = guild_id
         self.api_url = api_url
         self.started_at = time.monotonic()
@@ -127,6 +133,15 @@ class NexusBot(commands.Bot):
     async def on_ready(self) -> None:
         user = self.user
         log.info("ready as %s (%s) in %d servers", user, user.id if user else "?", len(self.guilds))
+
+    async def person(self, interaction: discord.Interaction) -> Person:
+        """Who is acting, and whether they moderate here (Manage Messages, or the server's moderator role)."""
+        user = interaction.user
+        moderator = bool(interaction.permissions.manage_messages)
+        if not moderator and interaction.guild_id is not None and isinstance(user, discord.Member):
+            role_id = (await self.services.guild_settings.get(interaction.guild_id)).moderator_role_id
+            moderator = role_id is not None and user.get_role(role_id) is not None
+        return Person(user.id, user.display_name, moderator)
 
     def request_shutdown(self) -> None:
         """Close the gateway from a signal handler; `start()` then returns and the caller cleans up."""

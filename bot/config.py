@@ -76,6 +76,8 @@ class Settings(DatabaseSettings):
     )
     pairing_channel_id: int | None = Field(default=None, validation_alias="NEXUS_PAIRING_CHANNEL_ID", gt=0)
     log_level: LogLevel = Field(default="INFO", validation_alias="NEXUS_LOG_LEVEL")
+    challenge_nudge_hours: float = Field(default=24.0, gt=0, le=24 * 90, validation_alias="NEXUS_CHALLENGE_NUDGE_HOURS")
+    challenge_ask_hours: float = Field(default=48.0, gt=0, le=24 * 90, validation_alias="NEXUS_CHALLENGE_ASK_HOURS")
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="NEXUS_DATA_DIR")
 
     @field_validator("log_level", mode="before")
@@ -127,9 +129,7 @@ def describe_validation_error(error: ValidationError) -> str:
     problems = []
     for item in error.errors(include_input=False, include_url=False):
         name = _variable_name(item["loc"])
-        message = (
-            "is required; set it in the environment or in .env" if item["type"] == "missing" else item["msg"]
-        )
+        message = "is required; set it in the environment or in .env" if item["type"] == "missing" else item["msg"]
         message = message.removeprefix("Value error, ")
         problems.append(f"{name}: {message}")
     return "configuration error: " + "; ".join(problems)

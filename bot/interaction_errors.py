@@ -47,9 +47,7 @@ def describe_error(error: BaseException) -> ErrorReply:
     if isinstance(error, app_commands.TransformerError):
         return ErrorReply(f"`{error.value}` is not a valid value here; pick one from the list.")
     if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
-        return ErrorReply(
-            "This command changed a moment ago. Wait a minute for Discord to update it, then try again."
-        )
+        return ErrorReply("This command changed a moment ago. Wait a minute for Discord to update it, then try again.")
     if isinstance(error, app_commands.CheckFailure):
         return ErrorReply("You cannot use this command here.")
     return ErrorReply("", unexpected=True)

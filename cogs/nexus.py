@@ -33,9 +33,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         shown_latency = "n/a" if latency != latency else f"{latency * 1000:.0f} ms"
         spec = EmbedSpec(
             title="Nexus",
-            description=(
-                "Topics, a searchable challenge log and frontend/backend pairing for #ProDevProjectNexus."
-            ),
+            description=("Topics, a searchable challenge log and frontend/backend pairing for #ProDevProjectNexus."),
             fields=(
                 EmbedField("Version", nexus_package.__version__, inline=True),
                 EmbedField("Uptime", _duration(self._bot.uptime_seconds()), inline=True),

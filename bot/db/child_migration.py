@@ -29,6 +29,4 @@ async def upgrade_in_child_process(database_url: str) -> None:
     _stdout, stderr = await process.communicate()
     if process.returncode != 0:
         lines = stderr.decode(errors="replace").strip().splitlines()
-        raise MigrationError(
-            lines[-1] if lines else f"`nexus-bot db upgrade` exited with {process.returncode}"
-        )
+        raise MigrationError(lines[-1] if lines else f"`nexus-bot db upgrade` exited with {process.returncode}")

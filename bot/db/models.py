@@ -78,9 +78,7 @@ class ChallengeTopic(Base):
     __tablename__ = "challenge_topics"
     __table_args__ = (Index("ix_challenge_topics_slug", "slug", "challenge_id"),)
 
-    challenge_id: Mapped[int] = mapped_column(
-        ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True
-    )
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True)
     slug: Mapped[str] = mapped_column(String(60), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -86,9 +86,7 @@ class KnowledgeBase:
         ordered = tuple(sorted(self.cards, key=lambda card: card.title.lower()))
         object.__setattr__(self, "cards", ordered)
         object.__setattr__(self, "by_slug", {card.slug: card for card in ordered})
-        grouped = {
-            category: tuple(card for card in ordered if card.category is category) for category in Category
-        }
+        grouped = {category: tuple(card for card in ordered if card.category is category) for category in Category}
         object.__setattr__(self, "by_category", {key: value for key, value in grouped.items() if value})
 
     def __len__(self) -> int:

@@ -93,8 +93,7 @@ def card_problems(card: TopicCard, titles: Mapping[str, str]) -> list[str]:
     room = limits.EMBED_TOTAL - spec.total_length
     if room < SOLVED_FIELD_RESERVE:
         problems.append(
-            f"leaves {room} characters for solved challenges "
-            f"(needs {SOLVED_FIELD_RESERVE}); shorten a section"
+            f"leaves {room} characters for solved challenges (needs {SOLVED_FIELD_RESERVE}); shorten a section"
         )
     return problems
 

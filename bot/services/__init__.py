@@ -1,6 +1,6 @@
 """Domain services: plain types in and out, transactions owned here, errors from `bot.errors`."""
 
 from bot.services.command_sync import CommandSyncService
-from bot.services.topics import NoSolvedChallenges, SolvedChallengeSource, TopicService
+from bot.services.topics import SolvedChallengeSource, TopicService
 
-__all__ = ["CommandSyncService", "NoSolvedChallenges", "SolvedChallengeSource", "TopicService"]
+__all__ = ["CommandSyncService", "SolvedChallengeSource", "TopicService"]

@@ -25,13 +25,6 @@ class SolvedChallengeSource(Protocol):
     async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges: ...
 
 
-class NoSolvedChallenges:
-    """The source for a deployment with no challenge log: every topic shows none."""
-
-    async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges:
-        return SolvedChallenges()
-
-
 class TopicService:
     TOP_SOLVED = 3
     # One person may post this many public cards per minute; private cards are never limited.
@@ -80,9 +73,7 @@ class TopicService:
         return card, render_card(card, self._titles, solved)
 
     def overview(self) -> EmbedSpec:
-        return render_overview(
-            {category: len(cards) for category, cards in self._knowledge_base.by_category.items()}
-        )
+        return render_overview({category: len(cards) for category, cards in self._knowledge_base.by_category.items()})
 
     def category_page(self, category: Category, page: int) -> tuple[Sequence[TopicCard], int, EmbedSpec]:
         """The cards on `page` of `category` (clamped to the pages there are), the page count, the embed."""

@@ -16,9 +16,7 @@ class TopicsCog(commands.Cog):
     def __init__(self, topics: TopicService) -> None:
         self._topics = topics
 
-    @app_commands.command(
-        name="topic", description="A programme topic's card: summary, key points, pitfalls, docs"
-    )
+    @app_commands.command(name="topic", description="A programme topic's card: summary, key points, pitfalls, docs")
     @app_commands.describe(
         name="The topic: type a name, an alias (k8s, drf, jwt…) or part of one",
         user="Address the card to this member (they are the only one pinged)",
@@ -37,15 +35,11 @@ class TopicsCog(commands.Cog):
         content = ""
         mentions = discord.AllowedMentions.none()
         if user is not None:
-            asker = discord.utils.escape_mentions(
-                discord.utils.escape_markdown(interaction.user.display_name)
-            )
+            asker = discord.utils.escape_mentions(discord.utils.escape_markdown(interaction.user.display_name))
             content = f"{user.mention}, {asker} thinks this card will help you."
             mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user])
         if private:
-            await interaction.response.send_message(
-                content, embed=embed, ephemeral=True, allowed_mentions=mentions
-            )
+            await interaction.response.send_message(content, embed=embed, ephemeral=True, allowed_mentions=mentions)
             return
         view = discord.ui.View(timeout=None)
         view.add_item(DeleteCardButton(owner_id=interaction.user.id))
@@ -56,16 +50,13 @@ class TopicsCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return [
-            app_commands.Choice(name=choice.name, value=choice.value)
-            for choice in self._topics.autocomplete(current)
+            app_commands.Choice(name=choice.name, value=choice.value) for choice in self._topics.autocomplete(current)
         ]
 
     @app_commands.command(name="topics", description="Browse every programme topic by category")
     @app_commands.describe(category="Start in this category")
     @app_commands.choices(category=CATEGORY_CHOICES)
-    async def topics(
-        self, interaction: discord.Interaction, category: app_commands.Choice[str] | None = None
-    ) -> None:
+    async def topics(self, interaction: discord.Interaction, category: app_commands.Choice[str] | None = None) -> None:
         view = TopicBrowserView(self._topics)
         spec = self._topics.overview() if category is None else view.show_category(Category(category.value))
         await interaction.response.send_message(embed=to_embed(spec), view=view, ephemeral=True)

@@ -105,9 +105,7 @@ class TopicBrowserView(discord.ui.View):
                 discord.SelectOption(
                     label=_option_text(card.title, SELECT_OPTION_LABEL),
                     value=card.slug,
-                    description=_option_text(
-                        ", ".join(card.aliases) or card.category.label, SELECT_OPTION_DESCRIPTION
-                    ),
+                    description=_option_text(", ".join(card.aliases) or card.category.label, SELECT_OPTION_DESCRIPTION),
                 )
                 for card in cards
             ],
@@ -147,9 +145,7 @@ class TopicBrowserView(discord.ui.View):
         _card, spec = await self._topics.card(slug, interaction.guild_id)
         await interaction.response.edit_message(embed=to_embed(spec), view=self)
 
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
-    ) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /) -> None:
         await report_interaction_error(interaction, error)
 
     async def on_timeout(self) -> None:

@@ -26,9 +26,7 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=40), nullable=False),
         sa.Column("payload_hash", sa.String(length=64), nullable=False),
         sa.Column("synced_at", bot.db.base.UTCDateTime(), nullable=False),
-        sa.CheckConstraint(
-            "length(payload_hash) = 64", name=op.f("ck_command_sync_state_payload_hash_is_sha256")
-        ),
+        sa.CheckConstraint("length(payload_hash) = 64", name=op.f("ck_command_sync_state_payload_hash_is_sha256")),
         sa.PrimaryKeyConstraint("scope", name=op.f("pk_command_sync_state")),
     )
 

@@ -112,9 +112,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("solutions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_solutions_challenge_id"), ["challenge_id"], unique=False)
-        batch_op.create_index(
-            "ix_solutions_leaderboard", ["guild_id", "accepted", "accepted_at"], unique=False
-        )
+        batch_op.create_index("ix_solutions_leaderboard", ["guild_id", "accepted", "accepted_at"], unique=False)
         batch_op.create_index(
             "uq_solutions_one_accepted",
             ["challenge_id"],

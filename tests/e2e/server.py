@@ -266,9 +266,7 @@ class FakeDiscord:
         }
         return channel_id
 
-    def _add_member(
-        self, user_id: int, name: str, *, bot: bool = False, roles: list[int] | None = None
-    ) -> JSON:
+    def _add_member(self, user_id: int, name: str, *, bot: bool = False, roles: list[int] | None = None) -> JSON:
         member = {
             "user": self._user(user_id, name, bot=bot),
             "roles": [str(role) for role in roles or []],
@@ -629,9 +627,7 @@ class FakeDiscord:
             return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         body = call.body or {}
         problems = validation.validate_message(body)
-        if not (
-            body.get("content") or body.get("embeds") or body.get("components") or body.get("sticker_ids")
-        ):
+        if not (body.get("content") or body.get("embeds") or body.get("components") or body.get("sticker_ids")):
             problems.append(("content", "Cannot send an empty message"))
         if problems:
             return self._invalid(call.route, problems)
@@ -684,9 +680,7 @@ class FakeDiscord:
         if message is None:
             return json_response({"message": "Unknown Message", "code": 10008}, status=404)
         if message["author"]["id"] != self.bot_user["id"]:
-            return json_response(
-                {"message": "Cannot edit a message authored by another user", "code": 50005}, 403
-            )
+            return json_response({"message": "Cannot edit a message authored by another user", "code": 50005}, 403)
         problems = validation.validate_message(call.body or {})
         if problems:
             return self._invalid(call.route, problems)
@@ -714,9 +708,7 @@ class FakeDiscord:
         self.reactions.append((int(channel_id), int(message_id), emoji))
         return web.Response(status=204)
 
-    async def _remove_reaction(
-        self, call: Call, channel_id: str, message_id: str, emoji: str
-    ) -> web.Response:
+    async def _remove_reaction(self, call: Call, channel_id: str, message_id: str, emoji: str) -> web.Response:
         key = (int(channel_id), int(message_id), emoji)
         if key in self.reactions:
             self.reactions.remove(key)
@@ -833,9 +825,7 @@ class FakeDiscord:
             self.violations.append(Violation(call.route, [("_", "interaction acknowledged after 3 s")]))
             return json_response({"message": "Unknown interaction", "code": 10062}, status=404)
         if interaction.acknowledged.is_set():
-            return json_response(
-                {"message": "Interaction has already been acknowledged.", "code": 40060}, status=400
-            )
+            return json_response({"message": "Interaction has already been acknowledged.", "code": 40060}, status=400)
         body = call.body or {}
         kind = body.get("type")
         data = body.get("data") or {}
@@ -939,9 +929,7 @@ class FakeDiscord:
         found.answered.set()
         return json_response(self.public(message))
 
-    async def _webhook_get(
-        self, call: Call, application_id: str, token: str, message_id: str
-    ) -> web.Response:
+    async def _webhook_get(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
         found = self._webhook_interaction(token)
         if isinstance(found, web.Response):
             return found
@@ -950,9 +938,7 @@ class FakeDiscord:
             return json_response({"message": "Unknown Message", "code": 10008}, status=404)
         return json_response(self.public(message))
 
-    async def _webhook_edit(
-        self, call: Call, application_id: str, token: str, message_id: str
-    ) -> web.Response:
+    async def _webhook_edit(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
         found = self._webhook_interaction(token)
         if isinstance(found, web.Response):
             return found
@@ -969,9 +955,7 @@ class FakeDiscord:
         found.answered.set()
         return json_response(self.public(message))
 
-    async def _webhook_delete(
-        self, call: Call, application_id: str, token: str, message_id: str
-    ) -> web.Response:
+    async def _webhook_delete(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
         found = self._webhook_interaction(token)
         if isinstance(found, web.Response):
             return found
@@ -993,12 +977,7 @@ class FakeDiscord:
             if not intents & (DIRECT_MESSAGES if direct else GUILD_MESSAGES):
                 return None
             mentions_bot = any(user.get("id") == bot_id for user in data.get("mentions", []))
-            if (
-                event != "MESSAGE_DELETE"
-                and not intents & MESSAGE_CONTENT
-                and not direct
-                and not mentions_bot
-            ):
+            if event != "MESSAGE_DELETE" and not intents & MESSAGE_CONTENT and not direct and not mentions_bot:
                 data = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
         elif event in GUILD_EVENTS and not intents & GUILDS:
             return None
@@ -1130,6 +1109,4 @@ class FakeDiscord:
         ]
 
     def bot_messages(self) -> list[JSON]:
-        return [
-            message for message in self.messages.values() if message["author"]["id"] == self.bot_user["id"]
-        ]
+        return [message for message in self.messages.values() if message["author"]["id"] == self.bot_user["id"]]

@@ -22,9 +22,7 @@ from tests.e2e.users import FakeUser
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def test_api_url_points_rest_and_gateway_at_the_server(
-    nexus: NexusBot, discord_server: FakeDiscord
-) -> None:
+async def test_api_url_points_rest_and_gateway_at_the_server(nexus: NexusBot, discord_server: FakeDiscord) -> None:
     routes = [f"{call.method} {call.path}" for call in discord_server.calls]
     assert "GET /api/v10/users/@me" in routes
     assert "GET /api/v10/gateway/bot" in routes
@@ -36,9 +34,7 @@ async def test_api_url_points_rest_and_gateway_at_the_server(
     assert discord_server.current_session.intents == discord.Intents(guilds=True).value
 
 
-async def test_commands_sync_once_and_not_again_after_a_restart(
-    discord_server: FakeDiscord, database: Path
-) -> None:
+async def test_commands_sync_once_and_not_again_after_a_restart(discord_server: FakeDiscord, database: Path) -> None:
     settings = settings_for(discord_server, database)
     async with running_bot(settings):
         pass
@@ -135,9 +131,7 @@ async def test_unexpected_errors_are_logged_and_answered_with_a_reference(
         discord_server.general_id,
         dispatch=False,
     )
-    interaction: discord.Interaction[NexusBot] = discord.Interaction(
-        data=pending.payload, state=nexus._connection
-    )  # type: ignore[arg-type]
+    interaction: discord.Interaction[NexusBot] = discord.Interaction(data=pending.payload, state=nexus._connection)  # type: ignore[arg-type]
     command = nexus.tree.get_command("topic", guild=discord.Object(discord_server.guild_id))
     assert isinstance(command, app_commands.Command)
     with caplog.at_level(logging.ERROR, logger="bot.interaction_errors"):
@@ -155,11 +149,7 @@ async def test_unexpected_errors_are_logged_and_answered_with_a_reference(
 
 async def test_sigterm_stops_the_bot_cleanly(discord_server: FakeDiscord, tmp_path: Path) -> None:
     env = {
-        **{
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("DISCORD", "NEXUS", "DATABASE"))
-        },
+        **{key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "NEXUS", "DATABASE"))},
         "DISCORD_TOKEN": TOKEN,
         "DISCORD_API_URL": discord_server.api_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'nexus.db'}",

@@ -55,9 +55,7 @@ INVALID_MESSAGES = {
         ]
     },
     "select beside a button": {
-        "components": [
-            _row({"type": 3, "custom_id": "s", "options": [{"label": "a", "value": "a"}]}, _button(1))
-        ]
+        "components": [_row({"type": 3, "custom_id": "s", "options": [{"label": "a", "value": "a"}]}, _button(1))]
     },
 }
 
@@ -194,9 +192,7 @@ INVALID_CALLBACKS = {
             "data": {
                 "title": "t",
                 "custom_id": "m",
-                "components": [
-                    _row({"type": 4, "custom_id": f"x{n}", "label": "l", "style": 1}) for n in range(6)
-                ],
+                "components": [_row({"type": 4, "custom_id": f"x{n}", "label": "l", "style": 1}) for n in range(6)],
             },
         },
     ),
@@ -218,9 +214,7 @@ async def test_an_interaction_answered_after_three_seconds_has_expired(
     discord_server: FakeDiscord, http: aiohttp.ClientSession
 ) -> None:
     user = discord_server.add_member("late")
-    interaction = discord_server.new_interaction(
-        2, {"name": "topic"}, user, discord_server.general_id, dispatch=False
-    )
+    interaction = discord_server.new_interaction(2, {"name": "topic"}, user, discord_server.general_id, dispatch=False)
     discord_server.advance_clock(INTERACTION_ACK_SECONDS + 0.1)
     url = f"{discord_server.api_url}/interactions/{interaction.id}/{interaction.token}/callback"
     async with http.post(url, json={"type": 4, "data": {"content": "too late"}}) as response:
@@ -233,13 +227,9 @@ async def test_an_interaction_answered_after_three_seconds_has_expired(
     discord_server.violations.clear()
 
 
-async def test_follow_ups_work_for_fifteen_minutes(
-    discord_server: FakeDiscord, http: aiohttp.ClientSession
-) -> None:
+async def test_follow_ups_work_for_fifteen_minutes(discord_server: FakeDiscord, http: aiohttp.ClientSession) -> None:
     user = discord_server.add_member("patient")
-    interaction = discord_server.new_interaction(
-        2, {"name": "topic"}, user, discord_server.general_id, dispatch=False
-    )
+    interaction = discord_server.new_interaction(2, {"name": "topic"}, user, discord_server.general_id, dispatch=False)
     callback = f"{discord_server.api_url}/interactions/{interaction.id}/{interaction.token}/callback"
     async with http.post(callback, json={"type": 5}) as response:
         assert response.status == 200
@@ -253,13 +243,9 @@ async def test_follow_ups_work_for_fifteen_minutes(
         assert (await response.json())["code"] == 50027
 
 
-async def test_an_interaction_is_acknowledged_once(
-    discord_server: FakeDiscord, http: aiohttp.ClientSession
-) -> None:
+async def test_an_interaction_is_acknowledged_once(discord_server: FakeDiscord, http: aiohttp.ClientSession) -> None:
     user = discord_server.add_member("twice")
-    interaction = discord_server.new_interaction(
-        2, {"name": "topic"}, user, discord_server.general_id, dispatch=False
-    )
+    interaction = discord_server.new_interaction(2, {"name": "topic"}, user, discord_server.general_id, dispatch=False)
     url = f"{discord_server.api_url}/interactions/{interaction.id}/{interaction.token}/callback"
     async with http.post(url, json={"type": 4, "data": {"content": "one"}}) as response:
         assert response.status == 200
@@ -310,9 +296,7 @@ async def test_history_pages_with_before_after_and_limit(
         assert [message["content"] for message in await response.json()] == ["m8", "m9"]
 
 
-async def test_thread_names_are_limited_to_100(
-    discord_server: FakeDiscord, http: aiohttp.ClientSession
-) -> None:
+async def test_thread_names_are_limited_to_100(discord_server: FakeDiscord, http: aiohttp.ClientSession) -> None:
     url = f"{discord_server.api_url}/channels/{discord_server.pairing_channel_id}/threads"
     async with http.post(url, json={"name": "t" * 101, "type": 12}) as response:
         assert response.status == 400

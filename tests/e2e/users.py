@@ -203,9 +203,7 @@ class FakeUser:
                 rows.append(
                     {
                         "type": 1,
-                        "components": [
-                            {"type": 4, "custom_id": custom_id, "value": values.get(custom_id, "")}
-                        ],
+                        "components": [{"type": 4, "custom_id": custom_id, "value": values.get(custom_id, "")}],
                     }
                 )
         data = {"custom_id": modal["custom_id"], "components": rows}

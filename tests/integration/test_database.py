@@ -133,9 +133,7 @@ async def test_sqlite_is_tuned_on_every_pooled_connection(engine: AsyncEngine) -
 
 async def test_payload_hash_must_be_64_characters(migrated: AsyncEngine) -> None:
     sessions = create_session_factory(migrated)
-    with pytest.raises(
-        IntegrityError, match=r"CHECK constraint failed: ck_command_sync_state_payload_hash_is_sha256"
-    ):
+    with pytest.raises(IntegrityError, match=r"CHECK constraint failed: ck_command_sync_state_payload_hash_is_sha256"):
         async with sessions.begin() as session:
             session.add(CommandSyncState(scope="global", payload_hash="abc123", synced_at=datetime.now(UTC)))
     async with sessions() as session:
@@ -146,10 +144,7 @@ async def test_payload_hash_check_holds_for_raw_sql(migrated: AsyncEngine) -> No
     with pytest.raises(IntegrityError, match="CHECK constraint failed"):
         async with migrated.begin() as connection:
             await connection.execute(
-                text(
-                    "INSERT INTO command_sync_state (scope, payload_hash, synced_at) "
-                    "VALUES ('x', :h, '2026-01-01')"
-                ),
+                text("INSERT INTO command_sync_state (scope, payload_hash, synced_at) VALUES ('x', :h, '2026-01-01')"),
                 {"h": "f" * 63},
             )
 
@@ -161,9 +156,7 @@ async def test_naive_datetimes_are_refused_and_aware_ones_come_back_utc(migrated
         async with sessions.begin() as session:
             session.add(CommandSyncState(scope="naive", payload_hash=DIGEST_A, synced_at=naive))
     async with sessions.begin() as session:
-        session.add(
-            CommandSyncState(scope="aware", payload_hash=DIGEST_A, synced_at=datetime(2026, 1, 1, tzinfo=UTC))
-        )
+        session.add(CommandSyncState(scope="aware", payload_hash=DIGEST_A, synced_at=datetime(2026, 1, 1, tzinfo=UTC)))
     async with sessions() as session:
         state = await session.get(CommandSyncState, "aware")
         assert state is not None
@@ -211,9 +204,7 @@ def test_sync_scope() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
     max_leaves=8,
 )
 commands = st.lists(st.dictionaries(st.text(max_size=8), json_values, max_size=4), max_size=5)
@@ -229,9 +220,7 @@ def _reorder_keys(value: Any) -> Any:
 
 @settings(deadline=None)  # correctness only: no timing
 @given(payload=commands, data=st.data())
-def test_payload_hash_ignores_command_and_key_order(
-    payload: list[dict[str, Any]], data: st.DataObject
-) -> None:
+def test_payload_hash_ignores_command_and_key_order(payload: list[dict[str, Any]], data: st.DataObject) -> None:
     digest = payload_hash(payload)
     assert len(digest) == 64
     assert int(digest, 16) >= 0
@@ -243,9 +232,7 @@ def test_payload_hash_ignores_command_and_key_order(
 
 def test_payload_hash_changes_with_content() -> None:
     base = [{"name": "topic", "description": "Show a topic", "options": [{"name": "name", "type": 3}]}]
-    changed = [
-        {"name": "topic", "description": "Show a topic card", "options": [{"name": "name", "type": 3}]}
-    ]
+    changed = [{"name": "topic", "description": "Show a topic card", "options": [{"name": "name", "type": 3}]}]
     extra = [*base, {"name": "topics", "description": "Browse"}]
     assert len({payload_hash(base), payload_hash(changed), payload_hash(extra), payload_hash([])}) == 4
 

@@ -61,8 +61,7 @@ def _run_installed(
     env = {
         name: value
         for name, value in os.environ.items()
-        if name.upper() not in ("DISCORD_TOKEN", "DATABASE_URL", "PYTHONPATH")
-        and not name.upper().startswith("NEXUS_")
+        if name.upper() not in ("DISCORD_TOKEN", "DATABASE_URL", "PYTHONPATH") and not name.upper().startswith("NEXUS_")
     }
     env["PYTHONPATH"] = str(installed.site)
     env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'db' / 'nexus.db'}"
@@ -83,16 +82,13 @@ def test_wheel_carries_cards_and_migrations(installed: Installed) -> None:
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
     cards = {name for name in names if name.startswith("bot/_bundled/data/topics/") and name.endswith(".md")}
-    expected_cards = {
-        f"bot/_bundled/data/topics/{path.name}" for path in (REPO_ROOT / "data" / "topics").glob("*.md")
-    }
+    expected_cards = {f"bot/_bundled/data/topics/{path.name}" for path in (REPO_ROOT / "data" / "topics").glob("*.md")}
     assert cards == expected_cards
     assert len(cards) >= 40
     assert "bot/_bundled/migrations/env.py" in names
     versions = {name for name in names if name.startswith("bot/_bundled/migrations/versions/")}
     expected_versions = {
-        f"bot/_bundled/migrations/versions/{path.name}"
-        for path in (REPO_ROOT / "migrations" / "versions").glob("*.py")
+        f"bot/_bundled/migrations/versions/{path.name}" for path in (REPO_ROOT / "migrations" / "versions").glob("*.py")
     }
     assert expected_versions
     assert expected_versions <= versions
@@ -133,7 +129,4 @@ def test_installed_db_upgrade_uses_the_bundled_migrations(installed: Installed, 
     located = _run_installed(
         installed, tmp_path, "-c", "from bot.db.migrate import migrations_dir; print(migrations_dir())"
     )
-    assert (
-        Path(located.stdout.strip()).resolve()
-        == (installed.site / "bot" / "_bundled" / "migrations").resolve()
-    )
+    assert Path(located.stdout.strip()).resolve() == (installed.site / "bot" / "_bundled" / "migrations").resolve()

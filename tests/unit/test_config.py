@@ -220,9 +220,7 @@ def test_defaults_without_any_optional_variable(monkeypatch: pytest.MonkeyPatch)
         ("sqlite+pysqlite:////var/lib/nexus/nexus.db", "sqlite+aiosqlite:////var/lib/nexus/nexus.db"),
     ],
 )
-def test_database_url_gets_an_async_driver(
-    monkeypatch: pytest.MonkeyPatch, given: str, expected: str
-) -> None:
+def test_database_url_gets_an_async_driver(monkeypatch: pytest.MonkeyPatch, given: str, expected: str) -> None:
     monkeypatch.setenv("DATABASE_URL", given)
     assert load_database_settings().database_url == expected
     monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
@@ -298,9 +296,7 @@ def test_settings_never_show_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
         ("NEXUS_DATA_DIR", TOKEN),
     ],
 )
-def test_token_in_a_wrong_variable_is_never_echoed(
-    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
-) -> None:
+def test_token_in_a_wrong_variable_is_never_echoed(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError) as info:

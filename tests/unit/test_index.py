@@ -11,11 +11,21 @@ from hypothesis import strategies as st
 from bot import limits
 from bot.errors import TopicNotFoundError
 from bot.knowledge import Category, TopicCard, TopicIndex, load_knowledge_base
+from bot.knowledge.render import SolvedChallenges
 from bot.paths import default_data_dir
-from bot.services.topics import NoSolvedChallenges, TopicService
+from bot.services.topics import TopicService
 
 KNOWLEDGE_BASE = load_knowledge_base(default_data_dir() / "topics")
 INDEX = TopicIndex(KNOWLEDGE_BASE.cards)
+
+
+class NoSolvedChallenges:
+    """A challenge log with nothing solved yet."""
+
+    async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges:
+        return SolvedChallenges()
+
+
 SERVICE = TopicService(KNOWLEDGE_BASE, NoSolvedChallenges())
 SLUGS = frozenset(card.slug for card in KNOWLEDGE_BASE.cards)
 
@@ -104,9 +114,7 @@ def test_misspelt_first_letter_still_finds_the_card(query: str, slug: str) -> No
 @pytest.mark.parametrize("query", ["", "   ", "\t"])
 def test_empty_query_lists_cards_alphabetically(query: str) -> None:
     choices = INDEX.autocomplete(query)
-    expected = sorted(KNOWLEDGE_BASE.cards, key=lambda card: card.title.lower())[
-        : limits.AUTOCOMPLETE_CHOICES
-    ]
+    expected = sorted(KNOWLEDGE_BASE.cards, key=lambda card: card.title.lower())[: limits.AUTOCOMPLETE_CHOICES]
     assert len(choices) == limits.AUTOCOMPLETE_CHOICES
     assert [choice.value for choice in choices] == [card.slug for card in expected]
 

@@ -51,9 +51,7 @@ def test_cooldown_mentions_the_seconds() -> None:
     assert "12 s" in reply.message
 
 
-@pytest.mark.parametrize(
-    ("retry_after", "shown"), [(0.01, "1 s"), (0.4, "1 s"), (2.5, "3 s"), (59.2, "60 s")]
-)
+@pytest.mark.parametrize(("retry_after", "shown"), [(0.01, "1 s"), (0.4, "1 s"), (2.5, "3 s"), (59.2, "60 s")])
 def test_cooldown_rounds_up_and_never_says_zero(retry_after: float, shown: str) -> None:
     error = app_commands.CommandOnCooldown(app_commands.Cooldown(1, 60.0), retry_after)
     reply = describe_error(error)

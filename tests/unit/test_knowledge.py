@@ -151,17 +151,13 @@ def test_the_card_template_is_valid() -> None:
 
 
 def test_example_section_is_optional_and_headings_are_case_insensitive() -> None:
-    body = (
-        f"## SUMMARY\n{SECTION_TEXT}\n\n## key points\n{SECTION_TEXT}\n\n## Common Pitfalls\n{SECTION_TEXT}\n"
-    )
+    body = f"## SUMMARY\n{SECTION_TEXT}\n\n## key points\n{SECTION_TEXT}\n\n## Common Pitfalls\n{SECTION_TEXT}\n"
     card = parse_card(card_markdown("no-example", body=body), "no-example.md")
     assert card.example is None
     assert card.key_points == SECTION_TEXT
 
 
-VALID_BODY = (
-    f"## Summary\n{SECTION_TEXT}\n\n## Key points\n{SECTION_TEXT}\n\n## Common pitfalls\n{SECTION_TEXT}\n"
-)
+VALID_BODY = f"## Summary\n{SECTION_TEXT}\n\n## Key points\n{SECTION_TEXT}\n\n## Common pitfalls\n{SECTION_TEXT}\n"
 
 
 @pytest.mark.parametrize(
@@ -189,13 +185,9 @@ VALID_BODY = (
             id="text-before-heading",
         ),
         pytest.param(card_markdown("topic", body="No headings at all."), "no '## Summary'", id="no-sections"),
-        pytest.param(
-            card_markdown("topic", body=f"## Summary\n{SECTION_TEXT}\n"), "key_points", id="missing-section"
-        ),
+        pytest.param(card_markdown("topic", body=f"## Summary\n{SECTION_TEXT}\n"), "key_points", id="missing-section"),
         pytest.param(card_markdown("topic", category="cooking"), "category", id="unknown-category"),
-        pytest.param(
-            card_markdown("topic").replace("https://docs", "http://docs"), "https", id="http-doc-link"
-        ),
+        pytest.param(card_markdown("topic").replace("https://docs", "http://docs"), "https", id="http-doc-link"),
         pytest.param("---\ntitle: [unclosed\n---\n" + VALID_BODY, "broken.md", id="bad-yaml"),
     ],
 )
@@ -230,13 +222,10 @@ def test_load_reports_every_fault_at_once(tmp_path: Path) -> None:
     problems = info.value.problems
     assert len(problems) == 4, problems
     assert any(
-        "misnamed.md" in problem and "'another-name'" in problem and "'misnamed'" in problem
-        for problem in problems
+        "misnamed.md" in problem and "'another-name'" in problem and "'misnamed'" in problem for problem in problems
     )
     assert any("dangling" in problem and "'ghost-topic' does not exist" in problem for problem in problems)
-    assert any(
-        problem.startswith("second: alias 'shared-name'") and "'first'" in problem for problem in problems
-    )
+    assert any(problem.startswith("second: alias 'shared-name'") and "'first'" in problem for problem in problems)
     assert any(problem.startswith("broken.md: unknown section") for problem in problems)
     assert str(info.value) == "\n".join(problems)
 
@@ -331,9 +320,7 @@ solved_challenges = st.builds(
 
 @settings(deadline=None)  # correctness only: no timing
 @given(card=st.sampled_from(KNOWLEDGE_BASE.cards), solved=solved_challenges)
-def test_render_card_with_any_solved_challenges_is_within_limits(
-    card: TopicCard, solved: SolvedChallenges
-) -> None:
+def test_render_card_with_any_solved_challenges_is_within_limits(card: TopicCard, solved: SolvedChallenges) -> None:
     embed = render_card(card, TITLES, solved)
     assert embed.problems() == []
     solved_fields = [field for field in embed.fields if field.name == "Solved challenges"]
@@ -353,9 +340,7 @@ def _largest_valid_card() -> tuple[TopicCard, dict[str, str]]:
         category=Category.ARCHITECTURE,
         aliases=tuple(f"alias number {number:02d}" for number in range(30)),
         related=related,
-        docs=tuple(
-            {"title": "D" * 80, "url": f"https://docs.example.org/{number}/{'p' * 40}"} for number in range(5)
-        ),
+        docs=tuple({"title": "D" * 80, "url": f"https://docs.example.org/{number}/{'p' * 40}"} for number in range(5)),
         summary="s" * 1000,
         key_points="k" * 1000,
         pitfalls="p" * 1000,
@@ -436,9 +421,7 @@ def _over_limit(part: str, excess: int) -> EmbedSpec:
     if part == "field value":
         return EmbedSpec(title="t", fields=(EmbedField("n", "v" * (limits.EMBED_FIELD_VALUE + excess)),))
     if part == "fields":
-        return EmbedSpec(
-            title="t", fields=tuple(EmbedField("n", "v") for _ in range(limits.EMBED_FIELDS + excess))
-        )
+        return EmbedSpec(title="t", fields=tuple(EmbedField("n", "v") for _ in range(limits.EMBED_FIELDS + excess)))
     # Every part within its own limit, but together over the total.
     fixed = 1 + limits.EMBED_DESCRIPTION + 1 + limits.EMBED_FIELD_VALUE
     return EmbedSpec(

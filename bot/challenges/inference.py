@@ -1,0 +1,97 @@
+"""Which knowledge-base topics a free-text post is about, from the names and keywords of the cards.
+
+A post is matched on `normalise`d text (lowercase, accents folded, `_-./` read as spaces), name by
+whole name: "redis" never matches "redistribute", nor "pod" "podcast". All names sit in one regex
+compiled at construction; a post costs one scan of its text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bot.knowledge.cards import TopicCard
+from bot.knowledge.text import normalise
+
+# Names this short ("ci", "cd", "pg", "mq") are everyday letter pairs in lowercase prose ("cd into
+# the folder"); written in capitals they are the term.
+SHORT_NAME = 2
+
+# The same separators as `normalise`, so that the case-keeping copy lines up with it character by
+# character (see `_fold`).
+_SEPARATORS = re.compile(r"[\s_\-./]+")
+_ALNUM = "a-z0-9"
+
+
+def _fold(text: str) -> str:
+    """`normalise(text)` without the lowercasing: same length, same positions, original case."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _SEPARATORS.sub(" ", folded).strip()
+
+
+def _card_names(card: TopicCard) -> Iterable[str]:
+    yield card.slug
+    yield card.title
+    yield from card.aliases
+    yield from card.keywords
+
+
+@dataclass(slots=True)
+class _Hits:
+    """What one card matched in one text: the distinct names, and where the first one was."""
+
+    first: int
+    names: set[str] = field(default_factory=set)
+
+
+class TopicMatcher:
+    def __init__(self, cards: Sequence[TopicCard]) -> None:
+        owners: dict[str, list[str]] = {}
+        for card in cards:
+            for raw in _card_names(card):
+                name = normalise(raw)
+                # A keyword may point at several cards; the same name twice on one card counts once.
+                if name and card.slug not in owners.setdefault(name, []):
+                    owners[name].append(card.slug)
+        self._owners = {name: tuple(slugs) for name, slugs in owners.items()}
+        self._slugs = frozenset(card.slug for card in cards)
+        # A regex returns one match per position: the longest name wins, and the shorter names it
+        # starts with ("docker" in "docker compose") are added from this table.
+        self._shorter: dict[str, tuple[str, ...]] = {
+            name: tuple(
+                other
+                for other in self._owners
+                if len(other) < len(name) and name.startswith(other) and not name[len(other)].isalnum()
+            )
+            for name in self._owners
+        }
+        longest_first = sorted(self._owners, key=lambda name: (-len(name), name))
+        alternatives = "|".join(re.escape(name) for name in longest_first)
+        # Zero-width, so that overlapping names ("docker compose", "compose") are all found.
+        self._pattern: re.Pattern[str] | None = (
+            re.compile(rf"(?<![{_ALNUM}])(?=({alternatives})(?![{_ALNUM}]))") if alternatives else None
+        )
+
+    def infer(self, text: str, limit: int = 5) -> tuple[str, ...]:
+        """The slugs of the cards `text` names, most distinct names first, then earliest mention."""
+        if limit <= 0 or self._pattern is None:
+            return ()
+        cased = _fold(text)
+        lowered = cased.lower()
+        hits: dict[str, _Hits] = {}
+        for match in self._pattern.finditer(lowered):
+            longest = match.group(1)
+            start = match.start()
+            for name in (longest, *self._shorter[longest]):
+                if len(name) <= SHORT_NAME and not cased[start : start + len(name)].isupper():
+                    continue
+                for slug in self._owners[name]:
+                    hits.setdefault(slug, _Hits(first=start)).names.add(name)
+        ranked = sorted(hits.items(), key=lambda item: (-len(item[1].names), item[1].first, item[0]))
+        return tuple(slug for slug, _ in ranked[:limit])
+
+    @property
+    def slugs(self) -> frozenset[str]:
+        return self._slugs

@@ -1,0 +1,86 @@
+"""Turn whatever a user types into a search into a query that the engine can only read as words.
+
+Nothing the user wrote reaches SQLite FTS5 or PostgreSQL `to_tsquery` as syntax: the text is cut into
+word tokens, and each token goes in quoted (FTS5 strings, tsquery lexemes). The only operators in the
+result are the ones written here. Quotes, `*`, `:`, `NEAR`, `AND`/`OR`/`NOT`, parentheses, a lone
+`-`, `^` and an empty string are therefore all ordinary input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.challenges.errortext import error_signatures
+
+MAX_TERMS = 16
+MAX_TERM_CHARS = 64
+# The last term is searched as a prefix (the user may still be typing it) once it is this long;
+# a shorter prefix would match a large share of the vocabulary.
+PREFIX_MIN_CHARS = 3
+# The FTS5 column that holds `error_signatures` of each challenge.
+ERROR_COLUMN = "error_terms"
+
+# Letters and digits in any script; an apostrophe inside a word is dropped ("don't" -> "dont"), as
+# FTS5's unicode61 tokenizer and PostgreSQL's parser would otherwise split the word in two.
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+_APOSTROPHES = re.compile(r"['\u2019]")
+
+
+def _fts5_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _tsquery_lexeme(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    terms: tuple[str, ...]
+    errors: tuple[str, ...]
+
+    def is_empty(self) -> bool:
+        return not self.terms and not self.errors
+
+    def fts5(self, *, match_all: bool = True) -> str | None:
+        """An FTS5 MATCH expression: the terms (AND or OR), or any error signature in its column."""
+        if self.is_empty():
+            return None
+        alternatives = [f"{ERROR_COLUMN} : {_fts5_string(token)}" for token in self.errors]
+        if self.terms:
+            words = [_fts5_string(term) for term in self.terms]
+            if len(self.terms[-1]) >= PREFIX_MIN_CHARS:
+                words[-1] += " *"
+            alternatives.insert(0, "(" + (" AND " if match_all else " OR ").join(words) + ")")
+        return " OR ".join(alternatives)
+
+    def tsquery(self, *, match_all: bool = True) -> str | None:
+        """A string for `to_tsquery('simple', ...)`: quoted lexemes, the last a prefix, errors OR'ed in."""
+        if self.is_empty():
+            return None
+        alternatives = [_tsquery_lexeme(token) for token in self.errors]
+        if self.terms:
+            words = [_tsquery_lexeme(term) for term in self.terms]
+            if len(self.terms[-1]) >= PREFIX_MIN_CHARS:
+                words[-1] += ":*"
+            alternatives.insert(0, "(" + (" & " if match_all else " | ").join(words) + ")")
+        return " | ".join(alternatives)
+
+
+def _terms(text: str) -> tuple[str, ...]:
+    terms: dict[str, None] = {}
+    for match in _WORD.finditer(text):
+        term = _APOSTROPHES.sub("", match.group()).lower()[:MAX_TERM_CHARS]
+        terms.setdefault(term)
+        if len(terms) == MAX_TERMS:
+            break
+    return tuple(terms)
+
+
+def parse_query(text: str) -> SearchQuery:
+    """The words and error signatures of `text`; never raises, whatever the text."""
+    # NFKC first, so that full-width and decomposed forms are the words they look like.
+    normalised = unicodedata.normalize("NFKC", text)
+    return SearchQuery(terms=_terms(normalised), errors=error_signatures(normalised))

@@ -1,0 +1,189 @@
+"""Full-text search over the challenge log, one interface over two engines.
+
+SQLite: the FTS5 table `challenge_search`, ranked with BM25 (column weights favour titles and error
+signatures). PostgreSQL: the `search_vector` tsvector column with its GIN index, ranked with
+ts_rank_cd. Both are kept in step by triggers (migration 0002), so no write path can forget them.
+
+Ranking every row that matches a very common word costs seconds at a million rows; both engines
+rank only the newest `CANDIDATES` matches, which an index walks in id order without scoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.challenges.query import SearchQuery
+
+# Markers the engines put around matched words: control characters no user text keeps
+# (`clean_text` strips them), replaced by Markdown bold once the snippet has been escaped.
+HIGHLIGHT_START = "\x02"
+HIGHLIGHT_END = "\x03"
+CANDIDATES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    challenge_id: int
+    snippet: str
+
+
+class ChallengeSearchEngine(Protocol):
+    async def search(
+        self,
+        session: AsyncSession,
+        guild_id: int,
+        query: SearchQuery,
+        *,
+        limit: int,
+        status: str | None = None,
+        exclude_id: int | None = None,
+    ) -> list[SearchHit]: ...
+
+
+def _filters(status: str | None, exclude_id: int | None) -> str:
+    clauses = []
+    if status is not None:
+        clauses.append("AND c.status = :status")
+    if exclude_id is not None:
+        clauses.append("AND c.id != :exclude_id")
+    return " ".join(clauses)
+
+
+class SqliteChallengeSearch:
+    async def search(
+        self,
+        session: AsyncSession,
+        guild_id: int,
+        query: SearchQuery,
+        *,
+        limit: int,
+        status: str | None = None,
+        exclude_id: int | None = None,
+    ) -> list[SearchHit]:
+        for match_all in (True, False):
+            expression = query.fts5(match_all=match_all)
+            if expression is None:
+                return []
+            hits = await self._run(session, guild_id, expression, limit, status, exclude_id)
+            if hits or len(query.terms) < 2:
+                return hits
+        return []
+
+    @staticmethod
+    async def _run(
+        session: AsyncSession,
+        guild_id: int,
+        expression: str,
+        limit: int,
+        status: str | None,
+        exclude_id: int | None,
+    ) -> list[SearchHit]:
+        statement = text(
+            f"""
+            WITH newest AS (
+                SELECT rowid FROM challenge_search WHERE challenge_search MATCH :query
+                ORDER BY rowid DESC LIMIT :candidates
+            )
+            SELECT s.rowid AS id,
+                   snippet(challenge_search, -1, :start, :end, '…', 20) AS snippet
+            FROM challenge_search AS s
+            JOIN challenges AS c ON c.id = s.rowid
+            WHERE challenge_search MATCH :query
+              AND s.rowid >= (SELECT coalesce(min(rowid), 0) FROM newest)
+              AND c.guild_id = :guild_id AND c.deleted_at IS NULL {_filters(status, exclude_id)}
+            ORDER BY bm25(challenge_search, 10.0, 1.0, 2.0, 20.0, 5.0)
+            LIMIT :limit
+            """  # noqa: S608 - only fixed SQL fragments are interpolated; values are bound
+        )
+        rows = await session.execute(
+            statement,
+            {
+                "query": expression,
+                "candidates": CANDIDATES,
+                "start": HIGHLIGHT_START,
+                "end": HIGHLIGHT_END,
+                "guild_id": guild_id,
+                "status": status,
+                "exclude_id": exclude_id,
+                "limit": limit,
+            },
+        )
+        return [SearchHit(row.id, row.snippet or "") for row in rows]
+
+
+class PostgresChallengeSearch:
+    async def search(
+        self,
+        session: AsyncSession,
+        guild_id: int,
+        query: SearchQuery,
+        *,
+        limit: int,
+        status: str | None = None,
+        exclude_id: int | None = None,
+    ) -> list[SearchHit]:
+        for match_all in (True, False):
+            expression = query.tsquery(match_all=match_all)
+            if expression is None:
+                return []
+            hits = await self._run(session, guild_id, expression, limit, status, exclude_id)
+            if hits or len(query.terms) < 2:
+                return hits
+        return []
+
+    @staticmethod
+    async def _run(
+        session: AsyncSession,
+        guild_id: int,
+        expression: str,
+        limit: int,
+        status: str | None,
+        exclude_id: int | None,
+    ) -> list[SearchHit]:
+        statement = text(
+            f"""
+            WITH q AS (SELECT to_tsquery('simple', :query) AS query),
+            newest AS (
+                SELECT c.id, c.search_vector FROM challenges AS c, q
+                WHERE c.search_vector @@ q.query AND c.guild_id = :guild_id AND c.deleted_at IS NULL
+                      {_filters(status, exclude_id)}
+                ORDER BY c.id DESC LIMIT :candidates
+            ),
+            ranked AS (
+                SELECT newest.id, ts_rank_cd('{{0.1, 0.2, 0.4, 1.0}}', newest.search_vector, q.query) AS score
+                FROM newest, q ORDER BY score DESC, newest.id DESC LIMIT :limit
+            )
+            SELECT ranked.id,
+                   ts_headline('simple', c.title || ' · ' || c.details, q.query,
+                               'StartSel=' || :start || ', StopSel=' || :end || ', MaxWords=24, MinWords=8')
+                   AS snippet
+            FROM ranked JOIN challenges AS c ON c.id = ranked.id, q
+            ORDER BY ranked.score DESC, ranked.id DESC
+            """  # noqa: S608 - only fixed SQL fragments are interpolated; values are bound
+        )
+        rows = await session.execute(
+            statement,
+            {
+                "query": expression,
+                "candidates": CANDIDATES,
+                "start": HIGHLIGHT_START,
+                "end": HIGHLIGHT_END,
+                "guild_id": guild_id,
+                "status": status,
+                "exclude_id": exclude_id,
+                "limit": limit,
+            },
+        )
+        return [SearchHit(row.id, row.snippet or "") for row in rows]
+
+
+def search_engine_for(dialect: str) -> ChallengeSearchEngine:
+    if dialect == "sqlite":
+        return SqliteChallengeSearch()
+    if dialect == "postgresql":
+        return PostgresChallengeSearch()
+    raise NotImplementedError(f"no full-text search for the {dialect} dialect")

@@ -1,0 +1,81 @@
+"""Per-server settings: stored by `/nexus setup`, the environment's values as defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.base import utcnow
+from bot.db.repositories import GuildSettingsRepository
+
+UNCHANGED: object = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    challenge_channel_ids: frozenset[int]
+    pairing_channel_id: int | None
+    moderator_role_id: int | None
+
+
+class GuildSettingsService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        challenge_channel_ids: tuple[int, ...] = (),
+        pairing_channel_id: int | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._default_channels = frozenset(challenge_channel_ids)
+        self._default_pairing = pairing_channel_id
+        # Read on every message in a watched channel; changed only through `update`, in this process.
+        self._cache: dict[int, ServerSettings] = {}
+
+    @property
+    def watches_from_environment(self) -> bool:
+        return bool(self._default_channels)
+
+    async def get(self, guild_id: int) -> ServerSettings:
+        cached = self._cache.get(guild_id)
+        if cached is not None:
+            return cached
+        async with self._sessions() as session:
+            row = await GuildSettingsRepository(session).get(guild_id)
+        settings = ServerSettings(
+            challenge_channel_ids=(
+                frozenset({row.challenge_channel_id}) if row and row.challenge_channel_id else self._default_channels
+            ),
+            pairing_channel_id=(row.pairing_channel_id if row and row.pairing_channel_id else self._default_pairing),
+            moderator_role_id=row.moderator_role_id if row else None,
+        )
+        self._cache[guild_id] = settings
+        return settings
+
+    async def any_challenge_channel(self) -> bool:
+        """Whether any server watches a channel, so the bot must ask for the Message Content intent."""
+        if self._default_channels:
+            return True
+        async with self._sessions() as session:
+            return bool(await GuildSettingsRepository(session).challenge_channels())
+
+    async def update(
+        self,
+        guild_id: int,
+        *,
+        challenge_channel_id: int | object | None = UNCHANGED,
+        pairing_channel_id: int | object | None = UNCHANGED,
+        moderator_role_id: int | object | None = UNCHANGED,
+    ) -> ServerSettings:
+        async with self._sessions.begin() as session:
+            row = await GuildSettingsRepository(session).upsert(guild_id)
+            if isinstance(challenge_channel_id, int) or challenge_channel_id is None:
+                row.challenge_channel_id = challenge_channel_id
+            if isinstance(pairing_channel_id, int) or pairing_channel_id is None:
+                row.pairing_channel_id = pairing_channel_id
+            if isinstance(moderator_role_id, int) or moderator_role_id is None:
+                row.moderator_role_id = moderator_role_id
+            row.updated_at = utcnow()
+        self._cache.pop(guild_id, None)
+        return await self.get(guild_id)

@@ -1,0 +1,256 @@
+"""`/challenge …` and the message menus "Log as challenge" and "Mark as solution"."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.challenges.export import render_csv, render_markdown
+from bot.challenges.parsing import parse_solution, split_title
+from bot.embeds import EmbedSpec
+from bot.errors import InvalidInputError, PermissionDeniedError
+from bot.services.challenges import ChallengeService, Logged, Person, SolutionLogged
+from cogs._shared import to_embed
+from cogs.challenges._render import (
+    acknowledgement,
+    challenge_embed,
+    leaderboard_embed,
+    page_embed,
+    search_embed,
+)
+from cogs.challenges._views import (
+    ChooseChallengeModal,
+    NewChallengeModal,
+    PagerView,
+    SolutionModal,
+    accept_button_view,
+    challenge_view_buttons,
+)
+
+PersonOf = Callable[[discord.Interaction], Awaitable[Person]]
+
+
+class ChallengesCog(commands.GroupCog, group_name="challenge", group_description="The log of challenges and solutions"):
+    def __init__(self, challenges: ChallengeService, person_of: PersonOf, tree: app_commands.CommandTree) -> None:
+        self._challenges = challenges
+        self._person_of = person_of
+        self._tree = tree
+        self._menus = [
+            app_commands.ContextMenu(name="Log as challenge", callback=self.log_as_challenge),
+            app_commands.ContextMenu(name="Mark as solution", callback=self.mark_as_solution),
+        ]
+        for menu in self._menus:
+            menu.guild_only = True
+
+    async def cog_load(self) -> None:
+        for menu in self._menus:
+            self._tree.add_command(menu)
+
+    async def cog_unload(self) -> None:
+        for menu in self._menus:
+            self._tree.remove_command(menu.name, type=menu.type)
+
+    async def _announce(self, interaction: discord.Interaction, logged: Logged) -> None:
+        challenge = logged.challenge
+        await interaction.response.send_message(
+            acknowledgement(logged, self._challenges.topic_title),
+            embed=to_embed(challenge_embed(challenge, self._challenges.topic_title)),
+            view=challenge_view_buttons(challenge),
+        )
+
+    # ----- commands --------------------------------------------------------------------------
+
+    @app_commands.command(name="new", description="Log a challenge: title, details, topics, what you tried")
+    @app_commands.guild_only()
+    async def new(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(NewChallengeModal(self._challenges, self._announce))
+
+    @app_commands.command(name="solve", description="Add a solution to a challenge")
+    @app_commands.describe(id="The challenge: type its number or words of its title")
+    @app_commands.guild_only()
+    async def solve(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        challenge = await self._challenges.show(interaction.guild_id or 0, id)
+        await interaction.response.send_modal(SolutionModal(self._challenges, challenge))
+
+    @solve.autocomplete("id")
+    async def solve_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        choices = await self._challenges.autocomplete(interaction.guild_id or 0, current)
+        return [app_commands.Choice(name=name, value=value) for value, name in choices]
+
+    @app_commands.command(name="accept", description="Accept a solution: the challenge becomes solved")
+    @app_commands.describe(id="The challenge's number", solution="The solution's number")
+    @app_commands.guild_only()
+    async def accept(
+        self,
+        interaction: discord.Interaction,
+        id: app_commands.Range[int, 1],
+        solution: app_commands.Range[int, 1],
+    ) -> None:
+        challenge = await self._challenges.accept(
+            interaction.guild_id or 0, id, solution, await self._person_of(interaction)
+        )
+        await interaction.response.send_message(
+            f"Solution #{solution} is accepted: challenge #{id} is solved.",
+            embed=to_embed(challenge_embed(challenge, self._challenges.topic_title)),
+        )
+
+    @app_commands.command(name="show", description="A challenge with its solutions, accepted one first")
+    @app_commands.describe(id="The challenge's number")
+    @app_commands.guild_only()
+    async def show(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        challenge = await self._challenges.show(interaction.guild_id or 0, id)
+        await interaction.response.send_message(
+            embed=to_embed(challenge_embed(challenge, self._challenges.topic_title)),
+            view=challenge_view_buttons(challenge),
+        )
+
+    @app_commands.command(name="list", description="Challenges, newest first, or the open queue oldest first")
+    @app_commands.describe(
+        status="Only open or only solved challenges",
+        topic="Only challenges about this topic",
+        author="Only challenges this member logged",
+        sort="newest first, or oldest first (with status:open, the queue that needs helpers)",
+    )
+    @app_commands.guild_only()
+    async def list_(
+        self,
+        interaction: discord.Interaction,
+        status: Literal["open", "solved"] | None = None,
+        topic: str | None = None,
+        author: discord.User | None = None,
+        sort: Literal["newest", "oldest"] = "newest",
+    ) -> None:
+        guild_id = interaction.guild_id or 0
+        title = "Open challenges, oldest first" if (status, sort) == ("open", "oldest") else "Challenges"
+
+        async def render(page: int) -> tuple[EmbedSpec, int]:
+            result = await self._challenges.list_challenges(
+                guild_id,
+                status=status,
+                topic=topic,
+                author_id=author.id if author else None,
+                sort=sort,
+                page=page,
+            )
+            return page_embed(result, title, self._challenges.topic_title), result.pages
+
+        spec, pages = await render(0)
+        if pages <= 1:
+            await interaction.response.send_message(embed=to_embed(spec), ephemeral=True)
+            return
+        view = PagerView(interaction.user.id, pages, render)
+        await interaction.response.send_message(embed=to_embed(spec), view=view, ephemeral=True)
+        view.message_interaction = interaction
+
+    @list_.autocomplete("topic")
+    async def list_topic_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=slug) for name, slug in self._challenges.topic_choices(current)]
+
+    @app_commands.command(name="leaderboard", description="Members whose solutions were accepted most")
+    @app_commands.describe(period="This week, this month or all time")
+    @app_commands.guild_only()
+    async def leaderboard(
+        self, interaction: discord.Interaction, period: Literal["week", "month", "all"] = "all"
+    ) -> None:
+        entries = await self._challenges.leaderboard(interaction.guild_id or 0, period)
+        await interaction.response.send_message(embed=to_embed(leaderboard_embed(entries, period)))
+
+    @app_commands.command(name="search", description="Full-text search of challenges and solutions, error text too")
+    @app_commands.describe(query="Words, or an error message such as IntegrityError or 502 Bad Gateway")
+    @app_commands.guild_only()
+    async def search(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
+        results = await self._challenges.search(interaction.guild_id or 0, query)
+        await interaction.response.send_message(embed=to_embed(search_embed(query, results)), ephemeral=True)
+
+    @app_commands.command(name="export", description="A “Challenges & Solutions” document, grouped by topic")
+    @app_commands.describe(format="Markdown (default) or CSV")
+    @app_commands.guild_only()
+    async def export(self, interaction: discord.Interaction, format: Literal["markdown", "csv"] = "markdown") -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild = interaction.guild
+        items = [item async for item in self._challenges.export(interaction.guild_id or 0)]
+        now = datetime.now(UTC)
+        if format == "csv":
+            body, name = "".join(render_csv(items)), f"challenges-{now:%Y%m%d}.csv"
+        else:
+            community = guild.name if guild else "this server"
+            body = "".join(render_markdown(items, community=community, generated_at=now))
+            name = f"challenges-{now:%Y%m%d}.md"
+        file = discord.File(io.BytesIO(body.encode("utf-8")), filename=name)
+        await interaction.followup.send(f"{len(items)} challenges.", file=file, ephemeral=True)
+
+    @app_commands.command(name="delete", description="Delete a challenge (kept for audit); author or moderator")
+    @app_commands.describe(id="The challenge's number")
+    @app_commands.guild_only()
+    async def delete(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        challenge = await self._challenges.delete(interaction.guild_id or 0, id, await self._person_of(interaction))
+        await interaction.response.send_message(f"Challenge #{challenge.id} is deleted.", ephemeral=True)
+
+    # ----- message menus ---------------------------------------------------------------------
+
+    async def log_as_challenge(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        person = await self._person_of(interaction)
+        if message.author.id != person.id and not person.is_moderator:
+            raise PermissionDeniedError("Only the message's author or a moderator can log it as a challenge.")
+        if message.author.bot or message.webhook_id is not None:
+            raise InvalidInputError("Messages of bots and webhooks are not logged.")
+        if not message.content.strip():
+            raise InvalidInputError("The message has no text to log (attachments alone are not logged).")
+        title, details = split_title(message.content)
+        logged = await self._challenges.log_challenge(
+            guild_id=interaction.guild_id or 0,
+            channel_id=message.channel.id,
+            author=Person(message.author.id, message.author.display_name),
+            title=title,
+            details=details,
+            source_message_id=message.id,
+        )
+        if not logged.created:
+            await interaction.response.send_message(
+                f"That message is already challenge #{logged.challenge.id}.", ephemeral=True
+            )
+            return
+        await self._announce(interaction, logged)
+
+    async def mark_as_solution(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        if message.author.bot or message.webhook_id is not None:
+            raise InvalidInputError("Messages of bots and webhooks are not logged.")
+        body = parse_solution(message.content) or message.content.strip()
+        if not body:
+            raise InvalidInputError("The message has no text to log as a solution.")
+        guild_id = interaction.guild_id or 0
+        target = None
+        if message.reference and message.reference.message_id:
+            target = await self._challenges.challenge_for_message(guild_id, message.reference.message_id)
+        if target is None and isinstance(message.channel, discord.Thread):
+            target = await self._challenges.challenge_for_message(guild_id, message.channel.id)
+        if target is None:
+            await interaction.response.send_modal(ChooseChallengeModal(self._challenges, message, body))
+            return
+        result: SolutionLogged = await self._challenges.add_solution(
+            guild_id=guild_id,
+            challenge_id=target.id,
+            author=Person(message.author.id, message.author.display_name),
+            body=body,
+            source_message_id=message.id,
+        )
+        if not result.created:
+            await interaction.response.send_message(
+                f"That message is already solution #{result.solution.id} to challenge #{result.challenge.id}.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_message(
+            acknowledgement(result, self._challenges.topic_title),
+            view=accept_button_view(result.challenge.id, result.solution.id),
+        )
