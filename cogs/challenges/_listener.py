@@ -37,15 +37,20 @@ class ChallengeLogCog(commands.Cog):
         self._guild_settings = guild_settings
         self._reads_messages = reads_messages
         self._backfill_lock = asyncio.Lock()
+        self._closing = False
+        self._nudge_lock = asyncio.Lock()
         self._backfill_task: asyncio.Task[int] | None = None
 
     async def cog_load(self) -> None:
         self.nudge.start()
 
     async def cog_unload(self) -> None:
-        self.nudge.cancel()
-        if self._backfill_task is not None:
-            self._backfill_task.cancel()
+        # Let database work finish rather than cancel it half-way: the engine is disposed next.
+        self._closing = True
+        async with self._nudge_lock:  # waits for a round in progress; the loop is then only sleeping
+            self.nudge.cancel()
+        if self._backfill_task is not None and not self._backfill_task.done():
+            await asyncio.wait([self._backfill_task], timeout=10)
 
     # ----- live messages ---------------------------------------------------------------------
 
@@ -152,6 +157,8 @@ class ChallengeLogCog(commands.Cog):
             log.warning("cannot read the history of #%s (%s); is Read Message History allowed?", channel, channel.id)
             return 0
         for message in history:
+            if self._closing:
+                break
             await self._handle(message)
         if history:
             log.info("backfilled %d messages from #%s", len(history), channel)
@@ -161,7 +168,9 @@ class ChallengeLogCog(commands.Cog):
 
     @tasks.loop(minutes=NUDGE_INTERVAL_MINUTES)
     async def nudge(self) -> None:
-        await self.send_due_nudges(datetime.now(UTC))
+        async with self._nudge_lock:
+            if not self._closing:
+                await self.send_due_nudges(datetime.now(UTC))
 
     @nudge.before_loop
     async def _before_nudge(self) -> None:
@@ -171,6 +180,8 @@ class ChallengeLogCog(commands.Cog):
         """Send every nudge that is due (derived from the database, so restarts neither skip nor repeat)."""
         sent = 0
         for nudge in await self._challenges.due_nudges(now):
+            if self._closing:
+                break
             if not await self._challenges.claim_nudge(nudge, now):
                 continue
             try:
