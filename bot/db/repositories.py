@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -203,6 +205,7 @@ class ChallengeRepository:
             .where(~has_solution)
             .order_by(Challenge.created_at)
             .limit(limit)
+            .options(selectinload(Challenge.topics))
         )
         return list(rows)
 
@@ -224,6 +227,7 @@ class ChallengeRepository:
             )
             .order_by(Challenge.created_at)
             .limit(limit)
+            .options(selectinload(Challenge.topics))
         )
         return list(rows)
 
@@ -243,8 +247,14 @@ class ChallengeRepository:
         )
 
     async def advance_cursor(self, guild_id: int, channel_id: int, message_id: int) -> None:
-        cursor = await self._session.get(ChannelCursor, channel_id)
-        if cursor is None:
-            self._session.add(ChannelCursor(channel_id=channel_id, guild_id=guild_id, last_message_id=message_id))
-        elif message_id > cursor.last_message_id:
-            cursor.last_message_id = message_id
+        """Move the channel's cursor forward (never back), as one upsert: live messages and backfill race."""
+        dialect = self._session.get_bind().dialect.name
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        statement = insert(ChannelCursor).values(channel_id=channel_id, guild_id=guild_id, last_message_id=message_id)
+        newest = case(
+            (statement.excluded.last_message_id > ChannelCursor.last_message_id, statement.excluded.last_message_id),
+            else_=ChannelCursor.last_message_id,
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(index_elements=[ChannelCursor.channel_id], set_={"last_message_id": newest})
+        )

@@ -138,8 +138,13 @@ class ChallengeLogCog(commands.Cog):
                 settings = await self._guild_settings.get(guild.id)
                 for channel_id in settings.challenge_channel_ids:
                     channel = guild.get_channel(channel_id)
-                    if isinstance(channel, discord.TextChannel):
+                    if not isinstance(channel, discord.TextChannel):
+                        continue
+                    try:
                         read += await self._backfill_channel(channel)
+                    except Exception:
+                        # One failing channel must not stop the others, nor the bot.
+                        log.exception("backfill of channel %s failed", channel_id)
         return read
 
     async def _backfill_channel(self, channel: discord.TextChannel) -> int:

@@ -56,7 +56,7 @@ def challenge_embed(challenge: ChallengeView, topic_title: TopicTitle) -> EmbedS
     if hidden > 0:
         footer += f" · {hidden} more solutions not shown"
     return EmbedSpec(
-        title=shorten(f"#{challenge.id} · {challenge.title}", limits.EMBED_TITLE),
+        title=shorten(f"#{challenge.id} · {neutralise(challenge.title)}", limits.EMBED_TITLE),
         description=shorten(description, limits.EMBED_DESCRIPTION - 1000),
         fields=tuple(fields),
         footer=shorten(footer, limits.EMBED_FOOTER),

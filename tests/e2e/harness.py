@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.app import open_bot
+from bot.app import MESSAGE_CONTENT_REFUSED, open_bot
 from bot.client import NexusBot
 from bot.config import Settings, load_settings
 from tests.e2e.server import FakeDiscord
@@ -43,20 +45,30 @@ def discord_globals_restored() -> Any:
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, **options: Any) -> AsyncIterator[NexusBot]:
-    """Start the bot and wait until it is ready; close it (gateway and engine) on the way out."""
+    """Start the bot and wait until it is ready; close it (gateway and engine) on the way out.
+
+    Like `run_bot`, a refused Message Content intent (4014) restarts it without in-channel logging.
+    """
     options.setdefault("guild_ready_timeout", 0.05)
-    async with open_bot(settings, migrate_in_process=True, **options) as bot:
-        task = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
-        ready = asyncio.create_task(bot.wait_until_ready())
-        done, _ = await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        if ready not in done:
-            ready.cancel()
-            if task in done:
-                task.result()  # re-raise why start-up failed
-            raise TimeoutError("the bot did not become ready")
-        try:
-            yield bot
-        finally:
-            await bot.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 10)
+    reads_messages: bool | None = None
+    while True:
+        async with open_bot(settings, migrate_in_process=True, reads_messages=reads_messages, **options) as bot:
+            task = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
+            ready = asyncio.create_task(bot.wait_until_ready())
+            done, _ = await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+            if ready not in done:
+                ready.cancel()
+                if task in done and isinstance(task.exception(), discord.PrivilegedIntentsRequired):
+                    logging.getLogger("bot.app").error(MESSAGE_CONTENT_REFUSED)
+                    reads_messages = False
+                    continue
+                if task in done:
+                    task.result()  # re-raise why start-up failed
+                raise TimeoutError("the bot did not become ready")
+            try:
+                yield bot
+            finally:
+                await bot.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, 10)
+            return

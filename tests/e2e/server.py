@@ -77,6 +77,7 @@ class Call:
     body: Any
     query: Mapping[str, str]
     status: int = 0
+    files: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 CALL_KEY = web.RequestKey("call", Call)
@@ -169,6 +170,7 @@ class FakeDiscord:
         self.forced_429: dict[str, list[float]] = {}
         self.forced_5xx: dict[str, int] = {}
         self.reactions: list[tuple[int, int, str]] = []
+        self.uploads: dict[tuple[int, str], bytes] = {}
         self.threads: list[JSON] = []
         self.dm_channels: dict[int, int] = {}
         self._connected = asyncio.Event()
@@ -283,10 +285,10 @@ class FakeDiscord:
         self.members[user_id] = member
         return member
 
-    def add_member(self, name: str, *, moderator: bool = False) -> int:
+    def add_member(self, name: str, *, moderator: bool = False, bot: bool = False) -> int:
         """A new member of the guild (not announced over the gateway: the bot keeps no member cache)."""
         user_id = self.snowflake()
-        self._add_member(user_id, name, roles=[self.moderator_role_id] if moderator else [])
+        self._add_member(user_id, name, bot=bot, roles=[self.moderator_role_id] if moderator else [])
         return user_id
 
     def add_synthetic_members(self, count: int) -> None:
@@ -351,14 +353,23 @@ class FakeDiscord:
         if request.path == "/gateway":
             return await handler(request)
         body: Any = None
-        if request.can_read_body:
+        files: list[tuple[str, bytes]] = []
+        if request.content_type.startswith("multipart/"):
+            # Uploads: a JSON part (payload_json) and the files, as discord.py sends them.
+            form = await request.post()
+            for name, value in form.items():
+                if isinstance(value, web.FileField):
+                    files.append((value.filename, value.file.read()))
+                elif name == "payload_json":
+                    body = json.loads(str(value))
+        elif request.can_read_body:
             raw = await request.read()
             if raw:
                 try:
                     body = json.loads(raw)
                 except ValueError:
                     body = raw.decode(errors="replace")
-        call = Call(request.method, request.path, request.path, body, dict(request.query))
+        call = Call(request.method, request.path, request.path, body, dict(request.query), files=files)
         request[CALL_KEY] = call
         self.calls.append(call)
         response = await handler(request)
@@ -585,7 +596,10 @@ class FakeDiscord:
             "mention_everyone": everyone,
             "mentions": users,
             "mention_roles": roles,
-            "attachments": [],
+            "attachments": [
+                {"id": str(self.snowflake()), "filename": name, "size": len(data), "url": f"attachment://{name}"}
+                for name, data in payload.get("_files", [])
+            ],
             "embeds": payload.get("embeds") or [],
             "components": payload.get("components") or [],
             "pinned": False,
@@ -627,7 +641,9 @@ class FakeDiscord:
             return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         body = call.body or {}
         problems = validation.validate_message(body)
-        if not (body.get("content") or body.get("embeds") or body.get("components") or body.get("sticker_ids")):
+        if not (
+            body.get("content") or body.get("embeds") or body.get("components") or body.get("sticker_ids") or call.files
+        ):
             problems.append(("content", "Cannot send an empty message"))
         if problems:
             return self._invalid(call.route, problems)
@@ -921,8 +937,12 @@ class FakeDiscord:
         if problems:
             return self._invalid(call.route, problems)
         message = self._store_message(
-            int(found.payload["channel_id"]), body, interaction=found, flags=body.get("flags") or 0
+            int(found.payload["channel_id"]),
+            {**body, "_files": call.files},
+            interaction=found,
+            flags=body.get("flags") or 0,
         )
+        self.uploads.update({(int(message["id"]), name): data for name, data in call.files})
         found.followup_ids.append(int(message["id"]))
         if not message["flags"] & EPHEMERAL:
             self.dispatch("MESSAGE_CREATE", self.public(message))

@@ -211,7 +211,36 @@ class FakeUser:
         interaction = self.server.new_interaction(5, data, self.id, channel)
         return await self._answer(interaction)
 
-    def post(self, channel_id: int, content: str, *, reply_to: JSON | None = None) -> JSON:
+    async def context_menu(self, message: JSON, name: str) -> Answer:
+        """Run the message menu `name` ("Log as challenge", …) on `message`."""
+        commands = [*self.server.guild_commands.get(self.server.guild_id, []), *self.server.global_commands]
+        command = next((item for item in commands if item["name"] == name and item.get("type") == 3), None)
+        assert command is not None, f"no message menu {name!r} is registered"
+        data: JSON = {
+            "id": command["id"],
+            "name": name,
+            "type": 3,
+            "target_id": message["id"],
+            "resolved": {"messages": {message["id"]: self.server.public(message)}},
+        }
+        if "guild_id" in command:
+            data["guild_id"] = command["guild_id"]
+        interaction = self.server.new_interaction(2, data, self.id, int(message["channel_id"]))
+        return await self._answer(interaction)
+
+    def edit(self, message: JSON, content: str) -> None:
+        """Edit one of this user's messages; the bot receives MESSAGE_UPDATE."""
+        message["content"] = content
+        message["edited_timestamp"] = "2026-11-22T00:00:00+00:00"
+        self.server.dispatch("MESSAGE_UPDATE", {**self.server.public(message), "member": self.member})
+
+    def delete(self, message: JSON) -> None:
+        """Delete a message; the bot receives MESSAGE_DELETE."""
+        self.server._remove(message)
+
+    def post(
+        self, channel_id: int, content: str, *, reply_to: JSON | None = None, webhook_id: int | None = None
+    ) -> JSON:
         """Post a message in a channel as this user; the bot receives MESSAGE_CREATE."""
         payload: JSON = {"content": content}
         if reply_to is not None:
@@ -221,5 +250,7 @@ class FakeUser:
                 "guild_id": str(self.server.guild_id),
             }
         message = self.server._store_message(channel_id, payload, author=self.member["user"])
+        if webhook_id is not None:
+            message["webhook_id"] = str(webhook_id)
         self.server.dispatch("MESSAGE_CREATE", {**self.server.public(message), "member": self.member})
         return message

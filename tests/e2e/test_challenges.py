@@ -1,0 +1,372 @@
+"""The challenge log end to end: in-channel posts, menus, every /challenge command, backfill, nudges."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from bot.client import NexusBot
+from cogs.challenges._listener import ChallengeLogCog
+from tests.e2e.harness import running_bot, settings_for
+from tests.e2e.server import JSON, FakeDiscord
+from tests.e2e.users import FakeUser
+
+SEED_POST = "Challenge: slow queries on large tables. Solution: indexes, select_related, pagination, Redis caching."
+
+
+def _watching(server: FakeDiscord, database: Path, **overrides: Any) -> Any:
+    return settings_for(server, database, NEXUS_CHALLENGE_CHANNEL_IDS=str(server.challenges_channel_id), **overrides)
+
+
+@pytest.fixture
+async def nexus(discord_server: FakeDiscord, database: Path) -> AsyncIterator[NexusBot]:
+    async with running_bot(_watching(discord_server, database)) as bot:
+        yield bot
+
+
+async def _until(condition: Any, what: str, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _replies_to(server: FakeDiscord, message: JSON) -> list[JSON]:
+    return [
+        reply
+        for reply in server.bot_messages()
+        if str(reply.get("message_reference", {}).get("message_id")) == message["id"] and not reply.get("deleted")
+    ]
+
+
+async def _acknowledged(server: FakeDiscord, message: JSON) -> JSON:
+    await _until(lambda: _replies_to(server, message), f"a reply to message {message['id']}")
+    assert (int(message["channel_id"]), int(message["id"]), "✅") in server.reactions
+    return _replies_to(server, message)[0]
+
+
+# ----- in-channel posts --------------------------------------------------------------------------
+
+
+async def test_a_post_with_challenge_and_solution_logs_both(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+) -> None:
+    post = learner.post(discord_server.challenges_channel_id, SEED_POST)
+    reply = await _acknowledged(discord_server, post)
+    assert "Logged as challenge **#1**" in reply["content"]
+    assert "Its solution is #1" in reply["content"]
+    assert "Query optimization" in reply["content"] or "query" in reply["content"].lower()
+    assert reply["mentions"] == []
+    shown = await learner.slash("challenge show", id=1)
+    assert shown.embed["title"] == "#1 · slow queries on large tables"
+    assert "indexes, select_related" in shown.embed["fields"][0]["value"]
+
+
+async def test_a_reply_starting_with_solution_is_logged_and_accepted_by_the_author(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    post = learner.post(discord_server.challenges_channel_id, "**Challenge:** CORS errors from the React app")
+    await _acknowledged(discord_server, post)
+    answer = other_learner.post(
+        discord_server.challenges_channel_id,
+        "*Solution:* add django-cors-headers and list the origin in CORS_ALLOWED_ORIGINS",
+        reply_to=post,
+    )
+    reply = await _acknowledged(discord_server, answer)
+    assert "Logged as solution #1 to challenge #1" in reply["content"]
+
+    refused = await other_learner.click(reply, "Accept #1")
+    assert refused.ephemeral
+    assert "Only the challenge's author or a moderator" in refused.content
+    accepted = await learner.click(reply, "Accept #1")
+    assert "challenge #1 is solved" in accepted.content
+    assert (await learner.slash("challenge show", id=1)).embed["fields"][0]["name"].startswith("✅ Accepted")
+
+
+async def test_the_same_message_delivered_twice_is_logged_once(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+) -> None:
+    post = learner.post(discord_server.challenges_channel_id, "Challenge: migrations conflict after a rebase")
+    discord_server.dispatch("MESSAGE_CREATE", {**discord_server.public(post), "member": learner.member})
+    await _acknowledged(discord_server, post)
+    await asyncio.sleep(0.3)
+    assert len(_replies_to(discord_server, post)) == 1
+    listing = await learner.slash("challenge list")
+    assert "1 challenges" in listing.embed["footer"]["text"]
+
+
+async def test_edits_and_deletions_of_the_source_are_followed(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+) -> None:
+    post = learner.post(discord_server.challenges_channel_id, "Challenge: celery tasks never run")
+    await _acknowledged(discord_server, post)
+    learner.edit(post, "Challenge: celery beat tasks never run on schedule")
+    await _until(lambda: False, "nothing", 0.3) if False else await asyncio.sleep(0.3)
+    assert (await learner.slash("challenge show", id=1)).embed[
+        "title"
+    ] == "#1 · celery beat tasks never run on schedule"
+    learner.delete(post)
+    await asyncio.sleep(0.3)
+    gone = await learner.slash("challenge show", id=1)
+    assert gone.ephemeral
+    assert "does not exist or was deleted" in gone.content
+
+
+async def test_bots_webhooks_plain_talk_and_other_channels_are_ignored(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+) -> None:
+    robot = FakeUser(discord_server, discord_server.add_member("robot", bot=True))
+    robot.post(discord_server.challenges_channel_id, "Challenge: I am a bot")
+    learner.post(discord_server.challenges_channel_id, "Challenge: from a webhook", webhook_id=42)
+    learner.post(discord_server.challenges_channel_id, "I have a challenge: nothing to log")
+    learner.post(discord_server.general_id, "Challenge: posted in an unwatched channel")
+    learner.post(discord_server.challenges_channel_id, "Challenge:    ")
+    await asyncio.sleep(0.5)
+    assert discord_server.reactions == []
+    assert [m for m in discord_server.bot_messages() if m.get("message_reference")] == []
+    assert "No challenges match" in (await learner.slash("challenge list")).embed["description"]
+
+
+async def test_a_post_with_mentions_never_pings(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    text = f"Challenge: @everyone <@{other_learner.id}> <@&{discord_server.moderator_role_id}> help with Docker"
+    post = learner.post(discord_server.challenges_channel_id, text)
+    reply = await _acknowledged(discord_server, post)
+    shown = await learner.slash("challenge show", id=1)
+    for message in (reply, shown.message):
+        assert message["mentions"] == []
+        assert message["mention_roles"] == []
+        assert message["mention_everyone"] is False
+    assert "@everyone" not in shown.embed["title"]
+
+
+async def test_posts_made_while_the_bot_was_away_are_picked_up_at_start(
+    discord_server: FakeDiscord, database: Path, learner: FakeUser
+) -> None:
+    settings = _watching(discord_server, database)
+    async with running_bot(settings):
+        first = learner.post(discord_server.challenges_channel_id, "Challenge: first, while online")
+        await _acknowledged(discord_server, first)
+    # The bot is offline: nobody receives these (no gateway session), they only stay in history.
+    discord_server.current_session = None
+    missed = learner.post(discord_server.challenges_channel_id, "Challenge: posted while the bot was offline")
+    async with running_bot(settings):
+        reply = await _acknowledged(discord_server, missed)
+        assert "Logged as challenge **#2**" in reply["content"]
+        listing = await learner.slash("challenge list")
+        assert "2 challenges" in listing.embed["footer"]["text"]
+    assert len(_replies_to(discord_server, first)) == 1
+
+
+async def test_without_the_message_content_intent_commands_still_work(
+    database: Path, learner: FakeUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeDiscord(privileged_intents=0) as server:
+        user = FakeUser(server, server.add_member("ada"))
+        with caplog.at_level(logging.ERROR):
+            async with running_bot(_watching(server, database)):
+                assert any("Message Content intent" in record.getMessage() for record in caplog.records)
+                user.post(server.challenges_channel_id, "Challenge: this is not read")
+                await asyncio.sleep(0.3)
+                assert server.reactions == []
+                assert (await user.slash("topic", name="docker", private=True)).embed["title"] == "Docker"
+        assert server.current_session is not None
+        assert not server.current_session.intents & (1 << 15)
+
+
+# ----- commands, modals and menus ----------------------------------------------------------------
+
+
+async def _log_with_modal(user: FakeUser, **values: str) -> Any:
+    modal = await user.slash("challenge new")
+    assert modal.modal["title"] == "Log a challenge"
+    inputs = [row["components"][0]["custom_id"] for row in modal.modal["components"]]
+    return await user.submit_modal(modal, **dict(zip(inputs, values.values(), strict=False)))
+
+
+async def test_challenge_new_solve_accept_show(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    logged = await _log_with_modal(
+        learner,
+        title="IntegrityError on user signup",
+        details="django.db.utils.IntegrityError: duplicate key value violates unique constraint",
+        topics="django orm",
+        tried="deleting the migrations",
+    )
+    assert "Logged as challenge **#1**" in logged.content
+    assert "Django ORM" in logged.content
+
+    solve = await other_learner.slash("challenge solve", id=1)
+    body_id = solve.modal["components"][0]["components"][0]["custom_id"]
+    solved = await other_learner.submit_modal(solve, **{body_id: "Check the email is unique before saving."})
+    assert "Solution #1 logged for challenge #1" in solved.content
+
+    refused = await other_learner.slash("challenge accept", id=1, solution=1)
+    assert refused.ephemeral
+    assert "Only the challenge's author" in refused.content
+    accepted = await learner.slash("challenge accept", id=1, solution=1)
+    assert "challenge #1 is solved" in accepted.content
+    again = await learner.slash("challenge accept", id=1, solution=1)
+    assert "already the accepted one" in again.content
+
+    card = await learner.slash("topic", name="django orm", private=True)
+    solved_field = next(field for field in card.embed["fields"] if field["name"] == "Solved challenges")
+    assert "#1" in solved_field["value"]
+
+
+async def test_bad_input_gets_a_clear_private_answer(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+) -> None:
+    unknown = await learner.slash("challenge show", id=999)
+    assert unknown.ephemeral
+    assert "does not exist" in unknown.content
+    blank = await _log_with_modal(learner, title="   ", details="x")
+    assert blank.ephemeral
+    assert "title is empty" in blank.content
+    solve_unknown = await learner.slash("challenge solve", id=77)
+    assert solve_unknown.ephemeral
+    bad_topic = await _log_with_modal(learner, title="A real title", details="d", topics="zzqqxx")
+    assert bad_topic.ephemeral
+    assert "No topic is called" in bad_topic.content
+
+
+async def test_search_finds_error_text_and_survives_any_query(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+) -> None:
+    await _log_with_modal(learner, title="Signup crashes", details="IntegrityError: UNIQUE constraint failed")
+    await _log_with_modal(learner, title="Integrity of my data model", details="how to design it")
+    found = await learner.slash("challenge search", query="django.db.utils.IntegrityError")
+    assert found.ephemeral
+    assert found.embed["description"].startswith("**#1**")
+    for query in ('"', "NEAR(", "-", "AND OR NOT", "*", ":", "()", "title:x"):
+        answer = await learner.slash("challenge search", query=query)
+        assert answer.ephemeral
+
+
+async def test_list_pages_only_for_the_person_who_asked(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    for number in range(7):
+        await _log_with_modal(learner, title=f"Docker problem number {number}", details="container exits")
+    first = await learner.slash("challenge list", status="open", sort="oldest")
+    assert first.embed["title"] == "Open challenges, oldest first"
+    assert first.embed["description"].startswith("**#1**")
+    refused = await other_learner.click(first.message, "Next")
+    assert refused.ephemeral
+    second = await learner.click(first.message, "Next")
+    assert second.embed["description"].startswith("**#6**")
+    assert "Page 2 of 2" in second.embed["footer"]["text"]
+
+
+async def test_delete_by_author_or_moderator_only(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser, mentor: FakeUser
+) -> None:
+    await _log_with_modal(learner, title="Kubernetes pod keeps restarting", details="CrashLoopBackOff")
+    await _log_with_modal(learner, title="Second one", details="x")
+    refused = await other_learner.slash("challenge delete", id=1)
+    assert "Only the challenge's author or a moderator" in refused.content
+    assert "is deleted" in (await learner.slash("challenge delete", id=1)).content
+    assert "is deleted" in (await mentor.slash("challenge delete", id=2)).content
+
+
+async def test_message_menus_log_a_challenge_and_its_solution(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    question = learner.post(discord_server.general_id, "How do I stop my Celery worker from losing tasks?")
+    refused = await other_learner.context_menu(question, "Log as challenge")
+    assert refused.ephemeral
+    logged = await learner.context_menu(question, "Log as challenge")
+    assert "Logged as challenge **#1**" in logged.content
+    twice = await learner.context_menu(question, "Log as challenge")
+    assert "already challenge #1" in twice.content
+
+    answer = other_learner.post(discord_server.general_id, "Use acks_late and a visibility timeout.", reply_to=question)
+    marked = await learner.context_menu(answer, "Mark as solution")
+    assert "Logged as solution #1 to challenge #1" in marked.content
+
+    loose = other_learner.post(discord_server.general_id, "Also set prefetch multiplier to 1.")
+    chooser = await learner.context_menu(loose, "Mark as solution")
+    number_id = chooser.modal["components"][0]["components"][0]["custom_id"]
+    chosen = await learner.submit_modal(chooser, **{number_id: "#1"})
+    assert "Logged as solution #2 to challenge #1" in chosen.content
+
+
+async def test_export_is_a_file_grouped_by_topic(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+) -> None:
+    await _log_with_modal(learner, title="Redis cache never expires", details="keys without TTL", topics="redis")
+    markdown = await learner.slash("challenge export")
+    assert markdown.ephemeral
+    attachment = markdown.message["attachments"][0]
+    document = discord_server.uploads[(int(markdown.message["id"]), attachment["filename"])].decode()
+    assert document.startswith("# Challenges & Solutions")
+    assert "## Redis" in document
+    as_csv = await learner.slash("challenge export", format="csv")
+    attachment = as_csv.message["attachments"][0]
+    rows = list(
+        csv.reader(io.StringIO(discord_server.uploads[(int(as_csv.message["id"]), attachment["filename"])].decode()))
+    )
+    assert rows[0][0] == "id"
+    assert rows[1][1] == "Redis cache never expires"
+
+
+async def test_leaderboard_counts_accepted_solutions(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    empty = await learner.slash("challenge leaderboard", period="week")
+    assert "No accepted solutions yet" in empty.embed["description"]
+    post = learner.post(discord_server.challenges_channel_id, "Challenge: pytest fixtures leak state")
+    await _acknowledged(discord_server, post)
+    answer = other_learner.post(discord_server.challenges_channel_id, "Solution: use function scope", reply_to=post)
+    await _acknowledged(discord_server, answer)
+    await learner.slash("challenge accept", id=1, solution=1)
+    board = await learner.slash("challenge leaderboard")
+    assert board.embed["description"] == "**1.** grace · 1 accepted"
+
+
+def _listener(bot: NexusBot) -> ChallengeLogCog:
+    # Extensions are re-imported on every start, so the class differs from this module's import.
+    listener = bot.get_cog("ChallengeLogCog")
+    assert listener is not None
+    return cast(ChallengeLogCog, listener)
+
+
+async def test_nudges_are_sent_once_and_survive_a_restart(
+    discord_server: FakeDiscord, database: Path, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    settings = _watching(discord_server, database)
+    later = datetime.now(UTC) + timedelta(days=3)
+    async with running_bot(settings) as bot:
+        post = learner.post(discord_server.challenges_channel_id, "Challenge: GraphQL N+1 on nested fields")
+        await _acknowledged(discord_server, post)
+        listener = _listener(bot)
+        assert await listener.send_due_nudges(later) == 1
+        assert await listener.send_due_nudges(later) == 0
+    nudges = [
+        m for m in discord_server.channel_messages(discord_server.challenges_channel_id) if "still open" in m["content"]
+    ]
+    assert len(nudges) == 1
+    async with running_bot(settings) as bot:
+        listener = _listener(bot)
+        assert await listener.send_due_nudges(later) == 0
+        answer = other_learner.post(discord_server.challenges_channel_id, "Solution: use a DataLoader", reply_to=post)
+        await _acknowledged(discord_server, answer)
+        assert await listener.send_due_nudges(later + timedelta(days=3)) == 1
+    question = [
+        m
+        for m in discord_server.channel_messages(discord_server.challenges_channel_id)
+        if "did one of the solutions" in m["content"]
+    ]
+    assert len(question) == 1
+    assert [user["id"] for user in question[0]["mentions"]] == [str(learner.id)]
