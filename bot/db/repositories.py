@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -119,6 +119,23 @@ class ChallengeRepository:
     async def solution_by_source(self, message_id: int) -> Solution | None:
         return await self._session.scalar(select(Solution).where(Solution.source_message_id == message_id))
 
+    @staticmethod
+    def _page_conditions(
+        guild_id: int, status: str | None, topic: str | None, author_id: int | None
+    ) -> list[ColumnElement[bool]]:
+        conditions = [Challenge.guild_id == guild_id, _LIVE]
+        if status is not None:
+            conditions.append(Challenge.status == status)
+        if author_id is not None:
+            conditions.append(Challenge.author_id == author_id)
+        if topic is not None:
+            conditions.append(Challenge.id.in_(select(ChallengeTopic.challenge_id).where(ChallengeTopic.slug == topic)))
+        return conditions
+
+    async def count(self, guild_id: int, *, status: str | None, topic: str | None, author_id: int | None) -> int:
+        conditions = self._page_conditions(guild_id, status, topic, author_id)
+        return await self._session.scalar(select(func.count()).select_from(Challenge).where(*conditions)) or 0
+
     async def page(
         self,
         guild_id: int,
@@ -129,15 +146,8 @@ class ChallengeRepository:
         oldest_first: bool,
         offset: int,
         limit: int,
-    ) -> tuple[list[Challenge], int]:
-        conditions = [Challenge.guild_id == guild_id, _LIVE]
-        if status is not None:
-            conditions.append(Challenge.status == status)
-        if author_id is not None:
-            conditions.append(Challenge.author_id == author_id)
-        if topic is not None:
-            conditions.append(Challenge.id.in_(select(ChallengeTopic.challenge_id).where(ChallengeTopic.slug == topic)))
-        total = await self._session.scalar(select(func.count()).select_from(Challenge).where(*conditions)) or 0
+    ) -> list[Challenge]:
+        conditions = self._page_conditions(guild_id, status, topic, author_id)
         order = (
             (Challenge.created_at.asc(), Challenge.id.asc())
             if oldest_first
@@ -154,7 +164,7 @@ class ChallengeRepository:
             .limit(limit)
             .options(selectinload(Challenge.topics))
         )
-        return list(rows), total
+        return list(rows)
 
     async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> tuple[int, list[Challenge]]:
         conditions = [

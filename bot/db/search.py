@@ -85,16 +85,16 @@ class SqliteChallengeSearch:
         statement = text(
             f"""
             WITH newest AS (
-                SELECT rowid FROM challenge_search WHERE challenge_search MATCH :query
-                ORDER BY rowid DESC LIMIT :candidates
+                SELECT s.rowid AS id FROM challenge_search AS s
+                JOIN challenges AS c ON c.id = s.rowid
+                WHERE challenge_search MATCH :query
+                  AND c.guild_id = :guild_id AND c.deleted_at IS NULL {_filters(status, exclude_id)}
+                ORDER BY s.rowid DESC LIMIT :candidates
             )
             SELECT s.rowid AS id,
                    snippet(challenge_search, -1, :start, :end, '…', 20) AS snippet
             FROM challenge_search AS s
-            JOIN challenges AS c ON c.id = s.rowid
-            WHERE challenge_search MATCH :query
-              AND s.rowid >= (SELECT coalesce(min(rowid), 0) FROM newest)
-              AND c.guild_id = :guild_id AND c.deleted_at IS NULL {_filters(status, exclude_id)}
+            WHERE challenge_search MATCH :query AND s.rowid IN (SELECT id FROM newest)
             ORDER BY bm25(challenge_search, 10.0, 1.0, 2.0, 20.0, 5.0)
             LIMIT :limit
             """  # noqa: S608 - only fixed SQL fragments are interpolated; values are bound

@@ -196,7 +196,7 @@ def render_snippet(raw: str) -> str:
 
 
 def _required(text: str, what: str, limit: int) -> str:
-    cleaned = clean_text(text)
+    cleaned = clean_text(text).strip()
     if not cleaned:
         raise InvalidInputError(f"The {what} is empty. Write a few words, then try again.")
     if len(cleaned) > limit:
@@ -247,8 +247,9 @@ class ChallengeService:
         """Explicit topic names (comma-separated) first, then those inferred from the text."""
         slugs: list[str] = []
         for name in (named or "").split(","):
-            if name.strip():
-                slugs.append(self._topics.find(name.strip()).slug)
+            slug = self._topics.find(name.strip()).slug if name.strip() else None
+            if slug is not None and slug not in slugs:
+                slugs.append(slug)
         for slug in self._matcher.infer(text):
             if slug not in slugs:
                 slugs.append(slug)
@@ -328,7 +329,7 @@ class ChallengeService:
         )
         body = _optional(solution, "solution", MAX_SOLUTION)
         if body is not None:
-            challenge.solutions.append(self._new_solution(challenge, author, body, source_message_id))
+            self._new_solution(challenge, author, body, source_message_id)  # joins challenge.solutions
         try:
             async with self._sessions.begin() as session:
                 repository = ChallengeRepository(session)
@@ -379,8 +380,11 @@ class ChallengeService:
                     existing = await repository.solution_by_source(source_message_id)
                     if existing is not None:
                         challenge = await repository.get(guild_id, existing.challenge_id)
-                        if challenge is not None:
-                            return SolutionLogged(challenge_view(challenge), _solution_view(existing), False)
+                        if challenge is None:
+                            raise InvalidInputError(
+                                "That message is already logged as a solution to a challenge that was deleted."
+                            )
+                        return SolutionLogged(challenge_view(challenge), _solution_view(existing), False)
                 challenge = await repository.get(guild_id, challenge_id)
                 if challenge is None:
                     raise NotFoundError(
@@ -457,6 +461,10 @@ class ChallengeService:
                 challenge.details = parsed.details
                 challenge.error_terms = " ".join(error_signatures(f"{parsed.title}\n{parsed.details}"))
                 challenge.updated_at = utcnow()
+                # A post that held its solution too: that solution came from the same message.
+                same_post = next((item for item in challenge.solutions if item.source_message_id == message_id), None)
+                if same_post is not None and parsed.solution:
+                    same_post.body = parsed.solution
                 await repository.flush()
                 return challenge_view(challenge)
             solution = await repository.solution_by_source(message_id)
@@ -484,7 +492,7 @@ class ChallengeService:
                 return
             solution.deleted_at = now
             if solution.accepted:
-                solution.accepted = False
+                solution.accepted, solution.accepted_at = False, None
                 owner = await repository.get(guild_id, solution.challenge_id, with_solutions=False)
                 if owner is not None:
                     owner.status, owner.solved_at = "open", None
@@ -513,16 +521,19 @@ class ChallengeService:
     ) -> ChallengePage:
         slug = self._topics.find(topic).slug if topic else None
         async with self._sessions() as session:
-            items, total = await ChallengeRepository(session).page(
+            repository = ChallengeRepository(session)
+            total = await repository.count(guild_id, status=status, topic=slug, author_id=author_id)
+            pages = max(1, -(-total // PAGE_SIZE))
+            page = min(max(page, 0), pages - 1)
+            items = await repository.page(
                 guild_id,
                 status=status,
                 topic=slug,
                 author_id=author_id,
                 oldest_first=sort == "oldest",
-                offset=max(page, 0) * PAGE_SIZE,
+                offset=page * PAGE_SIZE,
                 limit=PAGE_SIZE,
             )
-            pages = max(1, -(-total // PAGE_SIZE))
             return ChallengePage(
                 tuple(challenge_view(item, with_solutions=False) for item in items), page, pages, total
             )
@@ -551,7 +562,7 @@ class ChallengeService:
                 found = await repository.get(guild_id, int(text), with_solutions=False)
                 rows = [found] if found else []
             elif parse_query(text).is_empty():
-                rows, _ = await repository.page(
+                rows = await repository.page(
                     guild_id,
                     status="open",
                     topic=None,
@@ -606,6 +617,14 @@ class ChallengeService:
         raise PermissionDeniedError(f"Only the challenge's author or a moderator can {what}.")
 
     async def accept(self, guild_id: int, challenge_id: int, solution_id: int, actor: Person) -> ChallengeView:
+        try:
+            return await self._accept(guild_id, challenge_id, solution_id, actor)
+        except IntegrityError:
+            # Another accept of this challenge committed first; the one-accepted index kept it
+            # consistent. Apply this one on top of it.
+            return await self._accept(guild_id, challenge_id, solution_id, actor)
+
+    async def _accept(self, guild_id: int, challenge_id: int, solution_id: int, actor: Person) -> ChallengeView:
         async with self._sessions.begin() as session:
             repository = ChallengeRepository(session)
             challenge = await repository.get(guild_id, challenge_id)

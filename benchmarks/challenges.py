@@ -1,0 +1,1164 @@
+"""The challenge log at scale: in-channel ingestion, search at 100,000 and 1,000,000 challenges, export.
+
+1. Ingestion: the real bot runs in this process against the local Discord server; a burst of
+   "Challenge: …" posts goes into the watched channel and the challenges table is polled (a separate
+   sqlite3 connection) until every post is committed. Beside it, the floor: one committed
+   parameterised sqlite3 insert per post into a plain table of a new WAL file.
+2. Search: databases of realistic challenges (vocabulary of the topic cards and the seeds, error texts,
+   tracebacks) are generated once, straight into a migrated file (so the FTS5 table and its triggers are
+   the product's own) and cached under `NEXUS_BENCH_DIR` (default /tmp/nexus-bench). The real search
+   path, `ChallengeService.search` through SQLAlchemy, runs a mix of queries beside a LIKE scan.
+3. Export: `ChallengeService.export` through `render_markdown` and `render_csv` into files.
+
+`NEXUS_BENCH_QUICK=1` limits search to 100,000 challenges (no 1,000,000 database to generate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import random
+import re
+import sqlite3
+import statistics
+import string
+import tempfile
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from benchmarks._table import Row, row
+from bot.app import build_services
+from bot.challenges.errortext import error_signatures
+from bot.challenges.export import render_csv, render_markdown
+from bot.challenges.parsing import MAX_TITLE, parse_post
+from bot.config import load_settings
+from bot.db import migrate
+from bot.db.engine import create_engine, create_session_factory
+from bot.errors import InvalidInputError
+from bot.knowledge import TopicCard, load_knowledge_base
+from bot.paths import default_data_dir, migrations_dir
+from bot.services.challenges import ChallengeService
+
+# Bump when the generator changes: cached databases of another version are not reused.
+GENERATOR_VERSION = "g1"
+CACHE_DIR = Path(os.environ.get("NEXUS_BENCH_DIR", "/tmp/nexus-bench"))  # noqa: S108 - a cache, not secrets
+SEEDS_DIR = Path(os.environ.get("NEXUS_SEEDS_DIR", "/work/shared/seeds"))
+QUICK = os.environ.get("NEXUS_BENCH_QUICK", "") not in ("", "0")
+SEARCH_SIZES = (100_000,) if QUICK else (100_000, 1_000_000)
+EXPORT_SIZE = 100_000
+INGEST_POSTS = 2000
+INGEST_WARMUP = 50
+SEARCH_ROUNDS = 5
+SCAN_SUBSET_AT_1M = 10
+MAIN_GUILD = 900_000_000_000_000_001
+OTHER_GUILD = 900_000_000_000_000_002
+TOKEN = "benchmark-token.not-a-real-one.0123456789"  # noqa: S105 - the local server accepts any token
+CHUNK = 5000
+LIVE, DELETED, OTHER = 0, 1, 2
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+# --- realistic challenge text ----------------------------------------------------------------------------
+
+
+def _items(block: str) -> tuple[str, ...]:
+    """Phrases written `a | b | c` over several lines (`\\n` inside a phrase is a line break of its own)."""
+    return tuple(item.strip() for item in block.split("|") if item.strip())
+
+
+SYMPTOMS = _items(
+    """
+    slow queries | high memory usage | timeouts | duplicate rows | stale data | random 500 errors |
+    flaky tests | a race condition | a memory leak | permission denied errors | missing migrations |
+    a circular import | N+1 queries | cache misses | a login loop | tokens expiring too early |
+    emails sent twice | tasks stuck in pending | the container exits immediately | the build fails |
+    static files not served | websocket disconnects | pagination returning duplicates |
+    wrong timezone in timestamps | the serializer ignoring a field | the signal firing twice |
+    the rate limit not applied | high CPU usage | requests hanging | the queue growing forever |
+    the admin page loading slowly | the API returning empty lists | uploads failing for large files |
+    the cron job running twice | responses cached for the wrong user
+    """
+)
+WHERES = _items(
+    """
+    on large tables | in production | behind nginx | after deploy | under load | in the admin | in CI |
+    inside Docker | with many users | on Kubernetes | in staging | only on my machine | with PostgreSQL |
+    when running the tests | on the first request | every few hours | after a restart
+    """
+)
+EVENTS = _items(
+    """
+    deploy | upgrading to Django 5 | adding a new migration | scaling to three replicas |
+    switching to PostgreSQL | enabling HTTPS | merging to main | rotating the secret key | adding Celery |
+    moving to docker compose | turning on caching | adding JWT auth | splitting the service in two |
+    upgrading Python | adding an index
+    """
+)
+ERROR_NAMES = _items(
+    """
+    IntegrityError | OperationalError | ProgrammingError | ValidationError | DoesNotExist |
+    MultipleObjectsReturned | ImproperlyConfigured | ModuleNotFoundError | ImportError | AttributeError |
+    KeyError | TypeError | ValueError | RecursionError | TimeoutError | ConnectionError | PermissionDenied |
+    NotAuthenticated | AuthenticationFailed | SynchronousOnlyOperation | ExpiredSignatureError |
+    SoftTimeLimitExceeded | DisallowedHost | NoReverseMatch | UniqueViolation | DeadlockDetected |
+    JSONDecodeError
+    """
+)
+HTTP_ERRORS = _items(
+    """
+    502 Bad Gateway | 504 Gateway Timeout | 500 Internal Server Error | 403 Forbidden | 401 Unauthorized |
+    429 Too Many Requests | 404 Not Found | 400 Bad Request | 413 Payload Too Large | 503 Service Unavailable
+    """
+)
+ERRORS = _items(
+    """
+    django.db.utils.IntegrityError: duplicate key value violates unique constraint "{table}_{field}_key" |
+    IntegrityError: UNIQUE constraint failed: {table}.{field} |
+    sqlite3.OperationalError: no such table: {table} |
+    psycopg2.errors.UndefinedTable: relation "{table}" does not exist |
+    django.db.utils.ProgrammingError: column "{field}" does not exist |
+    psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint |
+    django.db.utils.OperationalError: could not connect to server: Connection refused |
+    ERROR: deadlock detected (SQLSTATE 40P01) | FATAL: password authentication failed for user "postgres" |
+    ModuleNotFoundError: No module named 'rest_framework' | ModuleNotFoundError: No module named '{module}' |
+    ImportError: cannot import name '{model}' from partially initialized module 'app.models' |
+    AttributeError: 'NoneType' object has no attribute '{field}' | KeyError: 'SECRET_KEY' |
+    TypeError: Object of type datetime is not JSON serializable |
+    RecursionError: maximum recursion depth exceeded |
+    django.core.exceptions.ImproperlyConfigured: settings.DATABASES is improperly configured |
+    django.core.exceptions.SynchronousOnlyOperation: You cannot call this from an async context |
+    {model}.DoesNotExist: {model} matching query does not exist. |
+    {model}.MultipleObjectsReturned: get() returned more than one {model} |
+    rest_framework.exceptions.NotAuthenticated: Authentication credentials were not provided. |
+    jwt.exceptions.ExpiredSignatureError: Signature has expired |
+    redis.exceptions.ConnectionError: Error 111 connecting to localhost:6379. Connection refused. |
+    celery.exceptions.SoftTimeLimitExceeded: SoftTimeLimitExceeded() |
+    kombu.exceptions.OperationalError: [Errno 111] Connection refused |
+    ssl.SSLCertVerificationError: certificate verify failed: unable to get local issuer certificate |
+    Invalid HTTP_HOST header: '{host}'. You may need to add it to ALLOWED_HOSTS. (DisallowedHost) |
+    Access to fetch has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header |
+    Back-off restarting failed container: CrashLoopBackOff | the pod is OOMKilled after a few minutes |
+    Failed to pull image: ImagePullBackOff | Error: connect ECONNREFUSED 127.0.0.1:5432 |
+    nginx answers 502 Bad Gateway | the load balancer returns 504 Gateway Timeout |
+    the API answers 500 Internal Server Error | the client gets 429 Too Many Requests |
+    the endpoint returns 403 Forbidden |
+    json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0) |
+    ERROR 1062 (23000): Duplicate entry '{n}' for key 'PRIMARY'
+    """
+)
+MODELS = _items(
+    """
+    Order | User | Product | Invoice | Booking | Listing | Payment | Review | Property | Message |
+    Conversation | Profile | Cart | Course | Enrollment | Ticket | Event | Comment | Post | Category |
+    Notification | Subscription | Transaction | Room | Vendor | Shipment | Coupon
+    """
+)
+FIELDS = _items(
+    """
+    email | user_id | created_at | slug | status | order_id | host_id | property_id | booking_date | username |
+    phone_number | price | updated_at
+    """
+)
+MODULES = _items(
+    """
+    rest_framework_simplejwt | corsheaders | django_filters | celery | channels | drf_yasg | decouple
+    """
+)
+VERBS = (
+    ("save", "saving"),
+    ("update", "updating"),
+    ("delete", "deleting"),
+    ("serialize", "serializing"),
+    ("paginate", "paginating"),
+    ("cache", "caching"),
+    ("migrate", "migrating"),
+    ("deploy", "deploying"),
+    ("authenticate", "authenticating"),
+    ("validate", "validating"),
+    ("filter", "filtering"),
+    ("query", "querying"),
+    ("upload", "uploading"),
+    ("retry", "retrying"),
+    ("schedule", "scheduling"),
+    ("test", "testing"),
+    ("send", "sending"),
+    ("publish", "publishing"),
+    ("create", "creating"),
+    ("fetch", "fetching"),
+)
+ENVIRONMENTS = _items(
+    """
+    production | staging | Docker | docker compose | GitHub Actions | Jenkins | Render | Heroku |
+    an AWS EC2 instance | Kubernetes | minikube | a small VPS | Railway | PythonAnywhere
+    """
+)
+FIXES = _items(
+    """
+    added an index on {field} | used select_related('{rel}') on the queryset |
+    used prefetch_related for the reverse relation | wrapped the writes in transaction.atomic() |
+    switched to get_or_create | set CONN_MAX_AGE to 60 | raised the gunicorn timeout to {n} seconds |
+    pointed proxy_pass at the right upstream | used the compose service name as host instead of localhost |
+    moved the secret into an environment variable | pinned the version in requirements.txt |
+    ran makemigrations and migrate again | added a unique constraint on {field} |
+    used cache.get_or_set with a TTL of {n} seconds | set acks_late and a visibility timeout |
+    used select_for_update inside the transaction | added pagination with page_size {n} |
+    switched to cursor pagination | used F() expressions for the counter |
+    added retries with exponential backoff | added the domain to ALLOWED_HOSTS | added CSRF_TRUSTED_ORIGINS |
+    refreshed the token on a 401 | mounted a volume for the database |
+    added a healthcheck and depends_on with condition service_healthy | set a readinessProbe on the pod |
+    used bulk_create with batch_size {n} | added db_index=True to {field} |
+    used only() and defer() to skip the large columns | used Redis as the channel layer |
+    throttled with ScopedRateThrottle | used IsAuthenticatedOrReadOnly |
+    ran the blocking call with sync_to_async | rebuilt the image without the cache |
+    increased the memory limit of the pod | set DEBUG to False and collected static files
+    """
+)
+CAUSES = _items(
+    """
+    a missing index | an N+1 query in the serializer | two workers processing the same task |
+    the wrong DATABASE_URL in the container | a stale cache key | the timezone setting |
+    a circular import between apps | an unapplied migration | the health check hitting the database |
+    a typo in the environment file | the token lifetime in settings | the default page size
+    """
+)
+WHENS = _items(
+    """
+    yesterday | last week | after the last release | this morning | since we moved hosting
+    """
+)
+DURATIONS = _items(
+    """
+    two days | hours | a week | the whole weekend | three days
+    """
+)
+SETTINGS_TEXT = _items(
+    """
+    DEBUG=False | CONN_MAX_AGE=0 | a 30 second timeout | 4 gunicorn workers | the default settings | USE_TZ=True
+    """
+)
+SYLLABLES = _items(
+    """
+    ka | lo | ra | vin | tex | mo | zu | pel | dar | qui | sen | bo | nix | tor | fa | ly
+    """
+)
+
+TITLES = _items(
+    """
+    {symptom} {where} | {error_name} when {verb_ing} {a_model} | {tech}: {symptom} {where} |
+    How do I {verb} {a_model} with {tech}? | {tech} returns {http_error} {where} |
+    {tech} {symptom} after {event} | Can't get {tech} to work with {tech2} | {error_name} in {tech} {where} |
+    {http_error} from {tech} {where} | {symptom} with {tech} | Best way to {verb} {a_model} in {tech}? |
+    {tech} and {tech2}: {symptom} | Help: {symptom} {where} | {tech} {symptom} {where}
+    """
+)
+SENTENCES = _items(
+    """
+    I'm building {project} with {tech} and {tech2}. | When I {verb} {a_model}, I get {error}. |
+    It works locally but fails {where}. |
+    The {table} table has {rows} rows and the /api/{table}/ endpoint takes {n} seconds. |
+    The logs show {error} right after {event}. |
+    {tech} is configured with {setting}, and {tech2} runs in {env}. |
+    Not sure if this is a {tech} problem or a {tech2} one. |
+    I followed the {tech} docs but {symptom} keeps happening {where}. |
+    Our project {codename} uses {tech}; {symptom} started {when}. |
+    Traceback (most recent call last):\n  File "/app/{table}/views.py", line {n}, in {verb}\n{error} |
+    Any idea what the cause could be? | I have been stuck on this for {duration}. |
+    Only {a_model} with a {field} of None triggers it. | {env} shows {http_error} for about one request in {n}. |
+    I expected {a_model} to be saved only once. | The same code worked with {tech2} before {event}. |
+    We run {tech} on {env} with {setting}. | Maybe it is {cause}? | The {field} column is indexed already. |
+    It only happens for {a_model} created {when}. | Locally I use {tech2}, in {env} it is {tech}.
+    """
+)
+TRIED = (
+    "Tried {fix} and {fix2}, still {symptom}.",
+    "I already {fix}.",
+    "Restarting {tech} helps for a while.",
+)
+SOLUTIONS = _items(
+    """
+    {Fix}. | The cause was {cause}; {fix} fixed it. | {Fix}, then {fix2}. | {pitfall} | {Fix}. {pitfall}
+    """
+)
+# Who writes: a few learners write most of the challenges.
+AUTHORS = 5000
+
+_FIELD_NAMES = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedChallenge:
+    title: str
+    details: str
+    tried: str | None
+    error_terms: str
+    topics: tuple[str, ...]
+    solutions: tuple[str, ...]
+    accepted: bool
+
+
+def _seed_lines() -> tuple[list[str], list[str]]:
+    """The learners' own challenge titles and solutions, from the seeds (when the folder is there)."""
+    titles: list[str] = []
+    solutions: list[str] = []
+    if not SEEDS_DIR.is_dir():
+        return titles, solutions
+    marker = re.compile(r"^(challenge|problem|solution)(?:\s+implemented)?\s*(?:\d+)?\s*[:\u2013\u2014-]\s*(.+)$", re.I)
+    for path in sorted(SEEDS_DIR.glob("*.txt")):
+        for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            line = raw.strip().strip("-#*_ ").replace("**", "").replace("*", "")
+            found = marker.match(line)
+            if found is None or not 10 <= len(found[2]) <= MAX_TITLE:
+                continue
+            (solutions if found[1].lower() == "solution" else titles).append(found[2].strip())
+    return titles, solutions
+
+
+def _solution_value(pitfall: str, values: Callable[[str], str], field: str) -> str:
+    return pitfall if field == "pitfall" else values(field)
+
+
+def _pitfalls(card: TopicCard) -> list[str]:
+    """The bullet points of a card's pitfalls and key points: real advice, usable as solutions."""
+    bullets = []
+    for block in (card.pitfalls, card.key_points):
+        for line in block.splitlines():
+            line = line.strip()
+            if line.startswith("- ") and 20 <= len(line) <= 400:
+                bullets.append(line[2:])
+    return bullets or [card.summary[:300]]
+
+
+class ChallengeWriter:
+    """Challenges as learners write them; deterministic for a seed.
+
+    Error signatures are computed per text fragment (memoised): running the real extractor over a
+    million whole posts would take minutes. `check` compares with the extractor on whole texts.
+    """
+
+    def __init__(self, cards: Sequence[TopicCard], seed: int) -> None:
+        self._rng = random.Random(seed)
+        ordered = sorted(cards, key=lambda card: card.slug)
+        random.Random(seed).shuffle(ordered)
+        self._cards = ordered
+        # Popularity: Zipf-like over the topics, as some subjects come up far more often than others.
+        self._card_weights = [1 / (rank + 1) ** 0.8 for rank in range(len(ordered))]
+        self._names = {card.slug: self._card_names(card) for card in ordered}
+        self._pitfalls = {card.slug: _pitfalls(card) for card in ordered}
+        self._seed_titles, self._seed_solutions = _seed_lines()
+        self._codenames = self.codenames(seed)
+        self._signatures: dict[str, tuple[str, ...]] = {}
+        self._templates: dict[str, list[tuple[str, str | None]]] = {}
+
+    @staticmethod
+    def codenames(seed: int, count: int = 5000) -> list[str]:
+        """Project names (rare words: each in about one post of `count` * 3)."""
+        rng = random.Random(seed + 1)
+        names: dict[str, None] = {}
+        while len(names) < count:
+            names.setdefault("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+        return list(names)
+
+    @staticmethod
+    def _card_names(card: TopicCard) -> list[str]:
+        # The card's own name comes up most; keywords of more than two words are phrases, not names.
+        names = [card.title] * 3 + [*card.aliases, *(word for word in card.keywords if len(word.split()) <= 2)]
+        return [name for name in names if 2 < len(name) <= 40]
+
+    # ----- pieces ------------------------------------------------------------------------------
+
+    def reseed(self, seed: int) -> None:
+        self._rng.seed(seed)
+
+    def _parts(self, template: str) -> list[tuple[str, str | None]]:
+        parts = self._templates.get(template)
+        if parts is None:
+            parts = [(literal, field) for literal, field, _, _ in string.Formatter().parse(template)]
+            self._templates[template] = parts
+        return parts
+
+    def _fill(self, template: str, values: Callable[[str], str], out: list[str]) -> None:
+        for literal, field in self._parts(template):
+            if literal:
+                out.append(literal)
+            if field is not None:
+                out.append(values(field))
+
+    def _signatures_of(self, parts: Sequence[str]) -> tuple[str, ...]:
+        found: dict[str, None] = {}
+        for part in parts:
+            known = self._signatures.get(part)
+            if known is None:
+                known = error_signatures(part) if len(part) > 2 else ()
+                self._signatures[part] = known
+            for token in known:
+                found.setdefault(token)
+        return tuple(found)[:20]
+
+    def _value(self, field: str, tech: tuple[str, str]) -> str:
+        rng = self._rng
+        if field == "tech":
+            return tech[0]
+        if field == "tech2":
+            return tech[1]
+        if field == "symptom":
+            return rng.choice(SYMPTOMS)
+        if field == "where":
+            return rng.choice(WHERES)
+        if field == "event":
+            return rng.choice(EVENTS)
+        if field == "error_name":
+            return rng.choice(ERROR_NAMES)
+        if field == "http_error":
+            return rng.choice(HTTP_ERRORS)
+        if field == "error":
+            return self._fill_inner(rng.choice(ERRORS), tech)
+        if field in ("verb", "verb_ing"):
+            verb = rng.choice(VERBS)
+            return verb[0] if field == "verb" else verb[1]
+        if field == "a_model":
+            model = rng.choice(MODELS)
+            return f"{'an' if model[0] in 'AEIOU' else 'a'} {model}"
+        if field == "model":
+            return rng.choice(MODELS)
+        if field in ("table", "rel"):
+            name = rng.choice(MODELS).lower()
+            return name if field == "rel" else name[:-1] + "ies" if name.endswith("y") else name + "s"
+        if field == "field":
+            return rng.choice(FIELDS)
+        if field == "module":
+            return rng.choice(MODULES)
+        if field == "host":
+            return f"api.{rng.choice(self._codenames)}.com"
+        if field == "n":
+            return str(rng.choice((2, 3, 5, 8, 10, 12, 20, 30, 50, 60, 100, 120, 250, 500, 1000)))
+        if field == "rows":
+            return f"{rng.choice((2, 5, 8, 20, 40, 300))} million"
+        if field == "project":
+            return f"a {rng.choice(('booking', 'messaging', 'e-commerce', 'blog', 'travel', 'payments'))} API"
+        if field == "codename":
+            return rng.choice(self._codenames)
+        if field == "setting":
+            return rng.choice(SETTINGS_TEXT)
+        if field == "env":
+            return rng.choice(ENVIRONMENTS)
+        if field == "when":
+            return rng.choice(WHENS)
+        if field == "duration":
+            return rng.choice(DURATIONS)
+        if field in ("fix", "fix2", "Fix"):
+            fix = self._fill_inner(rng.choice(FIXES), tech)
+            return fix[0].upper() + fix[1:] if field == "Fix" else fix
+        if field == "cause":
+            return rng.choice(CAUSES)
+        raise KeyError(field)
+
+    def _fill_inner(self, template: str, tech: tuple[str, str]) -> str:
+        out: list[str] = []
+        self._fill(template, lambda field: self._value(field, tech), out)
+        return "".join(out)
+
+    # ----- one challenge ----------------------------------------------------------------------
+
+    def challenge(self) -> GeneratedChallenge:
+        rng = self._rng
+        primary, secondary = rng.choices(self._cards, weights=self._card_weights, k=2)
+        tech = (rng.choice(self._names[primary.slug]), rng.choice(self._names[secondary.slug]))
+
+        def values(field: str) -> str:
+            return self._value(field, tech)
+
+        title_parts: list[str] = []
+        if self._seed_titles and rng.random() < 0.08:
+            title_parts.append(rng.choice(self._seed_titles))
+        else:
+            self._fill(rng.choice(TITLES), values, title_parts)
+        title = "".join(title_parts)
+        title = title[0].upper() + title[1:]
+        if len(title) > MAX_TITLE:
+            title = title[: MAX_TITLE - 1].rsplit(" ", 1)[0] + "…"
+        detail_parts: list[str] = []
+        for number, template in enumerate(rng.sample(SENTENCES, rng.randint(2, 5))):
+            if number:
+                detail_parts.append(" " if rng.random() < 0.8 else "\n\n")
+            self._fill(template, values, detail_parts)
+        tried_parts: list[str] = []
+        if rng.random() < 0.35:
+            self._fill(rng.choice(TRIED), values, tried_parts)
+        signatures = self._signatures_of([*title_parts, *detail_parts, *tried_parts])
+        solutions = self._solutions(primary, secondary, values)
+        topics: tuple[str, ...] = ()
+        if rng.random() < 0.8:
+            topics = (primary.slug,) if primary is secondary or rng.random() < 0.6 else (primary.slug, secondary.slug)
+        return GeneratedChallenge(
+            title=title,
+            details="".join(detail_parts),
+            tried="".join(tried_parts) or None,
+            error_terms=" ".join(signatures),
+            topics=topics,
+            solutions=solutions,
+            accepted=bool(solutions) and rng.random() < 0.78,
+        )
+
+    def _solutions(self, primary: TopicCard, secondary: TopicCard, values: Callable[[str], str]) -> tuple[str, ...]:
+        rng = self._rng
+        roll = rng.random()
+        count = 0 if roll < 0.3 else 1 if roll < 0.8 else rng.randint(2, 3)
+        bodies = []
+        for _ in range(count):
+            if self._seed_solutions and rng.random() < 0.05:
+                bodies.append(rng.choice(self._seed_solutions))
+                continue
+            pitfall = rng.choice(self._pitfalls[rng.choice((primary, secondary)).slug])
+            out: list[str] = []
+            self._fill(rng.choice(SOLUTIONS), partial(_solution_value, pitfall, values), out)
+            bodies.append("".join(out)[:4000])
+        return tuple(bodies)
+
+    def check(self, samples: int) -> int:
+        """How many of `samples` fresh challenges get other signatures from the extractor on the whole text."""
+        differ = 0
+        for _ in range(samples):
+            item = self.challenge()
+            whole = "\n".join(part for part in (item.title, item.details, item.tried) if part)
+            if set(error_signatures(whole)) != set(item.error_terms.split()):
+                differ += 1
+        return differ
+
+
+# --- cached databases ------------------------------------------------------------------------------------
+
+
+def _schema_key() -> str:
+    """A digest of the migrations, so that a schema change never reuses an old database."""
+    digest = hashlib.sha256()
+    for path in sorted(migrations_dir().rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _stamp(moment: datetime) -> str:
+    # How SQLAlchemy's SQLite DateTime stores a value (UTC, no zone).
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def _migrate(path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+_INSERT_CHALLENGE = (
+    "INSERT INTO challenges (id, guild_id, channel_id, author_id, author_name, source_message_id, title, details, "
+    "tried, error_terms, status, created_at, updated_at, solved_at, deleted_at, deleted_by, nudged_at, "
+    "asked_author_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_SOLUTION = (
+    "INSERT INTO solutions (id, challenge_id, guild_id, author_id, author_name, source_message_id, body, accepted, "
+    "accepted_at, created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_TOPIC = "INSERT INTO challenge_topics (challenge_id, slug, position) VALUES (?, ?, ?)"
+
+
+@dataclass
+class _Rows:
+    challenges: list[tuple[object, ...]]
+    solutions: list[tuple[object, ...]]
+    topics: list[tuple[object, ...]]
+
+
+def _total(size: int) -> int:
+    """Rows for `size` live challenges of the main server: plus 1% soft-deleted, plus 5% of another server."""
+    return size + size // 100 + size // 20
+
+
+class _Population:
+    """Who posts where and when: ids, guilds, authors, times and statuses of the generated log.
+
+    Chunks are generated independently (each reseeded from its first id), so that a worker process
+    can write them while this one inserts; ids and snowflakes derive from the challenge's id.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        deleted, other = size // 100, size // 20
+        self.total = _total(size)
+        kinds = [LIVE] * size + [DELETED] * deleted + [OTHER] * other
+        self.rng.shuffle(kinds)  # spread over the ids, and so over time
+        self.kinds = bytes(kinds)
+        self.start = datetime(2023, 1, 1, tzinfo=UTC)
+        self.step = timedelta(days=3 * 365) / self.total
+        self.author_weights = list(itertools.accumulate(1 / (rank + 1) ** 0.7 for rank in range(AUTHORS)))
+
+    def author(self) -> tuple[int, str]:
+        number = self.rng.choices(range(AUTHORS), cum_weights=self.author_weights)[0]
+        return 800_000_000_000_000_000 + number, f"learner{number}"
+
+    @staticmethod
+    def snowflake(moment: datetime, sequence: int) -> int:
+        # Unique: ids that share the low 22 bits are a million challenges (years) apart.
+        return ((int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | (sequence & 0x3FFFFF)
+
+    def rows(self, writer: ChallengeWriter, first_id: int, count: int) -> _Rows:
+        out = _Rows([], [], [])
+        rng = self.rng
+        rng.seed(self.seed * 1_000_003 + first_id)
+        writer.reseed(self.seed * 1_000_033 + first_id)
+        for challenge_id in range(first_id, first_id + count):
+            item = writer.challenge()
+            created = self.start + self.step * challenge_id
+            kind = self.kinds[challenge_id - 1]
+            deleted = kind == DELETED
+            guild = OTHER_GUILD if kind == OTHER else MAIN_GUILD
+            author_id, author_name = self.author()
+            source = self.snowflake(created, challenge_id * 4) if rng.random() < 0.6 else None
+            solved = item.accepted
+            solved_at = created + timedelta(hours=rng.uniform(0.2, 72)) if solved else None
+            for position, slug in enumerate(item.topics):
+                out.topics.append((challenge_id, slug, position))
+            for number, body in enumerate(item.solutions):
+                at = created + timedelta(hours=rng.uniform(0.1, 48))
+                accepted = solved and number == 0
+                helper_id, helper_name = self.author()
+                out.solutions.append(
+                    (
+                        challenge_id * 4 + number,
+                        challenge_id,
+                        guild,
+                        helper_id,
+                        helper_name,
+                        self.snowflake(at, challenge_id * 4 + number + 1) if rng.random() < 0.5 else None,
+                        body,
+                        1 if accepted else 0,
+                        _stamp(solved_at) if accepted and solved_at else None,
+                        _stamp(at),
+                        None,
+                    )
+                )
+            out.challenges.append(
+                (
+                    challenge_id,
+                    guild,
+                    700_000_000_000_000_001 + challenge_id % 3,
+                    author_id,
+                    author_name,
+                    source,
+                    item.title,
+                    item.details,
+                    item.tried,
+                    item.error_terms,
+                    "solved" if solved else "open",
+                    _stamp(created),
+                    _stamp(solved_at or created),
+                    _stamp(solved_at) if solved_at else None,
+                    _stamp(created + timedelta(days=2)) if deleted else None,
+                    author_id if deleted else None,
+                    None if solved else _stamp(created + timedelta(hours=24)),
+                    _stamp(created + timedelta(hours=48)) if item.solutions and not solved else None,
+                )
+            )
+        return out
+
+
+# One writer and population per process (the worker's memoised signatures survive between chunks).
+_GENERATORS: dict[tuple[int, int], tuple[ChallengeWriter, _Population]] = {}
+
+
+def _chunk(size: int, seed: int, first: int, count: int) -> _Rows:
+    generators = _GENERATORS.get((size, seed))
+    if generators is None:
+        cards = load_knowledge_base(default_data_dir() / "topics").cards
+        generators = ChallengeWriter(cards, seed), _Population(size, seed)
+        _GENERATORS[(size, seed)] = generators
+    writer, population = generators
+    return population.rows(writer, first, count)
+
+
+def _bulk_index_statement(trigger_sql: str) -> str | None:
+    """The product's own "index this challenge" INSERT, from its trigger, widened to every challenge."""
+    start = trigger_sql.find("INSERT INTO challenge_search")
+    end = trigger_sql.rfind(";")
+    condition = "c.id = new.id AND "
+    if start < 0 or end < start or condition not in trigger_sql[start:end]:
+        return None
+    return trigger_sql[start:end].replace(condition, "")
+
+
+def _generate(path: Path, size: int, seed: int) -> dict[str, float]:
+    """Fill a migrated file with `size` live challenges of the main server, indexed as the product does.
+
+    The full-text rows are built after the load by the product's own trigger statement (read from the
+    file, run once over all challenges, then the triggers put back as they were): twice as fast as
+    row by row. Should the trigger change shape, the triggers simply stay and index each insert.
+    A worker process writes the text while this one inserts.
+    """
+    asyncio.run(_migrate(path))
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in ("journal_mode=WAL", "synchronous=OFF", "foreign_keys=OFF", "cache_size=-400000"):
+            connection.execute(f"PRAGMA {pragma}")
+        triggers = connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        index_all = _bulk_index_statement(dict(triggers).get("challenges_search_insert", ""))
+        connection.execute("BEGIN")
+        if index_all is not None:
+            for name, _ in triggers:
+                connection.execute(f'DROP TRIGGER "{name}"')
+        total = _total(size)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            pending: deque[Future[_Rows]] = deque()
+            for first in [*range(1, total + 1, CHUNK), None]:
+                if first is not None:
+                    pending.append(pool.submit(_chunk, size, seed, first, min(CHUNK, total + 1 - first)))
+                while pending and (first is None or len(pending) > 2):
+                    rows = pending.popleft().result()
+                    # Children first: with the triggers in place, the challenge's insert then indexes it whole.
+                    connection.executemany(_INSERT_TOPIC, rows.topics)
+                    connection.executemany(_INSERT_SOLUTION, rows.solutions)
+                    connection.executemany(_INSERT_CHALLENGE, rows.challenges)
+        if index_all is not None:
+            connection.execute(index_all)
+            for _, sql in triggers:
+                connection.execute(sql)
+        connection.execute("COMMIT")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        live = connection.execute(
+            "SELECT count(*) FROM challenges WHERE guild_id = ? AND deleted_at IS NULL", (MAIN_GUILD,)
+        ).fetchone()[0]
+        indexed = connection.execute("SELECT count(*) FROM challenge_search").fetchone()[0]
+    finally:
+        connection.close()
+    cards = load_knowledge_base(default_data_dir() / "topics").cards
+    return {
+        "size": size,
+        "rows": total,
+        "live_main": live,
+        "indexed": indexed,
+        "signature_mismatches_of_2000": ChallengeWriter(cards, seed + 99).check(2000),
+        "bytes": path.stat().st_size,
+    }
+
+
+def cached_database(size: int, notes: list[str]) -> Path:
+    """The generated database of `size` challenges, made once and reused while generator and schema hold."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    path = CACHE_DIR / f"challenges-{size}-{GENERATOR_VERSION}-{_schema_key()}.db"
+    meta_path = path.with_suffix(".json")
+    if path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        notes.append(
+            f"{size:,} challenges: reused {path} ({meta['bytes'] / 1e6:,.0f} MB; "
+            f"generating it took {meta['seconds']:.0f} s)"
+        )
+        return path
+    partial = path.with_suffix(".partial")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    started = time.perf_counter()
+    meta = _generate(partial, size, seed=size)
+    meta["seconds"] = time.perf_counter() - started
+    partial.rename(path)
+    meta_path.write_text(json.dumps(meta))
+    notes.append(
+        f"{size:,} challenges: generated {meta['rows']:,} rows ({size:,} live in the searched server, "
+        f"{meta['indexed']:,} indexed) in {meta['seconds']:.0f} s, {meta['bytes'] / 1e6:,.0f} MB, cached at {path}; "
+        f"signature shortcut differs from the extractor on {meta['signature_mismatches_of_2000']} of 2,000 samples"
+    )
+    return path
+
+
+# --- search ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str
+    text: str
+
+
+def query_mix() -> list[Query]:
+    codenames = ChallengeWriter.codenames(1_000_000)
+    # Rare words: project names of the 1,000,000 generator (each in a few dozen challenges there, and in
+    # a few or none of the 100,000), a model field, and words no challenge has.
+    rare = [*codenames[7:11], "phone_number", "zyxwvut", "kubernetes ingress zyxwvut"]
+    common = ["error", "django", "the", "slow", "api", "docker", "database", "tests", "production", "token"]
+    multi = [
+        "django error",
+        "the api",
+        "slow queries on large tables",
+        "docker compose",
+        "celery task stuck",
+        "jwt token expired",
+        "redis cache",
+        "how do I fix the error",
+        "postgres connection refused",
+        "N+1 queries select_related",
+        "rate limit not applied in production",
+        "works locally but fails in production",
+    ]
+    errors = [
+        "IntegrityError",
+        "502 Bad Gateway",
+        "IntegrityError: duplicate key value violates unique constraint",
+        "django.db.utils.OperationalError: no such table: orders",
+        "ModuleNotFoundError: No module named 'rest_framework'",
+        "CrashLoopBackOff",
+        "504 Gateway Timeout",
+        "SQLSTATE 23505",
+        "ECONNREFUSED",
+        "Traceback (most recent call last):\n  File \"/app/views.py\", line 12, in get\nKeyError: 'SECRET_KEY'",
+        "429 Too Many Requests",
+        "psycopg2.errors.UniqueViolation",
+    ]
+    prefixes = ["postg", "djan", "kube", "serial", "integ", "celer", "migrat", "auth", "pagin", "thro"]
+    syntax = ['"docker compose" NEAR(nginx)', "select_related OR prefetch*", "(celery) AND beat:", "title:redis -cache"]
+    groups = {
+        "common word": common,
+        "multi-word": multi,
+        "rare word": rare,
+        "error text": errors,
+        "prefix": prefixes,
+        "FTS syntax typed": syntax,
+    }
+    return [Query(kind, item) for kind, items in groups.items() for item in items]
+
+
+def scan_subset(queries: Sequence[Query], count: int) -> list[Query]:
+    """`count` queries spread over the kinds, for the LIKE scan where scanning them all is too slow."""
+    by_kind: dict[str, list[Query]] = {}
+    for query in queries:
+        by_kind.setdefault(query.kind, []).append(query)
+    picked: list[Query] = []
+    while len(picked) < count and any(by_kind.values()):
+        for items in by_kind.values():
+            if items and len(picked) < count:
+                picked.append(items.pop(0))
+    return picked
+
+
+def _like_pattern(query: str) -> str:
+    escaped = query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# The baseline: the text as typed, anywhere in title or details. "every match" reads all rows (as
+# ranking must); "newest 5" walks ids downwards and stops at the fifth match, as a naive search would.
+_SCAN_ALL = text(
+    "SELECT id FROM challenges WHERE guild_id = :guild AND deleted_at IS NULL "
+    "AND (title LIKE :pattern ESCAPE '\\' OR details LIKE :pattern ESCAPE '\\') "
+    "ORDER BY created_at DESC LIMIT 5"
+)
+_SCAN_NEWEST = text(
+    "SELECT id FROM challenges WHERE guild_id = :guild AND deleted_at IS NULL "
+    "AND (title LIKE :pattern ESCAPE '\\' OR details LIKE :pattern ESCAPE '\\') "
+    "ORDER BY id DESC LIMIT 5"
+)
+
+
+@contextlib.asynccontextmanager
+async def _services(path: Path) -> AsyncIterator[tuple[ChallengeService, async_sessionmaker[AsyncSession]]]:
+    url = f"sqlite+aiosqlite:///{path}"
+    settings = load_settings(_env_file=None, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
+    engine = create_engine(url)
+    try:
+        services = build_services(settings, engine, load_knowledge_base(settings.topics_dir))
+        yield services.challenges, create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _timed_search(service: ChallengeService, query: str) -> tuple[float, int]:
+    start = time.perf_counter_ns()
+    try:
+        found = len(await service.search(MAIN_GUILD, query))
+    except InvalidInputError:
+        found = -1
+    return (time.perf_counter_ns() - start) / 1e9, found
+
+
+async def _timed_scan(sessions: async_sessionmaker[AsyncSession], statement: TextClause, query: str) -> float:
+    start = time.perf_counter_ns()
+    async with sessions() as session:
+        (await session.execute(statement, {"guild": MAIN_GUILD, "pattern": _like_pattern(query)})).all()
+    return (time.perf_counter_ns() - start) / 1e9
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+async def _search_suite(size: int, path: Path) -> tuple[list[Row], list[str]]:
+    rows: list[Row] = []
+    notes: list[str] = []
+    label = f"{size // 1000:,}k" if size < 1_000_000 else f"{size // 1_000_000}M"
+    queries = query_mix()
+    final = size >= 1_000_000
+    async with _services(path) as (service, sessions):
+        empty = [q.text for q in queries if (await _timed_search(service, q.text))[1] < 0]  # warm-up round
+        per_query: dict[str, list[float]] = {q.text: [] for q in queries}
+        hits: dict[str, int] = {}
+        for _ in range(SEARCH_ROUNDS):
+            for query in queries:
+                seconds, found = await _timed_search(service, query.text)
+                per_query[query.text].append(seconds)
+                hits[query.text] = found
+        every = [seconds for samples in per_query.values() for seconds in samples]
+        target = "median < 2 ms, p99 < 25 ms" if final else ""
+        overall = row(f"search {label}: ChallengeService.search, {len(queries)} queries", every, target)
+        verdict = _verdict(overall.median_ms < 2 and overall.p99_ms < 25) if final else ""
+        rows.append(Row(overall.name, overall.samples, overall.median_ms, overall.p99_ms, target, verdict))
+        for kind in dict.fromkeys(q.kind for q in queries):
+            samples = [seconds for q in queries if q.kind == kind for seconds in per_query[q.text]]
+            rows.append(row(f"  search {label}: {kind} ({sum(q.kind == kind for q in queries)})", samples))
+        slowest = sorted(per_query.items(), key=lambda item: statistics.median(item[1]), reverse=True)[:3]
+        notes.append(
+            f"search {label}: slowest queries (median ms): "
+            + "; ".join(f"{query!r} {statistics.median(samples) * 1000:.1f}" for query, samples in slowest)
+        )
+        no_hits = [query for query, found in hits.items() if found == 0]
+        notes.append(
+            f"search {label}: queries with no result: {no_hits or 'none'}; rejected as empty: {empty or 'none'}"
+        )
+        subset = scan_subset(queries, SCAN_SUBSET_AT_1M) if final else list(queries)
+        await _timed_scan(sessions, _SCAN_ALL, subset[0].text)  # warm-up: pages into the cache
+        scan_all = [await _timed_scan(sessions, _SCAN_ALL, q.text) for q in subset]
+        scan_newest = [await _timed_scan(sessions, _SCAN_NEWEST, q.text) for q in subset]
+        searched = [statistics.median(per_query[q.text]) for q in subset]
+        scan_row = row(f"search {label}: LIKE '%…%' scan, every match ({len(subset)} queries)", scan_all)
+        rows.append(scan_row)
+        rows.append(row(f"search {label}: LIKE, newest 5 by id (stops early)", scan_newest))
+        speedup = statistics.median(scan_all) / statistics.median(searched)
+        worst = min(scan / fts for scan, fts in zip(scan_all, searched, strict=True))
+        speed_target = " (target >= 50x)" if final else ""
+        notes.append(
+            f"search {label}: LIKE scan / search, medians over the same {len(subset)} queries: {speedup:,.0f}x"
+            f"{speed_target}{' ' + _verdict(speedup >= 50) if final else ''}; worst single query {worst:,.1f}x; "
+            f"against the early-stopping LIKE: {statistics.median(scan_newest) / statistics.median(searched):,.1f}x"
+        )
+    return rows, notes
+
+
+# --- export ----------------------------------------------------------------------------------------------
+
+
+async def _export_suite(path: Path, folder: Path) -> tuple[list[Row], list[str]]:
+    rows: list[Row] = []
+    notes: list[str] = []
+    async with _services(path) as (service, _):
+        for kind in ("markdown", "csv"):
+            target = folder / f"export.{'md' if kind == 'markdown' else 'csv'}"
+            start = time.perf_counter()
+            items = [item async for item in service.export(MAIN_GUILD)]
+            loaded = time.perf_counter()
+            chunks: Iterator[str] = (
+                render_markdown(items, community="Benchmark", generated_at=datetime.now(UTC))
+                if kind == "markdown"
+                else render_csv(items)
+            )
+            with target.open("w", encoding="utf-8", newline="") as file:
+                for chunk in chunks:
+                    file.write(chunk)
+            seconds = time.perf_counter() - start
+            rows.append(
+                Row(
+                    f"export {len(items):,} challenges → {kind} file",
+                    1,
+                    seconds * 1000,
+                    seconds * 1000,
+                    "< 10 s",
+                    _verdict(seconds < 10),
+                )
+            )
+            notes.append(
+                f"export {kind}: {loaded - start:.1f} s reading through ChallengeService.export, "
+                f"{seconds - (loaded - start):.1f} s rendering and writing {target.stat().st_size / 1e6:,.0f} MB"
+            )
+            del items
+    return rows, notes
+
+
+# --- ingestion -------------------------------------------------------------------------------------------
+
+
+def ingestion_posts(count: int, seed: int = 11) -> list[str]:
+    """In-channel posts in the forms learners use, each one the parser accepts."""
+    writer = ChallengeWriter(load_knowledge_base(default_data_dir() / "topics").cards, seed)
+    rng = random.Random(seed)
+    posts: list[str] = []
+    while len(posts) < count:
+        item = writer.challenge()
+        solution = item.solutions[0] if item.solutions and rng.random() < 0.3 else None
+        form = rng.random()
+        if form < 0.6:
+            post = f"Challenge: {item.title}\n{item.details}"
+        elif form < 0.8:
+            post = f"**Challenge:** {item.title}\n\n{item.details}"
+        else:
+            post = f"## Challenge: {item.title}\n{item.details}"
+        if solution:
+            post += f"\n\n**Solution:** {solution}"
+        if len(post) <= 4000 and parse_post(post) is not None:
+            posts.append(post)
+    return posts
+
+
+_FLOOR_TABLE = (
+    "CREATE TABLE posts (id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL, channel_id INTEGER NOT NULL, "
+    "author_id INTEGER, author_name TEXT NOT NULL, source_message_id INTEGER UNIQUE, title TEXT NOT NULL, "
+    "details TEXT NOT NULL, tried TEXT, error_terms TEXT NOT NULL, status TEXT NOT NULL, "
+    "created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+)
+_FLOOR_INSERT = (
+    "INSERT INTO posts (guild_id, channel_id, author_id, author_name, source_message_id, title, details, tried, "
+    "error_terms, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def floor_inserts(posts: Sequence[str], path: Path) -> list[float]:
+    """One committed parameterised insert per post (parsed beforehand), each timed."""
+    values = []
+    for number, post in enumerate(posts):
+        parsed = parse_post(post)
+        assert parsed is not None
+        signatures = " ".join(error_signatures(f"{parsed.title}\n{parsed.details}"))
+        values.append((1, 2, 3, "learner", 10_000 + number, parsed.title, parsed.details, None, signatures, "open"))
+    connection = sqlite3.connect(path, isolation_level=None)  # autocommit: every INSERT is its own transaction
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(_FLOOR_TABLE)
+        durations = []
+        for value in values:
+            start = time.perf_counter_ns()
+            now = _stamp(datetime.now(UTC))
+            connection.execute(_FLOOR_INSERT, (*value, now, now))
+            durations.append((time.perf_counter_ns() - start) / 1e9)
+    finally:
+        connection.close()
+    return durations
+
+
+async def _wait_for_count(database: Path, target: int, within: float) -> tuple[float, int]:
+    """Seconds until the challenges table holds `target` rows (committed), polled every 2 ms."""
+    connection = sqlite3.connect(database)
+    start = time.perf_counter()
+    try:
+        while True:
+            count = int(connection.execute("SELECT count(*) FROM challenges").fetchone()[0])
+            elapsed = time.perf_counter() - start
+            if count >= target or elapsed > within:
+                return elapsed, count
+            await asyncio.sleep(0.002)
+    finally:
+        connection.close()
+
+
+async def _ingestion_suite(folder: Path) -> tuple[list[Row], list[str]]:
+    from tests.e2e.harness import discord_globals_restored, running_bot, settings_for
+    from tests.e2e.server import FakeDiscord
+    from tests.e2e.users import FakeUser
+
+    posts = ingestion_posts(INGEST_WARMUP + INGEST_POSTS)
+    warmup, measured = posts[:INGEST_WARMUP], posts[INGEST_WARMUP:]
+    floors = [floor_inserts(measured, folder / f"floor-{number}.db") for number in range(3)]
+    floor_rates = sorted(len(durations) / sum(durations) for durations in floors)
+    database = folder / "ingest.db"
+    rows: list[Row] = []
+    notes: list[str] = []
+    with discord_globals_restored():
+        async with FakeDiscord(guild_members=20) as server:
+            channel = server.challenges_channel_id
+            settings = settings_for(
+                server, database, NEXUS_CHALLENGE_CHANNEL_IDS=str(channel), NEXUS_LOG_LEVEL="WARNING"
+            )
+            async with running_bot(settings):
+                await asyncio.sleep(0.5)  # the start-up backfill of the (empty) channel
+                users = [FakeUser(server, member) for member in list(server.members)[2:]]
+                for number, post in enumerate(warmup):
+                    users[number % len(users)].post(channel, post)
+                await _wait_for_count(database, len(warmup), 60)
+                await asyncio.sleep(1)
+                reactions_before = len(server.reactions)
+                start = time.perf_counter()
+                for number, post in enumerate(measured):
+                    users[number % len(users)].post(channel, post)
+                posted = time.perf_counter() - start
+                _, count = await _wait_for_count(database, len(posts), 300)
+                seconds = time.perf_counter() - start
+                committed = count - len(warmup)
+                acked_at = None
+                ack_deadline = time.perf_counter() + 120
+                while time.perf_counter() < ack_deadline:
+                    if len(server.reactions) - reactions_before >= committed:
+                        acked_at = time.perf_counter() - start
+                        break
+                    await asyncio.sleep(0.01)
+                acked = len(server.reactions) - reactions_before
+    rate = committed / seconds
+    floor_rate = floor_rates[1]
+    ratio = rate / floor_rate
+    rows.append(
+        Row(
+            f"ingest {len(measured):,} posts: gateway → committed (wall)",
+            1,
+            seconds * 1000,
+            seconds * 1000,
+            ">= 2,000 posts/s",
+            f"{rate:,.0f} posts/s {_verdict(rate >= 2000 and committed == len(measured))}",
+        )
+    )
+    rows.append(row("ingest floor: one committed sqlite3 INSERT per post", [d for run in floors for d in run]))
+    notes.append(
+        f"ingestion: Nexus {committed:,} of {len(measured):,} posts committed in {seconds:.2f} s = {rate:,.0f} posts/s "
+        f"(posting them took {posted * 1000:.0f} ms); floor {floor_rate:,.0f} posts/s (median of 3 runs: "
+        + ", ".join(f"{value:,.0f}" for value in floor_rates)
+        + f"); Nexus/floor {ratio:.3f} (target >= 0.5: {_verdict(ratio >= 0.5)})"
+    )
+    notes.append(
+        "ingestion: acknowledgements (✅ reactions) "
+        + (
+            f"all {acked:,} done {acked_at:.2f} s after the first post"
+            if acked_at is not None
+            else f"{acked:,} of {committed:,} after {seconds + 120:.0f} s"
+        )
+    )
+    return rows, notes
+
+
+# --- the suite -------------------------------------------------------------------------------------------
+
+
+def run() -> tuple[list[Row], list[str]]:
+    rows: list[Row] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        ingest_rows, ingest_notes = asyncio.run(_ingestion_suite(folder))
+        rows += ingest_rows
+        notes += ingest_notes
+        paths = {size: cached_database(size, notes) for size in sorted({*SEARCH_SIZES, EXPORT_SIZE})}
+        for size in SEARCH_SIZES:
+            search_rows, search_notes = asyncio.run(_search_suite(size, paths[size]))
+            rows += search_rows
+            notes += search_notes
+        export_rows, export_notes = asyncio.run(_export_suite(paths[EXPORT_SIZE], folder))
+        rows += export_rows
+        notes += export_notes
+    if QUICK:
+        notes.append("NEXUS_BENCH_QUICK: search at 100,000 only; the 1,000,000 targets were not measured")
+    return rows, notes
