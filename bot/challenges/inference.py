@@ -31,11 +31,24 @@ def _fold(text: str) -> str:
     return _SEPARATORS.sub(" ", folded).strip()
 
 
-def _card_names(card: TopicCard) -> Iterable[str]:
-    yield card.slug
-    yield card.title
-    yield from card.aliases
-    yield from card.keywords
+# Names of cards that are also everyday English: alone they say little about a post's topic
+# ("it depends on the rest of the code" is about neither Compose nor REST).
+EVERYDAY_WORDS = frozenset(
+    {
+        *("rest", "compose", "depends", "depends on", "yield", "cache", "deploy", "index", "queue", "role"),
+        *("roles", "pipeline", "schema", "mock", "signals", "admin", "models", "migrations", "permissions"),
+        *("testing", "throttling", "pagination", "monitoring", "scaling", "enter", "exit", "release"),
+        *("password", "orm"),
+    }
+)
+
+
+def _card_names(card: TopicCard) -> Iterable[tuple[str, bool]]:
+    """Every name of a card, and whether it is strong: a name of the card rather than a keyword."""
+    for name in (card.slug, card.title, *card.aliases):
+        yield name, True
+    for name in card.keywords:
+        yield name, False
 
 
 @dataclass(slots=True)
@@ -49,12 +62,17 @@ class _Hits:
 class TopicMatcher:
     def __init__(self, cards: Sequence[TopicCard]) -> None:
         owners: dict[str, list[str]] = {}
+        self._weight: dict[tuple[str, str], float] = {}
         for card in cards:
-            for raw in _card_names(card):
+            for raw, strong in _card_names(card):
                 name = normalise(raw)
+                if not name:
+                    continue
                 # A keyword may point at several cards; the same name twice on one card counts once.
-                if name and card.slug not in owners.setdefault(name, []):
+                if card.slug not in owners.setdefault(name, []):
                     owners[name].append(card.slug)
+                weight = 0.5 if name in EVERYDAY_WORDS else 2.0 if strong else 1.0
+                self._weight[card.slug, name] = max(weight, self._weight.get((card.slug, name), 0.0))
         self._owners = {name: tuple(slugs) for name, slugs in owners.items()}
         self._slugs = frozenset(card.slug for card in cards)
         # A regex returns one match per position: the longest name wins, and the shorter names it
@@ -89,8 +107,13 @@ class TopicMatcher:
                     continue
                 for slug in self._owners[name]:
                     hits.setdefault(slug, _Hits(first=start)).names.add(name)
-        ranked = sorted(hits.items(), key=lambda item: (-len(item[1].names), item[1].first, item[0]))
-        return tuple(slug for slug, _ in ranked[:limit])
+        # A name of the card counts 2, a keyword 1, an everyday word ½. A card known only from one
+        # keyword is a guess: kept when nothing clearer was found, never riding along with a clear one.
+        weights = {slug: sum(self._weight[slug, name] for name in hit.names) for slug, hit in hits.items()}
+        top = max(weights.values(), default=0.0)
+        kept = [slug for slug, weight in weights.items() if weight >= 2 or (weight >= 1 and top < 2)]
+        kept.sort(key=lambda slug: (-weights[slug], hits[slug].first, slug))
+        return tuple(kept[:limit])
 
     @property
     def slugs(self) -> frozenset[str]:

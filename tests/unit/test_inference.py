@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.challenges.inference import TopicMatcher, _fold
+from bot.challenges.inference import EVERYDAY_WORDS, TopicMatcher, _fold
 from bot.knowledge import Category, TopicCard, load_knowledge_base
 from bot.knowledge.text import normalise
 from bot.paths import default_data_dir
@@ -79,9 +79,15 @@ def test_text_without_topic_names_infers_nothing(text: str) -> None:
 def test_every_real_card_is_found_by_each_of_its_names() -> None:
     for card in KNOWLEDGE_BASE.cards:
         for name in (card.slug, card.title, *card.aliases, *card.keywords):
+            if normalise(name) in EVERYDAY_WORDS:
+                continue  # alone, an everyday word ("rest", "compose") is not evidence of a topic
             written = name.upper() if len(normalise(name)) <= 2 else name
             found = MATCHER.infer(f"a question about {written} here", limit=len(SLUGS))
-            assert card.slug in found, (card.slug, name)
+            if name in card.keywords:
+                # A keyword tags its card unless a clearer name inside it tags another one.
+                assert found, (card.slug, name)
+            else:
+                assert card.slug in found, (card.slug, name)
 
 
 def test_the_case_keeping_copy_lines_up_with_normalise_on_the_real_titles() -> None:
@@ -163,10 +169,11 @@ def test_a_shared_keyword_tags_every_card_that_lists_it() -> None:
 
 
 def test_more_distinct_names_rank_first() -> None:
-    # django-orm: select_related and n+1 and queryset; query-optimization: select_related only.
-    assert SMALL.infer("select_related fixed the N+1 in my queryset") == ("django-orm", "query-optimization")
+    # django-orm: select_related and n+1 and queryset; query-optimization: one keyword only, which
+    # does not ride along with a card the post names clearly.
+    assert SMALL.infer("select_related fixed the N+1 in my queryset") == ("django-orm",)
     # query-optimization: select_related and slow queries.
-    assert SMALL.infer("select_related fixed the slow queries") == ("query-optimization", "django-orm")
+    assert SMALL.infer("select_related fixed the slow queries") == ("query-optimization",)
 
 
 def test_a_name_repeated_counts_once_and_ties_go_to_the_first_mentioned() -> None:
