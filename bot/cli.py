@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from bot.config import ConfigurationError, Settings, load_database_settings, load_settings
 
@@ -57,6 +58,49 @@ def _db(action: str, revision: str | None) -> int:
     return 0
 
 
+def _export(guild_id: int | None, output_format: str, output: str | None) -> int:
+    """The challenge document, offline: straight from the database, no Discord connection."""
+    from bot.challenges.export import ExportChallenge, render_csv, render_markdown
+    from bot.db.engine import create_engine, create_session_factory
+    from bot.db.search import search_engine_for
+    from bot.knowledge import load_knowledge_base
+    from bot.services.challenges import ChallengeService, SolvedChallengeLog
+    from bot.services.topics import TopicService
+
+    offline = load_database_settings()
+    knowledge_base = load_knowledge_base(offline.topics_dir)
+
+    async def collect() -> tuple[int | None, list[int], list[ExportChallenge]]:
+        engine = create_engine(offline.database_url)
+        try:
+            sessions = create_session_factory(engine)
+            topics = TopicService(knowledge_base, SolvedChallengeLog(sessions))
+            challenges = ChallengeService(sessions, search_engine_for(engine.dialect.name), topics)
+            guilds = await challenges.guilds()
+            chosen = guild_id if guild_id is not None else (guilds[0] if len(guilds) == 1 else None)
+            items = [item async for item in challenges.export(chosen)] if chosen is not None else []
+            return chosen, guilds, items
+        finally:
+            await engine.dispose()
+
+    chosen, guilds, items = asyncio.run(collect())
+    if chosen is None:
+        listed = ", ".join(str(guild) for guild in guilds) or "none: nothing is logged yet"
+        print(f"error: choose a server with --guild; servers with challenges: {listed}", file=sys.stderr)
+        return 2
+    if output_format == "csv":
+        chunks = render_csv(items)
+    else:
+        chunks = render_markdown(items, community=f"server {chosen}", generated_at=datetime.now(UTC))
+    if output is None:
+        sys.stdout.writelines(chunks)
+        return 0
+    with open(output, "w", encoding="utf-8", newline="") as handle:
+        handle.writelines(chunks)
+    print(f"{len(items)} challenges written to {output}", file=sys.stderr)
+    return 0
+
+
 def _check(settings: Settings) -> int:
     from bot.knowledge import KnowledgeBaseError, load_knowledge_base
     from bot.knowledge.render import card_problems
@@ -93,6 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     downgrade = db_actions.add_parser("downgrade", help="migrate back (default: one revision)")
     downgrade.add_argument("revision", nargs="?", default="-1")
     db_actions.add_parser("current", help="show the database's revision")
+    export = commands.add_parser("export", help="write the Challenges & Solutions document (offline)")
+    export.add_argument("--guild", type=int, help="the server's id (needed when several servers log challenges)")
+    export.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    export.add_argument("--output", "-o", help="a file to write (default: standard output)")
     return parser
 
 
@@ -101,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "db":
             return _db(args.action, getattr(args, "revision", None))
+        if args.command == "export":
+            return _export(args.guild, args.format, args.output)
         settings = load_settings()
         if args.command == "check":
             return _check(settings)

@@ -30,7 +30,7 @@ class ConfigurationError(Exception):
 
 
 class DatabaseSettings(BaseSettings):
-    """The part of the settings that `nexus-bot db` needs: no token required to migrate."""
+    """The part of the settings the offline commands (`db`, `export`) need: no token required."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -43,6 +43,18 @@ class DatabaseSettings(BaseSettings):
     )
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="NEXUS_DATA_DIR")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError("must be an existing directory holding a topics/ folder")
+        return value.resolve()
+
+    @property
+    def topics_dir(self) -> Path:
+        return self.data_dir / "topics"
 
     @field_validator("database_url")
     @classmethod
@@ -78,7 +90,6 @@ class Settings(DatabaseSettings):
     log_level: LogLevel = Field(default="INFO", validation_alias="NEXUS_LOG_LEVEL")
     challenge_nudge_hours: float = Field(default=24.0, gt=0, le=24 * 90, validation_alias="NEXUS_CHALLENGE_NUDGE_HOURS")
     challenge_ask_hours: float = Field(default=48.0, gt=0, le=24 * 90, validation_alias="NEXUS_CHALLENGE_ASK_HOURS")
-    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="NEXUS_DATA_DIR")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -97,17 +108,6 @@ class Settings(DatabaseSettings):
                 ids.append(int(part))
             return tuple(ids)
         return value
-
-    @field_validator("data_dir")
-    @classmethod
-    def _existing_dir(cls, value: Path) -> Path:
-        if not value.is_dir():
-            raise ValueError("must be an existing directory holding a topics/ folder")
-        return value.resolve()
-
-    @property
-    def topics_dir(self) -> Path:
-        return self.data_dir / "topics"
 
     @property
     def log_level_number(self) -> int:

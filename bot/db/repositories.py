@@ -241,6 +241,12 @@ class ChallengeRepository:
         )
         return list(rows)
 
+    async def guilds(self) -> list[int]:
+        rows = await self._session.scalars(
+            select(Challenge.guild_id).where(_LIVE).distinct().order_by(Challenge.guild_id)
+        )
+        return list(rows)
+
     async def export_batch(self, guild_id: int, after_id: int, limit: int) -> list[Challenge]:
         rows = await self._session.scalars(
             select(Challenge)

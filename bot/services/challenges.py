@@ -728,6 +728,11 @@ class ChallengeService:
         async with self._sessions.begin() as session:
             await ChallengeRepository(session).advance_cursor(guild_id, channel_id, message_id)
 
+    async def guilds(self) -> list[int]:
+        """Every server with a logged challenge (for the offline export)."""
+        async with self._sessions() as session:
+            return await ChallengeRepository(session).guilds()
+
     async def export(self, guild_id: int, *, batch: int = 1000) -> AsyncIterator[ExportChallenge]:
         """Every live challenge of a server with its solutions, streamed in id order."""
         after = 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1269,3 +1272,35 @@ async def test_build_services_wires_the_channel_settings(
     assert stored.challenge_channel_ids == frozenset({10, 11})
     assert stored.pairing_channel_id == 20
     assert await guild_settings.any_challenge_channel()
+
+
+async def test_nexus_bot_export_writes_the_document_offline(
+    log: ChallengeService, database_url: str, tmp_path: Path
+) -> None:
+    solved = await _solved(log, "Offline export of a solved one")
+    await _new(log, "Another one still open")
+    await _new(log, "Elsewhere", guild_id=OTHER_GUILD)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "NEXUS"))}
+    env["DATABASE_URL"] = database_url
+    command = [sys.executable, "-m", "bot", "export"]
+    ambiguous = await asyncio.to_thread(subprocess.run, command, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert ambiguous.returncode == 2
+    assert str(GUILD) in ambiguous.stderr
+    output = tmp_path / "challenges.md"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "--guild", str(GUILD), "--output", str(output)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    document = output.read_text(encoding="utf-8")
+    assert document.startswith("# Challenges & Solutions")
+    assert f"#{solved.id} Offline export of a solved one" in document
+    assert "Elsewhere" not in document
+    as_csv = await asyncio.to_thread(
+        subprocess.run, [*command, "--guild", str(GUILD), "--format", "csv"], env=env, capture_output=True, text=True
+    )
+    assert as_csv.stdout.splitlines()[0].startswith("id,title,status")
