@@ -38,7 +38,7 @@ GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1, 1 <
 GUILD_PRESENCES = 1 << 8
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
-GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "THREAD_CREATE", "CHANNEL_CREATE"}
+GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "THREAD_CREATE", "CHANNEL_CREATE", "GUILD_ROLE_CREATE"}
 LARGE_THRESHOLD = 250
 
 JSON = dict[str, Any]
@@ -285,11 +285,22 @@ class FakeDiscord:
         self.members[user_id] = member
         return member
 
-    def add_member(self, name: str, *, moderator: bool = False, bot: bool = False) -> int:
+    def add_member(
+        self, name: str, *, moderator: bool = False, bot: bool = False, roles: list[int] | None = None
+    ) -> int:
         """A new member of the guild (not announced over the gateway: the bot keeps no member cache)."""
         user_id = self.snowflake()
-        self._add_member(user_id, name, bot=bot, roles=[self.moderator_role_id] if moderator else [])
+        self._add_member(
+            user_id, name, bot=bot, roles=[*(roles or []), *([self.moderator_role_id] if moderator else [])]
+        )
         return user_id
+
+    def add_role(self, name: str, permissions: int = 0) -> int:
+        """A role with `permissions`, announced with GUILD_ROLE_CREATE as Discord does."""
+        role_id = self.snowflake()
+        self.roles[role_id] = self._role(role_id, name, str(permissions))
+        self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(self.guild_id), "role": self.roles[role_id]})
+        return role_id
 
     def add_synthetic_members(self, count: int) -> None:
         """Many members, as a large guild delivers them in GUILD_CREATE (for memory benchmarks)."""

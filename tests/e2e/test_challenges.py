@@ -370,3 +370,23 @@ async def test_nudges_are_sent_once_and_survive_a_restart(
     ]
     assert len(question) == 1
     assert [user["id"] for user in question[0]["mentions"]] == [str(learner.id)]
+
+
+async def test_nexus_setup_needs_manage_server_and_sets_the_moderator_role(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    helpers = discord_server.add_role("Helpers")
+    helper = FakeUser(discord_server, discord_server.add_member("helper", roles=[helpers]))
+    refused = await learner.slash("nexus setup", moderator_role=helpers)
+    assert refused.ephemeral
+    assert "Manage Server" in refused.content
+    owner = FakeUser(discord_server, discord_server.owner_id)
+    saved = await owner.slash("nexus setup", moderator_role=helpers, pairing_channel=discord_server.pairing_channel_id)
+    assert saved.content.startswith("Saved.")
+    assert f"<@&{helpers}>" in saved.content
+    assert saved.message["mention_roles"] == []
+    await _log_with_modal(learner, title="Helm chart will not install", details="x")
+    assert "is deleted" in (await helper.slash("challenge delete", id=1)).content
+    await _log_with_modal(learner, title="Second chart", details="y")
+    refused_delete = await other_learner.slash("challenge delete", id=2)
+    assert "Only the challenge's author or a moderator" in refused_delete.content

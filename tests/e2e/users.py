@@ -10,7 +10,16 @@ from typing import Any
 from tests.e2e.server import EPHEMERAL, JSON, FakeDiscord, Interaction
 
 ANSWER_TIMEOUT = 5.0
-OPTION_TYPES = {"SUB_COMMAND": 1, "SUB_COMMAND_GROUP": 2, "STRING": 3, "INTEGER": 4, "BOOLEAN": 5, "USER": 6}
+OPTION_TYPES = {
+    "SUB_COMMAND": 1,
+    "SUB_COMMAND_GROUP": 2,
+    "STRING": 3,
+    "INTEGER": 4,
+    "BOOLEAN": 5,
+    "USER": 6,
+    "CHANNEL": 7,
+    "ROLE": 8,
+}
 
 
 class NoAnswer(AssertionError):
@@ -113,6 +122,17 @@ class FakeUser:
                 resolved.setdefault("members", {})[str(value)] = {
                     key: item for key, item in member.items() if key != "user"
                 } | {"permissions": "0"}
+                value = str(value)
+            elif kind == OPTION_TYPES["CHANNEL"]:
+                channel = self.server.channels[int(value)]
+                resolved.setdefault("channels", {})[str(value)] = {
+                    **{key: channel[key] for key in ("id", "type", "name")},
+                    "permissions": "0",
+                    **({"parent_id": channel["parent_id"]} if channel.get("parent_id") else {}),
+                }
+                value = str(value)
+            elif kind == OPTION_TYPES["ROLE"]:
+                resolved.setdefault("roles", {})[str(value)] = self.server.roles[int(value)]
                 value = str(value)
             options.append({"name": name, "type": kind, "value": value})
         return options
