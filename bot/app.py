@@ -32,7 +32,8 @@ def configure_logging(settings: Settings) -> None:
 
 def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: KnowledgeBase) -> Services:
     sessions = create_session_factory(engine)
-    topics = TopicService(knowledge_base, SolvedChallengeLog(sessions))
+    solved_log = SolvedChallengeLog(sessions)
+    topics = TopicService(knowledge_base, solved_log)
     return Services(
         topics=topics,
         command_sync=CommandSyncService(sessions),
@@ -40,6 +41,7 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
             sessions,
             search_engine_for(engine.dialect.name),
             topics,
+            solved_log=solved_log,
             unanswered_after=timedelta(hours=settings.challenge_nudge_hours),
             ask_author_after=timedelta(hours=settings.challenge_ask_hours),
         ),

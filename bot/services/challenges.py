@@ -213,15 +213,31 @@ def _optional(text: str | None, what: str, limit: int) -> str | None:
 
 
 class SolvedChallengeLog:
-    """The solved challenges per topic that `/topic` cards show (a `SolvedChallengeSource`)."""
+    """The solved challenges per topic that `/topic` cards show (a `SolvedChallengeSource`).
+
+    Cards are read far more often than challenges are solved: answers are kept in memory per
+    server and forgotten whenever the challenge service changes that server's log.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._cache: dict[tuple[int | None, str, int], SolvedChallenges] = {}
 
     async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges:
+        key = (guild_id, slug, limit)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         async with self._sessions() as session:
             count, rows = await ChallengeRepository(session).solved_for_topic(guild_id, slug, limit)
-        return SolvedChallenges(count, tuple(SolvedChallengeRef(row.id, row.title) for row in rows))
+        answer = SolvedChallenges(count, tuple(SolvedChallengeRef(row.id, row.title) for row in rows))
+        self._cache[key] = answer
+        return answer
+
+    def forget(self, guild_id: int) -> None:
+        """Drop what is cached for a server (and the all-servers answers) after its log changed."""
+        for key in [key for key in self._cache if key[0] in (guild_id, None)]:
+            del self._cache[key]
 
 
 class ChallengeService:
@@ -231,15 +247,22 @@ class ChallengeService:
         search: ChallengeSearchEngine,
         topics: TopicService,
         *,
+        solved_log: SolvedChallengeLog | None = None,
         unanswered_after: timedelta = timedelta(hours=24),
         ask_author_after: timedelta = timedelta(hours=48),
     ) -> None:
         self._sessions = sessions
         self._search = search
         self._topics = topics
+        self._solved_log = solved_log
         self._unanswered_after = unanswered_after
         self._ask_author_after = ask_author_after
         self._matcher = TopicMatcher(topics.knowledge_base.cards)
+
+    def _changed(self, guild_id: int) -> None:
+        """A write may have changed what is solved in this server: `/topic` cards must not go stale."""
+        if self._solved_log is not None:
+            self._solved_log.forget(guild_id)
 
     # ----- topics ----------------------------------------------------------------------------
 
@@ -450,6 +473,16 @@ class ChallengeService:
 
     async def source_edited(self, guild_id: int, message_id: int, content: str) -> ChallengeView | None:
         """Follow an edit of a logged message; a post that no longer parses keeps what was logged."""
+        view = await self._source_edited(guild_id, message_id, content)
+        self._changed(guild_id)
+        return view
+
+    async def source_deleted(self, guild_id: int, message_id: int) -> None:
+        """Follow a deletion: the challenge (or solution) is soft-deleted, kept for audit."""
+        await self._source_deleted(guild_id, message_id)
+        self._changed(guild_id)
+
+    async def _source_edited(self, guild_id: int, message_id: int, content: str) -> ChallengeView | None:
         async with self._sessions.begin() as session:
             repository = ChallengeRepository(session)
             challenge = await repository.by_source(message_id)
@@ -478,8 +511,7 @@ class ChallengeService:
             owner = await repository.get(guild_id, solution.challenge_id)
             return challenge_view(owner) if owner else None
 
-    async def source_deleted(self, guild_id: int, message_id: int) -> None:
-        """Follow a deletion: the challenge (or solution) is soft-deleted, kept for audit."""
+    async def _source_deleted(self, guild_id: int, message_id: int) -> None:
         async with self._sessions.begin() as session:
             repository = ChallengeRepository(session)
             challenge = await repository.by_source(message_id)
@@ -618,11 +650,13 @@ class ChallengeService:
 
     async def accept(self, guild_id: int, challenge_id: int, solution_id: int, actor: Person) -> ChallengeView:
         try:
-            return await self._accept(guild_id, challenge_id, solution_id, actor)
+            view = await self._accept(guild_id, challenge_id, solution_id, actor)
         except IntegrityError:
             # Another accept of this challenge committed first; the one-accepted index kept it
             # consistent. Apply this one on top of it.
-            return await self._accept(guild_id, challenge_id, solution_id, actor)
+            view = await self._accept(guild_id, challenge_id, solution_id, actor)
+        self._changed(guild_id)
+        return view
 
     async def _accept(self, guild_id: int, challenge_id: int, solution_id: int, actor: Person) -> ChallengeView:
         async with self._sessions.begin() as session:
@@ -653,6 +687,11 @@ class ChallengeService:
             return challenge_view(challenge)
 
     async def delete(self, guild_id: int, challenge_id: int, actor: Person) -> ChallengeView:
+        view = await self._delete(guild_id, challenge_id, actor)
+        self._changed(guild_id)
+        return view
+
+    async def _delete(self, guild_id: int, challenge_id: int, actor: Person) -> ChallengeView:
         async with self._sessions.begin() as session:
             repository = ChallengeRepository(session)
             challenge = await repository.get(guild_id, challenge_id)
@@ -663,6 +702,13 @@ class ChallengeService:
             return challenge_view(challenge)
 
     async def edit(
+        self, guild_id: int, challenge_id: int, actor: Person, *, title: str, details: str, topics: str | None
+    ) -> ChallengeView:
+        view = await self._edit(guild_id, challenge_id, actor, title=title, details=details, topics=topics)
+        self._changed(guild_id)
+        return view
+
+    async def _edit(
         self, guild_id: int, challenge_id: int, actor: Person, *, title: str, details: str, topics: str | None
     ) -> ChallengeView:
         async with self._sessions.begin() as session:

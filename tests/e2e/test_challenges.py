@@ -212,6 +212,8 @@ async def test_challenge_new_solve_accept_show(
     solved = await other_learner.submit_modal(solve, **{body_id: "Check the email is unique before saving."})
     assert "Solution #1 logged for challenge #1" in solved.content
 
+    before = await learner.slash("topic", name="django orm", private=True)
+    assert "Solved challenges" not in [field["name"] for field in before.embed["fields"]]
     refused = await other_learner.slash("challenge accept", id=1, solution=1)
     assert refused.ephemeral
     assert "Only the challenge's author" in refused.content
@@ -220,7 +222,7 @@ async def test_challenge_new_solve_accept_show(
     again = await learner.slash("challenge accept", id=1, solution=1)
     assert "already the accepted one" in again.content
 
-    card = await learner.slash("topic", name="django orm", private=True)
+    card = await learner.slash("topic", name="django orm", private=True)  # not a stale cached answer
     solved_field = next(field for field in card.embed["fields"] if field["name"] == "Solved challenges")
     assert "#1" in solved_field["value"]
 
