@@ -44,26 +44,30 @@ class SearchQuery:
     def is_empty(self) -> bool:
         return not self.terms and not self.errors
 
-    def fts5(self, *, match_all: bool = True) -> str | None:
-        """An FTS5 MATCH expression: the terms (AND or OR), or any error signature in its column."""
+    def fts5(self, *, match_all: bool = True, prefix: bool = True) -> str | None:
+        """An FTS5 MATCH expression: the terms (AND or OR), or any error signature in its column.
+
+        `prefix` searches the last term as a prefix, for typing-as-you-search; a submitted search
+        asks for whole words, which the index answers far faster for common ones.
+        """
         if self.is_empty():
             return None
         alternatives = [f"{ERROR_COLUMN} : {_fts5_string(token)}" for token in self.errors]
         if self.terms:
             words = [_fts5_string(term) for term in self.terms]
-            if len(self.terms[-1]) >= PREFIX_MIN_CHARS:
+            if prefix and len(self.terms[-1]) >= PREFIX_MIN_CHARS:
                 words[-1] += " *"
             alternatives.insert(0, "(" + (" AND " if match_all else " OR ").join(words) + ")")
         return " OR ".join(alternatives)
 
-    def tsquery(self, *, match_all: bool = True) -> str | None:
+    def tsquery(self, *, match_all: bool = True, prefix: bool = True) -> str | None:
         """A string for `to_tsquery('simple', ...)`: quoted lexemes, the last a prefix, errors OR'ed in."""
         if self.is_empty():
             return None
         alternatives = [_tsquery_lexeme(token) for token in self.errors]
         if self.terms:
             words = [_tsquery_lexeme(term) for term in self.terms]
-            if len(self.terms[-1]) >= PREFIX_MIN_CHARS:
+            if prefix and len(self.terms[-1]) >= PREFIX_MIN_CHARS:
                 words[-1] += ":*"
             alternatives.insert(0, "(" + (" & " if match_all else " | ").join(words) + ")")
         return " | ".join(alternatives)
@@ -79,8 +83,61 @@ def _terms(text: str) -> tuple[str, ...]:
     return tuple(terms)
 
 
+# Words in nearly every post: they rank nothing and make the index read its longest lists. They
+# are dropped from a query that has other words.
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "why",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
 def parse_query(text: str) -> SearchQuery:
     """The words and error signatures of `text`; never raises, whatever the text."""
     # NFKC first, so that full-width and decomposed forms are the words they look like.
     normalised = unicodedata.normalize("NFKC", text)
-    return SearchQuery(terms=_terms(normalised), errors=error_signatures(normalised))
+    terms = _terms(normalised)
+    meaningful = tuple(term for term in terms if term not in STOP_WORDS)
+    return SearchQuery(terms=meaningful or terms, errors=error_signatures(normalised))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.challenges.query import SearchQuery
@@ -41,6 +41,7 @@ class ChallengeSearchEngine(Protocol):
         limit: int,
         status: str | None = None,
         exclude_id: int | None = None,
+        prefix: bool = False,
     ) -> list[SearchHit]: ...
 
 
@@ -63,9 +64,10 @@ class SqliteChallengeSearch:
         limit: int,
         status: str | None = None,
         exclude_id: int | None = None,
+        prefix: bool = False,
     ) -> list[SearchHit]:
         for match_all in (True, False):
-            expression = query.fts5(match_all=match_all)
+            expression = query.fts5(match_all=match_all, prefix=prefix)
             if expression is None:
                 return []
             hits = await self._run(session, guild_id, expression, limit, status, exclude_id)
@@ -82,7 +84,10 @@ class SqliteChallengeSearch:
         status: str | None,
         exclude_id: int | None,
     ) -> list[SearchHit]:
-        statement = text(
+        # 1. The newest matching candidates of this server: the index yields them in id order.
+        # 2. BM25 over the id range they span (one pass over each term's list), filtered again.
+        # 3. Snippets only for the few rows shown.
+        ranked = text(
             f"""
             WITH newest AS (
                 SELECT s.rowid AS id FROM challenge_search AS s
@@ -90,29 +95,37 @@ class SqliteChallengeSearch:
                 WHERE challenge_search MATCH :query
                   AND c.guild_id = :guild_id AND c.deleted_at IS NULL {_filters(status, exclude_id)}
                 ORDER BY s.rowid DESC LIMIT :candidates
+            ),
+            scored AS (
+                SELECT s.rowid AS id, bm25(challenge_search, 10.0, 1.0, 2.0, 20.0, 5.0) AS score
+                FROM challenge_search AS s
+                WHERE challenge_search MATCH :query AND s.rowid >= (SELECT coalesce(min(id), 0) FROM newest)
             )
-            SELECT s.rowid AS id,
-                   snippet(challenge_search, -1, :start, :end, '…', 20) AS snippet
-            FROM challenge_search AS s
-            WHERE challenge_search MATCH :query AND s.rowid IN (SELECT id FROM newest)
-            ORDER BY bm25(challenge_search, 10.0, 1.0, 2.0, 20.0, 5.0)
-            LIMIT :limit
+            SELECT scored.id FROM scored JOIN challenges AS c ON c.id = scored.id
+            WHERE c.guild_id = :guild_id AND c.deleted_at IS NULL {_filters(status, exclude_id)}
+            ORDER BY scored.score LIMIT :limit
             """  # noqa: S608 - only fixed SQL fragments are interpolated; values are bound
         )
+        values = {
+            "query": expression,
+            "candidates": CANDIDATES,
+            "guild_id": guild_id,
+            "status": status,
+            "exclude_id": exclude_id,
+            "limit": limit,
+        }
+        ids = [row.id for row in await session.execute(ranked, values)]
+        if not ids:
+            return []
+        snippets = text(
+            "SELECT rowid AS id, snippet(challenge_search, -1, :start, :end, '…', 20) AS snippet "
+            "FROM challenge_search WHERE challenge_search MATCH :query AND rowid IN :ids"
+        ).bindparams(bindparam("ids", expanding=True))
         rows = await session.execute(
-            statement,
-            {
-                "query": expression,
-                "candidates": CANDIDATES,
-                "start": HIGHLIGHT_START,
-                "end": HIGHLIGHT_END,
-                "guild_id": guild_id,
-                "status": status,
-                "exclude_id": exclude_id,
-                "limit": limit,
-            },
+            snippets, {"query": expression, "start": HIGHLIGHT_START, "end": HIGHLIGHT_END, "ids": ids}
         )
-        return [SearchHit(row.id, row.snippet or "") for row in rows]
+        found = {row.id: row.snippet or "" for row in rows}
+        return [SearchHit(challenge_id, found.get(challenge_id, "")) for challenge_id in ids]
 
 
 class PostgresChallengeSearch:
@@ -125,9 +138,10 @@ class PostgresChallengeSearch:
         limit: int,
         status: str | None = None,
         exclude_id: int | None = None,
+        prefix: bool = False,
     ) -> list[SearchHit]:
         for match_all in (True, False):
-            expression = query.tsquery(match_all=match_all)
+            expression = query.tsquery(match_all=match_all, prefix=prefix)
             if expression is None:
                 return []
             hits = await self._run(session, guild_id, expression, limit, status, exclude_id)

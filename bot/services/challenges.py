@@ -604,7 +604,7 @@ class ChallengeService:
                     limit=limit,
                 )
             else:
-                hits = await self._search.search(session, guild_id, parse_query(text), limit=limit)
+                hits = await self._search.search(session, guild_id, parse_query(text), limit=limit, prefix=True)
                 by_id = await repository.by_ids(guild_id, [hit.challenge_id for hit in hits])
                 rows = [by_id[hit.challenge_id] for hit in hits if hit.challenge_id in by_id]
             return [(row.id, f"#{row.id} {row.title}"[:100]) for row in rows]

@@ -126,7 +126,12 @@ def _tsquery_is_only_lexemes_and_our_operators(expression: str) -> bool:
 
 def test_terms_are_lowercased_words_with_inner_apostrophes_dropped() -> None:
     query = parse_query("Don't CACHE the Redis-cli output, l'été")
-    assert query.terms == ("dont", "cache", "the", "redis", "cli", "output", "lété")
+    assert query.terms == ("dont", "cache", "redis", "cli", "output", "lété")
+
+
+def test_stop_words_are_dropped_unless_nothing_else_is_left() -> None:
+    assert parse_query("why is the api slow").terms == ("api", "slow")
+    assert parse_query("the").terms == ("the",)
 
 
 def test_terms_are_distinct_and_capped() -> None:
