@@ -42,6 +42,8 @@ class Challenge(Base):
         CheckConstraint("tried IS NULL OR length(tried) <= 1000", name="tried_length"),
         Index("ix_challenges_queue", "guild_id", "status", "created_at"),
         Index("ix_challenges_author", "guild_id", "author_id"),
+        # A server's challenges in id order: export and the search's candidate walk.
+        Index("ix_challenges_guild_order", "guild_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

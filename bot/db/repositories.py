@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -251,15 +252,46 @@ class ChallengeRepository:
         )
         return list(rows)
 
-    async def export_batch(self, guild_id: int, after_id: int, limit: int) -> list[Challenge]:
-        rows = await self._session.scalars(
-            select(Challenge)
-            .where(Challenge.guild_id == guild_id, _LIVE, Challenge.id > after_id)
-            .order_by(Challenge.id)
-            .limit(limit)
-            .options(selectinload(Challenge.topics), selectinload(Challenge.solutions))
+    async def export_batch(
+        self, guild_id: int, after_id: int, limit: int
+    ) -> tuple[list[Any], dict[int, list[str]], dict[int, list[Any]]]:
+        """Plain rows, not ORM objects: an export reads every challenge, and objects cost ten times more."""
+        challenges = list(
+            await self._session.execute(
+                select(
+                    Challenge.id,
+                    Challenge.title,
+                    Challenge.details,
+                    Challenge.tried,
+                    Challenge.author_id,
+                    Challenge.author_name,
+                    Challenge.status,
+                    Challenge.created_at,
+                )
+                .where(Challenge.guild_id == guild_id, _LIVE, Challenge.id > after_id)
+                .order_by(Challenge.id)
+                .limit(limit)
+            )
         )
-        return list(rows)
+        ids = [row.id for row in challenges]
+        topics: dict[int, list[str]] = {}
+        solutions: dict[int, list[Any]] = {}
+        if ids:
+            for challenge_id, slug in await self._session.execute(
+                select(ChallengeTopic.challenge_id, ChallengeTopic.slug)
+                .where(ChallengeTopic.challenge_id.in_(ids))
+                .order_by(ChallengeTopic.challenge_id, ChallengeTopic.position)
+            ):
+                topics.setdefault(challenge_id, []).append(slug)
+            for row in await self._session.execute(
+                select(
+                    Solution.challenge_id, Solution.author_id, Solution.author_name, Solution.body, Solution.accepted
+                )
+                .where(Solution.challenge_id.in_(ids), Solution.deleted_at.is_(None))
+                .order_by(Solution.challenge_id, Solution.accepted.desc(), Solution.id)
+            ):
+                solutions.setdefault(row.challenge_id, []).append(row)
+        return challenges, topics, solutions
 
     async def cursor(self, channel_id: int) -> int | None:
         return await self._session.scalar(

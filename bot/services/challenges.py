@@ -779,36 +779,31 @@ class ChallengeService:
         async with self._sessions() as session:
             return await ChallengeRepository(session).guilds()
 
-    async def export(self, guild_id: int, *, batch: int = 1000) -> AsyncIterator[ExportChallenge]:
-        """Every live challenge of a server with its solutions, streamed in id order."""
+    async def export(self, guild_id: int, *, batch: int = 2000) -> AsyncIterator[ExportChallenge]:
+        """Every live challenge of a server with its solutions (accepted first), streamed in id order."""
         after = 0
         while True:
             async with self._sessions() as session:
-                rows = await ChallengeRepository(session).export_batch(guild_id, after, batch)
-                items = [self._export_item(challenge) for challenge in rows]
-            for item in items:
-                yield item
+                rows, topics, solutions = await ChallengeRepository(session).export_batch(guild_id, after, batch)
+            for row in rows:
+                yield ExportChallenge(
+                    id=row.id,
+                    title=row.title,
+                    details=row.details,
+                    tried=row.tried,
+                    author=row.author_name if row.author_id is not None else ANONYMOUS,
+                    status=row.status,
+                    created_at=row.created_at,
+                    topics=tuple(self.topic_title(slug) for slug in topics.get(row.id, ())),
+                    solutions=tuple(
+                        ExportSolution(
+                            author=solution.author_name if solution.author_id is not None else ANONYMOUS,
+                            body=solution.body,
+                            accepted=solution.accepted,
+                        )
+                        for solution in solutions.get(row.id, ())
+                    ),
+                )
             if len(rows) < batch:
                 return
             after = rows[-1].id
-
-    def _export_item(self, challenge: Challenge) -> ExportChallenge:
-        view = challenge_view(challenge)
-        return ExportChallenge(
-            id=view.id,
-            title=view.title,
-            details=view.details,
-            tried=view.tried,
-            author=view.author_name if view.author_id is not None else ANONYMOUS,
-            status=view.status,
-            created_at=view.created_at,
-            topics=tuple(self.topic_title(slug) for slug in view.topics),
-            solutions=tuple(
-                ExportSolution(
-                    author=solution.author_name if solution.author_id is not None else ANONYMOUS,
-                    body=solution.body,
-                    accepted=solution.accepted,
-                )
-                for solution in view.solutions
-            ),
-        )

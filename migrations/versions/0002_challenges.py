@@ -54,6 +54,7 @@ def upgrade() -> None:
     with op.batch_alter_table("challenges", schema=None) as batch_op:
         batch_op.create_index("ix_challenges_author", ["guild_id", "author_id"], unique=False)
         batch_op.create_index("ix_challenges_queue", ["guild_id", "status", "created_at"], unique=False)
+        batch_op.create_index("ix_challenges_guild_order", ["guild_id", "id"], unique=False)
 
     op.create_table(
         "channel_cursors",
@@ -247,6 +248,7 @@ def downgrade() -> None:
     op.drop_table("guild_settings")
     op.drop_table("channel_cursors")
     with op.batch_alter_table("challenges", schema=None) as batch_op:
+        batch_op.drop_index("ix_challenges_guild_order")
         batch_op.drop_index("ix_challenges_queue")
         batch_op.drop_index("ix_challenges_author")
 
