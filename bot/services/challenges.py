@@ -338,8 +338,13 @@ class ChallengeService:
         topics: str | None = None,
         solution: str | None = None,
         source_message_id: int | None = None,
+        suggest_similar: bool = True,
     ) -> Logged:
-        """Log a challenge (and the solution given with it); a source message is logged only once."""
+        """Log a challenge (and the solution given with it); a source message is logged only once.
+
+        `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
+        writer that serialises logging does not hold others back while it searches.
+        """
         challenge = self._new_challenge(
             guild_id=guild_id,
             channel_id=channel_id,
@@ -370,7 +375,7 @@ class ChallengeService:
                 if existing is None:
                     raise
                 return Logged(challenge_view(existing), created=False)
-        similar = await self.similar_solved(view)
+        similar = await self.similar_solved(view) if suggest_similar else ()
         return Logged(view, created=True, solution=view.solutions[0] if view.solutions else None, similar=similar)
 
     @staticmethod
@@ -440,7 +445,7 @@ class ChallengeService:
                 return None
             return challenge_view(challenge)
 
-    async def ingest(self, message: IncomingMessage) -> Logged | SolutionLogged | None:
+    async def ingest(self, message: IncomingMessage, *, suggest_similar: bool = True) -> Logged | SolutionLogged | None:
         """Log an in-channel post: a challenge, a challenge with its solution, or a solution reply."""
         if message.author_is_bot or message.is_webhook:
             return None
@@ -455,6 +460,7 @@ class ChallengeService:
                 details=parsed.details,
                 solution=parsed.solution,
                 source_message_id=message.message_id,
+                suggest_similar=suggest_similar,
             )
         body = parse_solution(message.content)
         target = message.reference_message_id or message.thread_parent_message_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import discord
@@ -21,6 +22,7 @@ ACKNOWLEDGED = "✅"
 BACKFILL_LIMIT = 1000  # messages per channel per start: enough for a night away, bounded
 FIRST_RUN_BACKFILL = 100
 NUDGE_INTERVAL_MINUTES = 5
+CURSOR_FLUSH_SECONDS = 5.0
 
 
 class ChallengeLogCog(commands.Cog):
@@ -37,18 +39,26 @@ class ChallengeLogCog(commands.Cog):
         self._guild_settings = guild_settings
         self._reads_messages = reads_messages
         self._backfill_lock = asyncio.Lock()
+        # One writer: concurrent handlers would only queue on SQLite's lock, sleeping between tries.
+        self._write_lock = asyncio.Lock()
+        # Newest message seen per watched channel, written to the database at most every few
+        # seconds; a cursor that lags only makes backfill re-read messages it then skips.
+        self._pending_cursors: dict[int, tuple[int, int]] = {}
         self._closing = False
         self._nudge_lock = asyncio.Lock()
         self._backfill_task: asyncio.Task[int] | None = None
 
     async def cog_load(self) -> None:
         self.nudge.start()
+        self.flush_cursors.start()
 
     async def cog_unload(self) -> None:
         # Let database work finish rather than cancel it half-way: the engine is disposed next.
         self._closing = True
         async with self._nudge_lock:  # waits for a round in progress; the loop is then only sleeping
             self.nudge.cancel()
+        self.flush_cursors.cancel()
+        await self._flush_cursors()
         if self._backfill_task is not None and not self._backfill_task.done():
             await asyncio.wait([self._backfill_task], timeout=10)
 
@@ -69,6 +79,8 @@ class ChallengeLogCog(commands.Cog):
             await self._handle(message)
 
     async def _handle(self, message: discord.Message) -> None:
+        if message.author.bot or message.webhook_id is not None:
+            return  # its own replies and other bots: nothing to log, no database work
         watched = await self._watched_channel(message)
         if watched is None or message.guild is None:
             return
@@ -84,9 +96,13 @@ class ChallengeLogCog(commands.Cog):
             reference_message_id=message.reference.message_id if message.reference else None,
             thread_parent_message_id=message.channel.id if isinstance(message.channel, discord.Thread) else None,
         )
-        result = await self._challenges.ingest(incoming)
-        await self._challenges.advance_cursor(message.guild.id, watched, message.id)
+        async with self._write_lock:
+            result = await self._challenges.ingest(incoming, suggest_similar=False)
+        newest = self._pending_cursors.get(watched, (0, 0))[1]
+        self._pending_cursors[watched] = (message.guild.id, max(newest, message.id))
         if result is not None and result.created:
+            if isinstance(result, Logged):
+                result = replace(result, similar=await self._challenges.similar_solved(result.challenge))
             await self._acknowledge(message, result)
 
     async def _acknowledge(self, message: discord.Message, result: Logged | SolutionLogged) -> None:
@@ -165,9 +181,20 @@ class ChallengeLogCog(commands.Cog):
             if self._closing:
                 break
             await self._handle(message)
+        await self._flush_cursors()
         if history:
             log.info("backfilled %d messages from #%s", len(history), channel)
         return len(history)
+
+    @tasks.loop(seconds=CURSOR_FLUSH_SECONDS)
+    async def flush_cursors(self) -> None:
+        await self._flush_cursors()
+
+    async def _flush_cursors(self) -> None:
+        pending, self._pending_cursors = self._pending_cursors, {}
+        for channel_id, (guild_id, message_id) in pending.items():
+            async with self._write_lock:
+                await self._challenges.advance_cursor(guild_id, channel_id, message_id)
 
     # ----- nudges ----------------------------------------------------------------------------
 
