@@ -54,7 +54,24 @@ def _filters(status: str | None, exclude_id: int | None) -> str:
     return " ".join(clauses)
 
 
-class SqliteChallengeSearch:
+class _Engine:
+    """All words first; when nothing has them all, any of them."""
+
+    @staticmethod
+    def _expression(query: SearchQuery, *, match_all: bool, prefix: bool) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    async def _run(
+        session: AsyncSession,
+        guild_id: int,
+        expression: str,
+        limit: int,
+        status: str | None,
+        exclude_id: int | None,
+    ) -> list[SearchHit]:
+        raise NotImplementedError
+
     async def search(
         self,
         session: AsyncSession,
@@ -67,13 +84,19 @@ class SqliteChallengeSearch:
         prefix: bool = False,
     ) -> list[SearchHit]:
         for match_all in (True, False):
-            expression = query.fts5(match_all=match_all, prefix=prefix)
+            expression = self._expression(query, match_all=match_all, prefix=prefix)
             if expression is None:
                 return []
             hits = await self._run(session, guild_id, expression, limit, status, exclude_id)
             if hits or len(query.terms) < 2:
                 return hits
         return []
+
+
+class SqliteChallengeSearch(_Engine):
+    @staticmethod
+    def _expression(query: SearchQuery, *, match_all: bool, prefix: bool) -> str | None:
+        return query.fts5(match_all=match_all, prefix=prefix)
 
     @staticmethod
     async def _run(
@@ -128,26 +151,10 @@ class SqliteChallengeSearch:
         return [SearchHit(challenge_id, found.get(challenge_id, "")) for challenge_id in ids]
 
 
-class PostgresChallengeSearch:
-    async def search(
-        self,
-        session: AsyncSession,
-        guild_id: int,
-        query: SearchQuery,
-        *,
-        limit: int,
-        status: str | None = None,
-        exclude_id: int | None = None,
-        prefix: bool = False,
-    ) -> list[SearchHit]:
-        for match_all in (True, False):
-            expression = query.tsquery(match_all=match_all, prefix=prefix)
-            if expression is None:
-                return []
-            hits = await self._run(session, guild_id, expression, limit, status, exclude_id)
-            if hits or len(query.terms) < 2:
-                return hits
-        return []
+class PostgresChallengeSearch(_Engine):
+    @staticmethod
+    def _expression(query: SearchQuery, *, match_all: bool, prefix: bool) -> str | None:
+        return query.tsquery(match_all=match_all, prefix=prefix)
 
     @staticmethod
     async def _run(
