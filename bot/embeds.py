@@ -5,7 +5,7 @@ The cogs turn an `EmbedSpec` into a `discord.Embed`; nothing here imports discor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot import limits
 
@@ -68,11 +68,3 @@ class EmbedSpec:
         if self.total_length > limits.EMBED_TOTAL:
             found.append(f"{self.total_length} characters in all (limit {limits.EMBED_TOTAL})")
         return found
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What a command answers: text and embeds, both already within limits."""
-
-    content: str = ""
-    embeds: tuple[EmbedSpec, ...] = field(default_factory=tuple)

@@ -33,10 +33,6 @@ class GuildSettingsService:
         # Read on every message in a watched channel; changed only through `update`, in this process.
         self._cache: dict[int, ServerSettings] = {}
 
-    @property
-    def watches_from_environment(self) -> bool:
-        return bool(self._default_channels)
-
     async def get(self, guild_id: int) -> ServerSettings:
         cached = self._cache.get(guild_id)
         if cached is not None:

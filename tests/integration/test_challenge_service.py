@@ -1207,7 +1207,6 @@ async def test_guild_settings_default_to_the_environment(engine: AsyncEngine) ->
     service = GuildSettingsService(
         create_session_factory(engine), challenge_channel_ids=(10, 11), pairing_channel_id=20
     )
-    assert service.watches_from_environment
     settings = await service.get(GUILD)
     assert settings.challenge_channel_ids == frozenset({10, 11})
     assert settings.pairing_channel_id == 20
@@ -1247,7 +1246,6 @@ async def test_guild_settings_updates_override_and_refresh_the_cache(engine: Asy
 
 async def test_any_challenge_channel_looks_at_stored_settings(engine: AsyncEngine) -> None:
     service = GuildSettingsService(create_session_factory(engine))
-    assert not service.watches_from_environment
     assert not await service.any_challenge_channel()
     await service.update(GUILD, moderator_role_id=5)
     assert not await service.any_challenge_channel()
