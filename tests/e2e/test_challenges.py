@@ -110,10 +110,12 @@ async def test_edits_and_deletions_of_the_source_are_followed(
     post = learner.post(discord_server.challenges_channel_id, "Challenge: celery tasks never run")
     await _acknowledged(discord_server, post)
     learner.edit(post, "Challenge: celery beat tasks never run on schedule")
-    await _until(lambda: False, "nothing", 0.3) if False else await asyncio.sleep(0.3)
-    assert (await learner.slash("challenge show", id=1)).embed[
-        "title"
-    ] == "#1 · celery beat tasks never run on schedule"
+    for _ in range(50):
+        shown = await learner.slash("challenge show", id=1)
+        if shown.embed["title"] == "#1 · celery beat tasks never run on schedule":
+            break
+        await asyncio.sleep(0.05)
+    assert shown.embed["title"] == "#1 · celery beat tasks never run on schedule"
     learner.delete(post)
     await asyncio.sleep(0.3)
     gone = await learner.slash("challenge show", id=1)
