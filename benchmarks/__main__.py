@@ -14,8 +14,11 @@ SUITES = {"knowledge": knowledge.run, "roundtrip": roundtrip.run, "challenges": 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("suites", nargs="*", choices=[*SUITES, []], help="which to run (default: all)")
+    parser.add_argument("suites", nargs="*", metavar="suite", help=f"one of {', '.join(SUITES)} (default: all)")
     args = parser.parse_args()
+    unknown = [name for name in args.suites if name not in SUITES]
+    if unknown:
+        parser.error(f"unknown suite {', '.join(unknown)}; choose from {', '.join(SUITES)}")
     print(f"Python {platform.python_version()} on {platform.machine()}, {platform.system()}")
     for name in args.suites or list(SUITES):
         rows, notes = SUITES[name]()
