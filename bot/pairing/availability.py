@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.pairing._echo import quoted as _quoted
 from bot.pairing.timezones import resolve_timezone
 
 MINUTES_PER_DAY = 24 * 60
@@ -124,12 +125,6 @@ class _Token:
 
 def _problem(message: str) -> ValueError:
     return ValueError(f"{message} {EXAMPLE}")
-
-
-def _quoted(text: str) -> str:
-    """`text` safe to echo between backticks: short, one line, without backticks."""
-    flat = _SPACES.sub(" ", text.replace("`", "'")).strip()
-    return flat if len(flat) <= 30 else flat[:29] + "…"
 
 
 def clean(text: str) -> str:

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from rapidfuzz import fuzz, process
 
+from bot.pairing._echo import quoted as _quoted
+
 MAX_LABEL = 100
 MAX_CHOICES = 25  # Discord's limit for autocomplete
 MAX_QUERY = 100
@@ -243,12 +245,6 @@ def _normalize(text: str) -> str:
 def _city_label(key: str) -> str:
     """`dar es salaam` → `Dar es Salaam`: how a city table key is shown."""
     return " ".join(word if word in {"es", "de"} else word.capitalize() for word in key.split(" "))
-
-
-def _quoted(text: str) -> str:
-    """`text` safe to echo between backticks in a message: short, one line, without backticks."""
-    flat = _SPACES.sub(" ", text.replace("`", "'")).strip()
-    return flat if len(flat) <= 40 else flat[:39] + "…"
 
 
 @functools.cache

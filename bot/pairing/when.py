@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
 
+from bot.pairing._echo import quoted as _quoted
 from bot.pairing.timezones import resolve_timezone
 
 MAX_AHEAD = timedelta(days=90)
@@ -70,11 +71,6 @@ _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u221
 
 def _problem(message: str) -> ValueError:
     return ValueError(f"{message} {EXAMPLES}")
-
-
-def _quoted(text: str) -> str:
-    flat = _SPACES.sub(" ", text.replace("`", "'")).strip()
-    return flat if len(flat) <= 30 else flat[:29] + "…"
 
 
 def _normalize(text: str) -> str:
