@@ -62,14 +62,7 @@ class _Engine:
         raise NotImplementedError
 
     @staticmethod
-    async def _run(
-        session: AsyncSession,
-        guild_id: int,
-        expression: str,
-        limit: int,
-        status: str | None,
-        exclude_id: int | None,
-    ) -> list[SearchHit]:
+    async def _run(session: AsyncSession, values: dict[str, object], filters: str) -> list[SearchHit]:
         raise NotImplementedError
 
     async def search(
@@ -87,7 +80,17 @@ class _Engine:
             expression = self._expression(query, match_all=match_all, prefix=prefix)
             if expression is None:
                 return []
-            hits = await self._run(session, guild_id, expression, limit, status, exclude_id)
+            values = {
+                "query": expression,
+                "candidates": CANDIDATES,
+                "start": HIGHLIGHT_START,
+                "end": HIGHLIGHT_END,
+                "guild_id": guild_id,
+                "status": status,
+                "exclude_id": exclude_id,
+                "limit": limit,
+            }
+            hits = await self._run(session, values, _filters(status, exclude_id))
             if hits or len(query.terms) < 2:
                 return hits
         return []
@@ -99,14 +102,7 @@ class SqliteChallengeSearch(_Engine):
         return query.fts5(match_all=match_all, prefix=prefix)
 
     @staticmethod
-    async def _run(
-        session: AsyncSession,
-        guild_id: int,
-        expression: str,
-        limit: int,
-        status: str | None,
-        exclude_id: int | None,
-    ) -> list[SearchHit]:
+    async def _run(session: AsyncSession, values: dict[str, object], filters: str) -> list[SearchHit]:
         # 1. The newest matching candidates of this server: the index yields them in id order.
         # 2. BM25 over the id range they span (one pass over each term's list), filtered again.
         # 3. Snippets only for the few rows shown.
@@ -116,7 +112,7 @@ class SqliteChallengeSearch(_Engine):
                 SELECT s.rowid AS id FROM challenge_search AS s
                 JOIN challenges AS c ON c.id = s.rowid
                 WHERE challenge_search MATCH :query
-                  AND c.guild_id = :guild_id AND c.deleted_at IS NULL {_filters(status, exclude_id)}
+                  AND c.guild_id = :guild_id AND c.deleted_at IS NULL {filters}
                 ORDER BY s.rowid DESC LIMIT :candidates
             ),
             scored AS (
@@ -125,18 +121,10 @@ class SqliteChallengeSearch(_Engine):
                 WHERE challenge_search MATCH :query AND s.rowid >= (SELECT coalesce(min(id), 0) FROM newest)
             )
             SELECT scored.id FROM scored JOIN challenges AS c ON c.id = scored.id
-            WHERE c.guild_id = :guild_id AND c.deleted_at IS NULL {_filters(status, exclude_id)}
+            WHERE c.guild_id = :guild_id AND c.deleted_at IS NULL {filters}
             ORDER BY scored.score LIMIT :limit
             """  # noqa: S608 - only fixed SQL fragments are interpolated; values are bound
         )
-        values = {
-            "query": expression,
-            "candidates": CANDIDATES,
-            "guild_id": guild_id,
-            "status": status,
-            "exclude_id": exclude_id,
-            "limit": limit,
-        }
         ids = [row.id for row in await session.execute(ranked, values)]
         if not ids:
             return []
@@ -144,9 +132,7 @@ class SqliteChallengeSearch(_Engine):
             "SELECT rowid AS id, snippet(challenge_search, -1, :start, :end, '…', 20) AS snippet "
             "FROM challenge_search WHERE challenge_search MATCH :query AND rowid IN :ids"
         ).bindparams(bindparam("ids", expanding=True))
-        rows = await session.execute(
-            snippets, {"query": expression, "start": HIGHLIGHT_START, "end": HIGHLIGHT_END, "ids": ids}
-        )
+        rows = await session.execute(snippets, {**values, "ids": ids})
         found = {row.id: row.snippet or "" for row in rows}
         return [SearchHit(challenge_id, found.get(challenge_id, "")) for challenge_id in ids]
 
@@ -157,21 +143,14 @@ class PostgresChallengeSearch(_Engine):
         return query.tsquery(match_all=match_all, prefix=prefix)
 
     @staticmethod
-    async def _run(
-        session: AsyncSession,
-        guild_id: int,
-        expression: str,
-        limit: int,
-        status: str | None,
-        exclude_id: int | None,
-    ) -> list[SearchHit]:
+    async def _run(session: AsyncSession, values: dict[str, object], filters: str) -> list[SearchHit]:
         statement = text(
             f"""
             WITH q AS (SELECT to_tsquery('simple', :query) AS query),
             newest AS (
                 SELECT c.id, c.search_vector FROM challenges AS c, q
                 WHERE c.search_vector @@ q.query AND c.guild_id = :guild_id AND c.deleted_at IS NULL
-                      {_filters(status, exclude_id)}
+                      {filters}
                 ORDER BY c.id DESC LIMIT :candidates
             ),
             ranked AS (
@@ -186,19 +165,7 @@ class PostgresChallengeSearch(_Engine):
             ORDER BY ranked.score DESC, ranked.id DESC
             """  # noqa: S608 - only fixed SQL fragments are interpolated; values are bound
         )
-        rows = await session.execute(
-            statement,
-            {
-                "query": expression,
-                "candidates": CANDIDATES,
-                "start": HIGHLIGHT_START,
-                "end": HIGHLIGHT_END,
-                "guild_id": guild_id,
-                "status": status,
-                "exclude_id": exclude_id,
-                "limit": limit,
-            },
-        )
+        rows = await session.execute(statement, values)
         return [SearchHit(row.id, row.snippet or "") for row in rows]
 
 
