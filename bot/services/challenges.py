@@ -594,12 +594,13 @@ class ChallengeService:
     async def autocomplete(self, guild_id: int, current: str, *, limit: int = 25) -> list[tuple[int, str]]:
         """(id, "#id title") for a challenge option: by number, by words of the title, else newest open."""
         text = current.strip().lstrip("#")
+        query = parse_query(text)
         async with self._sessions() as session:
             repository = ChallengeRepository(session)
             if text.isdigit():
                 found = await repository.get(guild_id, int(text), with_solutions=False)
                 rows = [found] if found else []
-            elif parse_query(text).is_empty():
+            elif query.is_empty():
                 rows = await repository.page(
                     guild_id,
                     status="open",
@@ -610,7 +611,7 @@ class ChallengeService:
                     limit=limit,
                 )
             else:
-                hits = await self._search.search(session, guild_id, parse_query(text), limit=limit, prefix=True)
+                hits = await self._search.search(session, guild_id, query, limit=limit, prefix=True)
                 by_id = await repository.by_ids(guild_id, [hit.challenge_id for hit in hits])
                 rows = [by_id[hit.challenge_id] for hit in hits if hit.challenge_id in by_id]
             return [(row.id, f"#{row.id} {row.title}"[:100]) for row in rows]
