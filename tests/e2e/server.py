@@ -195,9 +195,7 @@ class FakeDiscord:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         for session in self.sessions.values():
@@ -939,6 +937,16 @@ class FakeDiscord:
         message = self.messages.get(target)
         return None if message is None or message.get("deleted") else message
 
+    def _webhook_target(self, token: str, message_id: str) -> tuple[Interaction, JSON] | web.Response:
+        """The interaction and the message a webhook route names, or Discord's error for them."""
+        found = self._webhook_interaction(token)
+        if isinstance(found, web.Response):
+            return found
+        message = self._webhook_message(found, message_id)
+        if message is None:
+            return json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        return found, message
+
     async def _webhook_followup(self, call: Call, application_id: str, token: str) -> web.Response:
         found = self._webhook_interaction(token)
         if isinstance(found, web.Response):
@@ -961,21 +969,17 @@ class FakeDiscord:
         return json_response(self.public(message))
 
     async def _webhook_get(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
-        found = self._webhook_interaction(token)
-        if isinstance(found, web.Response):
-            return found
-        message = self._webhook_message(found, message_id)
-        if message is None:
-            return json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        target = self._webhook_target(token, message_id)
+        if isinstance(target, web.Response):
+            return target
+        _interaction, message = target
         return json_response(self.public(message))
 
     async def _webhook_edit(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
-        found = self._webhook_interaction(token)
-        if isinstance(found, web.Response):
-            return found
-        message = self._webhook_message(found, message_id)
-        if message is None:
-            return json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        target = self._webhook_target(token, message_id)
+        if isinstance(target, web.Response):
+            return target
+        found, message = target
         problems = validation.validate_message(call.body or {})
         if problems:
             return self._invalid(call.route, problems)
@@ -987,12 +991,10 @@ class FakeDiscord:
         return json_response(self.public(message))
 
     async def _webhook_delete(self, call: Call, application_id: str, token: str, message_id: str) -> web.Response:
-        found = self._webhook_interaction(token)
-        if isinstance(found, web.Response):
-            return found
-        message = self._webhook_message(found, message_id)
-        if message is None:
-            return json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        target = self._webhook_target(token, message_id)
+        if isinstance(target, web.Response):
+            return target
+        found, message = target
         self._remove(message)
         found.answered.set()
         return web.Response(status=204)
