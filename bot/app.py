@@ -22,6 +22,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, SolvedChallengeLog
 from bot.services.guild_settings import GuildSettingsService
+from bot.services.pairing import PairingService
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
             solved_log=solved_log,
             unanswered_after=timedelta(hours=settings.challenge_nudge_hours),
             ask_author_after=timedelta(hours=settings.challenge_ask_hours),
+        ),
+        pairing=PairingService(
+            sessions,
+            topics,
+            request_lifetime=timedelta(days=settings.pair_expiry_days),
+            checkin_after=timedelta(days=settings.pair_checkin_days),
         ),
         guild_settings=GuildSettingsService(
             sessions,

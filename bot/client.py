@@ -22,6 +22,7 @@ from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
 from bot.services.guild_settings import GuildSettingsService
+from bot.services.pairing import PairingService
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Services:
     topics: TopicService
     command_sync: CommandSyncService
     challenges: ChallengeService
+    pairing: PairingService
     guild_settings: GuildSettingsService
 
 

@@ -90,6 +90,8 @@ class Settings(DatabaseSettings):
     log_level: LogLevel = Field(default="INFO", validation_alias="NEXUS_LOG_LEVEL")
     challenge_nudge_hours: float = Field(default=24.0, gt=0, le=24 * 90, validation_alias="NEXUS_CHALLENGE_NUDGE_HOURS")
     challenge_ask_hours: float = Field(default=48.0, gt=0, le=24 * 90, validation_alias="NEXUS_CHALLENGE_ASK_HOURS")
+    pair_expiry_days: float = Field(default=14.0, gt=0, le=365, validation_alias="NEXUS_PAIR_EXPIRY_DAYS")
+    pair_checkin_days: float = Field(default=3.0, gt=0, le=90, validation_alias="NEXUS_PAIR_CHECKIN_DAYS")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Helpers the cogs share: turning pure `EmbedSpec`s into discord.py objects."""
+"""Helpers the cogs share: turning pure `EmbedSpec`s into discord.py objects, and whom a message may ping."""
 
 from __future__ import annotations
 
@@ -16,3 +16,8 @@ def to_embed(spec: EmbedSpec) -> discord.Embed:
     if spec.footer:
         embed.set_footer(text=spec.footer)
     return embed
+
+
+def only_pinging(*user_ids: int) -> discord.AllowedMentions:
+    """Mentions that notify exactly these members, never @everyone or a role: for messages meant to reach them."""
+    return discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(id) for id in user_ids])

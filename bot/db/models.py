@@ -125,3 +125,163 @@ class ChannelCursor(Base):
     channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     guild_id: Mapped[int] = mapped_column(BigInteger)
     last_message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+# ----- pairing ---------------------------------------------------------------------------------------------------
+
+
+class LearnerProfile(Base):
+    """What a learner told the pairing queue last time: kept between requests, deleted by `/nexus forget-me`."""
+
+    __tablename__ = "learner_profiles"
+    __table_args__ = (
+        CheckConstraint("track IN ('frontend', 'backend')", name="track_is_known"),
+        CheckConstraint("missed_checkins >= 0", name="missed_checkins_not_negative"),
+    )
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    display_name: Mapped[str] = mapped_column(String(100))
+    track: Mapped[str] = mapped_column(String(10))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # As typed (re-parsed for the echo) and as UTC weekly minute spans "start-end,…" (read by the matcher).
+    availability_text: Mapped[str | None] = mapped_column(String(300))
+    availability_utc: Mapped[str | None] = mapped_column(Text)
+    # Out of matching until then; a far-future value means "until /pair resume".
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    missed_checkins: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PairRequest(Base):
+    """A place in the pairing queue: waiting → matched | cancelled | expired."""
+
+    __tablename__ = "pair_requests"
+    __table_args__ = (
+        CheckConstraint("state IN ('waiting', 'matched', 'cancelled', 'expired')", name="state_is_known"),
+        CheckConstraint("track IN ('frontend', 'backend')", name="track_is_known"),
+        CheckConstraint("looking_for IN ('frontend', 'backend', 'any')", name="looking_for_is_known"),
+        CheckConstraint("(state = 'waiting') = (closed_at IS NULL)", name="closed_when_not_waiting"),
+        # One open request per learner and server, whatever races between two clicks.
+        Index(
+            "uq_pair_requests_one_waiting",
+            "guild_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("state = 'waiting'"),
+            postgresql_where=text("state = 'waiting'"),
+        ),
+        Index("ix_pair_requests_queue", "guild_id", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    track: Mapped[str] = mapped_column(String(10))
+    looking_for: Mapped[str] = mapped_column(String(10))
+    # Topic slugs, comma-separated.
+    topics: Mapped[str] = mapped_column(String(400), default="")
+    state: Mapped[str] = mapped_column(String(10), default="waiting")
+    challenge_id: Mapped[int | None] = mapped_column(ForeignKey("challenges.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the "your request expired" notice went out: at most once.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Pair(Base):
+    """Two learners the matcher put together; also the history that keeps them from being paired again."""
+
+    __tablename__ = "pairs"
+    __table_args__ = (
+        CheckConstraint("user_low < user_high", name="users_ordered"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= matched_at", name="ends_after_match"),
+        Index("ix_pairs_history", "guild_id", "user_low", "user_high"),
+        Index("ix_pairs_user_high", "guild_id", "user_high"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    # Ordered, so "have these two met before?" is one index lookup.
+    user_low: Mapped[int] = mapped_column(BigInteger)
+    user_high: Mapped[int] = mapped_column(BigInteger)
+    # Each request ends in at most one pair: a second match of the same request is refused by the database.
+    request_low_id: Mapped[int | None] = mapped_column(ForeignKey("pair_requests.id", ondelete="SET NULL"), unique=True)
+    request_high_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pair_requests.id", ondelete="SET NULL"), unique=True
+    )
+    shared_topics: Mapped[str] = mapped_column(String(400), default="")
+    overlap_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float] = mapped_column(default=0.0)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Set once both learners were told (thread or DMs), so a crash before that retries the announcement.
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PairCheckin(Base):
+    """ "Did you meet?", asked of each learner of a pair once; unanswered ones count towards an automatic pause."""
+
+    __tablename__ = "pair_checkins"
+
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    met: Mapped[bool | None] = mapped_column(Boolean)
+    # Set when the answer window passed without an answer, so it is counted as ignored exactly once.
+    ignored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StudySession(Base):
+    __tablename__ = "study_sessions"
+    __table_args__ = (
+        CheckConstraint("state IN ('scheduled', 'cancelled')", name="state_is_known"),
+        CheckConstraint("duration_minutes BETWEEN 15 AND 480", name="duration_range"),
+        CheckConstraint("organiser_id <> partner_id", name="not_with_oneself"),
+        Index("ix_study_sessions_starts", "state", "starts_at"),
+        Index("ix_study_sessions_organiser", "guild_id", "organiser_id", "starts_at"),
+        Index("ix_study_sessions_partner", "guild_id", "partner_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    pair_id: Mapped[int | None] = mapped_column(ForeignKey("pairs.id", ondelete="SET NULL"))
+    organiser_id: Mapped[int] = mapped_column(BigInteger)
+    partner_id: Mapped[int] = mapped_column(BigInteger)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    topic: Mapped[str | None] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(10), default="scheduled")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SessionNotice(Base):
+    """A reminder or rating question for one participant: the row is written before the send and stamped after,
+    so a crash in between resends with the same nonce (Discord drops the duplicate) instead of skipping it."""
+
+    __tablename__ = "session_notices"
+    __table_args__ = (CheckConstraint("kind IN ('day', 'soon', 'rating')", name="kind_is_known"),)
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("study_sessions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SessionRating(Base):
+    """One participant's verdict on a session; the matcher reads the mean a learner received."""
+
+    __tablename__ = "session_ratings"
+    __table_args__ = (CheckConstraint("value IN (-1, 0, 1)", name="value_range"),)
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("study_sessions.id", ondelete="CASCADE"), primary_key=True)
+    rater_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ratee_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    value: Mapped[int] = mapped_column(Integer)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

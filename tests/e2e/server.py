@@ -173,6 +173,12 @@ class FakeDiscord:
         self.uploads: dict[tuple[int, str], bytes] = {}
         self.threads: list[JSON] = []
         self.dm_channels: dict[int, int] = {}
+        # Members whose DMs are closed to the bot (Discord answers 50007), and whether the bot may open threads.
+        self.closed_dms: set[int] = set()
+        self.threads_allowed = True
+        self.thread_members: dict[int, set[int]] = {}
+        # Discord keeps one message per (author, nonce) for a few minutes when the sender enforces the nonce.
+        self._by_nonce: dict[str, int] = {}
         self._connected = asyncio.Event()
         self._pending_sends: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -292,6 +298,10 @@ class FakeDiscord:
             user_id, name, bot=bot, roles=[*(roles or []), *([self.moderator_role_id] if moderator else [])]
         )
         return user_id
+
+    def remove_member(self, user_id: int) -> None:
+        """The member leaves the guild (not announced: the bot has no members intent)."""
+        self.members.pop(user_id, None)
 
     def add_role(self, name: str, permissions: int = 0) -> int:
         """A role with `permissions`, announced with GUILD_ROLE_CREATE as Discord does."""
@@ -462,6 +472,8 @@ class FakeDiscord:
             ("POST", rf"/channels/{snowflake}/messages/{snowflake}/threads", self._thread_from_message),
             ("POST", rf"/channels/{snowflake}/threads", self._thread),
             ("POST", r"/users/@me/channels", self._dm_channel),
+            ("PUT", rf"/channels/{snowflake}/thread-members/{snowflake}", self._add_thread_member),
+            ("GET", rf"/guilds/{snowflake}/members/{snowflake}", self._get_member),
             ("GET", rf"/channels/{snowflake}", self._get_channel),
         ]
         return [(method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in table]
@@ -656,7 +668,15 @@ class FakeDiscord:
             problems.append(("content", "Cannot send an empty message"))
         if problems:
             return self._invalid(call.route, problems)
+        recipient = next((user for user, dm in self.dm_channels.items() if dm == channel), None)
+        if recipient is not None and recipient in self.closed_dms:
+            return json_response({"message": "Cannot send messages to this user", "code": 50007}, status=403)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce") and str(nonce) in self._by_nonce:
+            return json_response(self.public(self.messages[self._by_nonce[str(nonce)]]))
         message = self._store_message(channel, body)
+        if nonce is not None and body.get("enforce_nonce"):
+            self._by_nonce[str(nonce)] = int(message["id"])
         self.dispatch("MESSAGE_CREATE", self.public(message))
         return json_response(self.public(message))
 
@@ -780,7 +800,26 @@ class FakeDiscord:
         problems = validation.validate_thread_name((call.body or {}).get("name"))
         if problems:
             return self._invalid(call.route, problems)
+        if not self.threads_allowed:
+            return json_response({"message": "Missing Permissions", "code": 50013}, status=403)
+        if int(channel_id) not in self.channels:
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         return json_response(self._new_thread(int(channel_id), call.body or {}), status=201)
+
+    async def _add_thread_member(self, call: Call, channel_id: str, user_id: str) -> web.Response:
+        thread = self.channels.get(int(channel_id))
+        if thread is None or thread.get("type") not in (10, 11, 12):
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        if int(user_id) not in self.members:
+            return json_response({"message": "Unknown Member", "code": 10007}, status=404)
+        self.thread_members.setdefault(int(channel_id), set()).add(int(user_id))
+        return web.Response(status=204)
+
+    async def _get_member(self, call: Call, guild_id: str, user_id: str) -> web.Response:
+        member = self.members.get(int(user_id)) if int(guild_id) == self.guild_id else None
+        if member is None:
+            return json_response({"message": "Unknown Member", "code": 10007}, status=404)
+        return json_response(member)
 
     async def _dm_channel(self, call: Call) -> web.Response:
         recipient = int((call.body or {})["recipient_id"])

@@ -1,0 +1,310 @@
+"""The pairing tables: queue, pairs, check-ins, sessions and their notices. Takes a session, never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    LearnerProfile,
+    Pair,
+    PairCheckin,
+    PairRequest,
+    SessionNotice,
+    SessionRating,
+    StudySession,
+)
+
+
+class PairingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def flush(self) -> None:
+        await self._session.flush()
+
+    def add(self, row: object) -> None:
+        self._session.add(row)
+
+    # ----- profiles and requests ---------------------------------------------------------------------------------
+
+    async def profile(self, guild_id: int, user_id: int) -> LearnerProfile | None:
+        return await self._session.get(LearnerProfile, (guild_id, user_id))
+
+    async def waiting_request(self, guild_id: int, user_id: int) -> PairRequest | None:
+        return await self._session.scalar(
+            select(PairRequest).where(
+                PairRequest.guild_id == guild_id, PairRequest.user_id == user_id, PairRequest.state == "waiting"
+            )
+        )
+
+    async def request(self, request_id: int) -> PairRequest | None:
+        return await self._session.get(PairRequest, request_id)
+
+    async def queue(self, guild_id: int, now: datetime) -> Sequence[tuple[PairRequest, LearnerProfile]]:
+        """Waiting requests of learners who are not paused, oldest first, with their profiles."""
+        result = await self._session.execute(
+            select(PairRequest, LearnerProfile)
+            .join(
+                LearnerProfile,
+                (LearnerProfile.guild_id == PairRequest.guild_id) & (LearnerProfile.user_id == PairRequest.user_id),
+            )
+            .where(
+                PairRequest.guild_id == guild_id,
+                PairRequest.state == "waiting",
+                or_(LearnerProfile.paused_until.is_(None), LearnerProfile.paused_until <= now),
+            )
+            .order_by(PairRequest.created_at, PairRequest.id)
+        )
+        return [(request, profile) for request, profile in result]
+
+    async def waiting_ahead(self, request: PairRequest) -> int:
+        """How many requests of the server have waited longer than this one."""
+        count = await self._session.scalar(
+            select(func.count()).where(
+                PairRequest.guild_id == request.guild_id,
+                PairRequest.state == "waiting",
+                PairRequest.created_at < request.created_at,
+            )
+        )
+        return int(count or 0)
+
+    async def close_waiting(self, request_ids: Sequence[int], state: str, now: datetime) -> int:
+        """Move still-waiting requests to `state`; the number moved. The guard that a concurrent match cannot pass:
+        a request that is no longer waiting is not counted, and the caller rolls back."""
+        result = await self._session.execute(
+            update(PairRequest)
+            .where(PairRequest.id.in_(request_ids), PairRequest.state == "waiting")
+            .values(state=state, closed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def due_expiries(self, before: datetime, limit: int) -> Sequence[PairRequest]:
+        return (
+            await self._session.scalars(
+                select(PairRequest)
+                .where(PairRequest.state == "waiting", PairRequest.created_at <= before)
+                .order_by(PairRequest.created_at)
+                .limit(limit)
+            )
+        ).all()
+
+    async def unnotified_expiries(self, limit: int) -> Sequence[PairRequest]:
+        return (
+            await self._session.scalars(
+                select(PairRequest)
+                .where(PairRequest.state == "expired", PairRequest.notified_at.is_(None))
+                .order_by(PairRequest.closed_at)
+                .limit(limit)
+            )
+        ).all()
+
+    async def guilds_with_queue(self) -> list[int]:
+        rows = await self._session.scalars(
+            select(PairRequest.guild_id)
+            .where(PairRequest.state == "waiting")
+            .group_by(PairRequest.guild_id)
+            .having(func.count() >= 2)
+        )
+        return list(rows)
+
+    # ----- pairs and history -----------------------------------------------------------------------------------
+
+    async def pair(self, pair_id: int) -> Pair | None:
+        return await self._session.get(Pair, pair_id)
+
+    async def past_pairs(self, guild_id: int) -> frozenset[frozenset[int]]:
+        rows = await self._session.execute(select(Pair.user_low, Pair.user_high).where(Pair.guild_id == guild_id))
+        return frozenset(frozenset(row) for row in rows)
+
+    async def pairs_of(self, guild_id: int, user_id: int, *, limit: int) -> Sequence[Pair]:
+        return (
+            await self._session.scalars(
+                select(Pair)
+                .where(Pair.guild_id == guild_id, or_(Pair.user_low == user_id, Pair.user_high == user_id))
+                .order_by(Pair.matched_at.desc(), Pair.id.desc())
+                .limit(limit)
+            )
+        ).all()
+
+    async def unannounced(self, limit: int) -> Sequence[Pair]:
+        return (
+            await self._session.scalars(
+                select(Pair).where(Pair.announced_at.is_(None), Pair.ended_at.is_(None)).order_by(Pair.id).limit(limit)
+            )
+        ).all()
+
+    async def ratings(self, guild_id: int, user_ids: Sequence[int]) -> dict[int, float]:
+        """Each learner's standing, -1..1: the mean of the session ratings they received and of their partners'
+        "did you meet?" answers about them (met counts 1, not met -1). Absent for a learner without any."""
+        if not user_ids:
+            return {}
+        received = (
+            select(SessionRating.ratee_id.label("user_id"), SessionRating.value.label("value"))
+            .join(StudySession, StudySession.id == SessionRating.session_id)
+            .where(StudySession.guild_id == guild_id, SessionRating.ratee_id.in_(user_ids))
+        )
+        # The partner of the one who answered is the other member of the pair.
+        partner = func.coalesce(
+            func.nullif(Pair.user_low, PairCheckin.user_id), func.nullif(Pair.user_high, PairCheckin.user_id)
+        )
+        checkins = select(partner.label("user_id"), case((PairCheckin.met.is_(True), 1), else_=-1).label("value"))
+        checkins = checkins.join(Pair, Pair.id == PairCheckin.pair_id).where(
+            Pair.guild_id == guild_id, PairCheckin.met.is_not(None), partner.in_(user_ids)
+        )
+        both = received.union_all(checkins).subquery()
+        rows = await self._session.execute(select(both.c.user_id, func.avg(both.c.value)).group_by(both.c.user_id))
+        return {int(user_id): max(-1.0, min(1.0, float(mean))) for user_id, mean in rows}
+
+    # ----- check-ins --------------------------------------------------------------------------------------------
+
+    async def pairs_due_checkin(self, matched_before: datetime, limit: int) -> Sequence[Pair]:
+        """Pairs old enough to be asked "did you meet?" where someone has not been asked yet."""
+        asked = select(func.count()).where(PairCheckin.pair_id == Pair.id).scalar_subquery()
+        return (
+            await self._session.scalars(
+                select(Pair)
+                .where(Pair.matched_at <= matched_before, Pair.announced_at.is_not(None), asked < 2)
+                .order_by(Pair.id)
+                .limit(limit)
+            )
+        ).all()
+
+    async def checkin(self, pair_id: int, user_id: int) -> PairCheckin | None:
+        return await self._session.get(PairCheckin, (pair_id, user_id))
+
+    async def unsent_checkins(self, limit: int) -> Sequence[PairCheckin]:
+        return (
+            await self._session.scalars(
+                select(PairCheckin).where(PairCheckin.sent_at.is_(None)).order_by(PairCheckin.asked_at).limit(limit)
+            )
+        ).all()
+
+    async def overdue_checkins(self, sent_before: datetime, limit: int) -> Sequence[tuple[PairCheckin, int]]:
+        """Sent, unanswered, past the answer window and not yet counted: with the guild of their pair."""
+        rows = await self._session.execute(
+            select(PairCheckin, Pair.guild_id)
+            .join(Pair, Pair.id == PairCheckin.pair_id)
+            .where(
+                PairCheckin.sent_at <= sent_before,
+                PairCheckin.answered_at.is_(None),
+                PairCheckin.ignored_at.is_(None),
+            )
+            .order_by(PairCheckin.sent_at)
+            .limit(limit)
+        )
+        return [(checkin, int(guild_id)) for checkin, guild_id in rows]
+
+    async def checkin_counts(self, guild_id: int, since: datetime) -> tuple[int, int, int]:
+        """(asked, answered "met", answered "did not meet") for check-ins of pairs matched since `since`."""
+        row = (
+            await self._session.execute(
+                select(
+                    func.count(PairCheckin.sent_at),
+                    func.count().filter(PairCheckin.met.is_(True)),
+                    func.count().filter(PairCheckin.met.is_(False)),
+                )
+                .join(Pair, Pair.id == PairCheckin.pair_id)
+                .where(Pair.guild_id == guild_id, Pair.matched_at >= since)
+            )
+        ).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    async def matches_since(self, guild_id: int, since: datetime) -> int:
+        count = await self._session.scalar(
+            select(func.count()).where(Pair.guild_id == guild_id, Pair.matched_at >= since)
+        )
+        return int(count or 0)
+
+    async def waiting_summary(self, guild_id: int) -> Sequence[tuple[str, datetime]]:
+        rows = await self._session.execute(
+            select(PairRequest.track, PairRequest.created_at).where(
+                PairRequest.guild_id == guild_id, PairRequest.state == "waiting"
+            )
+        )
+        return list(rows)
+
+    # ----- sessions ----------------------------------------------------------------------------------------------
+
+    async def study_session(self, session_id: int) -> StudySession | None:
+        return await self._session.get(StudySession, session_id)
+
+    async def upcoming_sessions(
+        self, guild_id: int, user_id: int, after: datetime, limit: int
+    ) -> Sequence[StudySession]:
+        return (
+            await self._session.scalars(
+                select(StudySession)
+                .where(
+                    StudySession.guild_id == guild_id,
+                    StudySession.state == "scheduled",
+                    or_(StudySession.organiser_id == user_id, StudySession.partner_id == user_id),
+                    StudySession.starts_at > after,
+                )
+                .order_by(StudySession.starts_at, StudySession.id)
+                .limit(limit)
+            )
+        ).all()
+
+    async def sessions_starting(self, after: datetime, before: datetime) -> Sequence[StudySession]:
+        return (
+            await self._session.scalars(
+                select(StudySession)
+                .where(
+                    StudySession.state == "scheduled",
+                    StudySession.starts_at > after,
+                    StudySession.starts_at <= before,
+                )
+                .order_by(StudySession.starts_at, StudySession.id)
+            )
+        ).all()
+
+    async def notices(self, session_ids: Sequence[int]) -> set[tuple[int, int, str]]:
+        if not session_ids:
+            return set()
+        rows = await self._session.execute(
+            select(SessionNotice.session_id, SessionNotice.user_id, SessionNotice.kind).where(
+                SessionNotice.session_id.in_(session_ids)
+            )
+        )
+        return {(int(s), int(u), str(k)) for s, u, k in rows}
+
+    async def unsent_notices(self, limit: int) -> Sequence[tuple[SessionNotice, StudySession]]:
+        rows = await self._session.execute(
+            select(SessionNotice, StudySession)
+            .join(StudySession, StudySession.id == SessionNotice.session_id)
+            .where(SessionNotice.sent_at.is_(None))
+            .order_by(SessionNotice.claimed_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def notice(self, session_id: int, user_id: int, kind: str) -> SessionNotice | None:
+        return await self._session.get(SessionNotice, (session_id, user_id, kind))
+
+    async def rating(self, session_id: int, rater_id: int) -> SessionRating | None:
+        return await self._session.get(SessionRating, (session_id, rater_id))
+
+    # ----- forgetting --------------------------------------------------------------------------------------------
+
+    async def forget(self, guild_id: int, user_id: int) -> None:
+        """Delete a learner's profile, requests, pairs, check-ins, sessions and ratings in this server."""
+        await self._session.execute(
+            delete(StudySession).where(
+                StudySession.guild_id == guild_id,
+                or_(StudySession.organiser_id == user_id, StudySession.partner_id == user_id),
+            )
+        )
+        await self._session.execute(
+            delete(Pair).where(Pair.guild_id == guild_id, or_(Pair.user_low == user_id, Pair.user_high == user_id))
+        )
+        await self._session.execute(
+            delete(PairRequest).where(PairRequest.guild_id == guild_id, PairRequest.user_id == user_id)
+        )
+        await self._session.execute(
+            delete(LearnerProfile).where(LearnerProfile.guild_id == guild_id, LearnerProfile.user_id == user_id)
+        )

@@ -1,0 +1,1012 @@
+"""Pairing and study sessions: the queue, matching, pairs, check-ins, sessions, reminders and ratings.
+
+Plain types in and out; every state change is one transaction; the matcher itself is the pure
+`bot.pairing.matching`. The rules that must hold under concurrency (one waiting request per learner, one pair per
+request) are the database's; the matching transaction re-checks that both requests are still waiting and rolls
+back otherwise, so two requests or a request and a round can never match one learner twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal, cast
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.base import utcnow
+from bot.db.models import ChallengeTopic, LearnerProfile, Pair, PairCheckin, PairRequest, SessionNotice, SessionRating
+from bot.db.models import StudySession as StudySessionRow
+from bot.db.pairing_repository import PairingRepository
+from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from bot.pairing.availability import WeeklyInterval, describe, overlap_intervals, parse_availability
+from bot.pairing.matching import Candidate, LookingFor, Match, Track, assign, best_partner, default_looking_for
+from bot.pairing.timezones import resolve_timezone
+from bot.pairing.when import parse_when
+from bot.services.topics import TopicService
+
+log = logging.getLogger(__name__)
+
+TRACKS: tuple[Track, ...] = ("frontend", "backend")
+LOOKING_FOR: tuple[LookingFor, ...] = ("frontend", "backend", "any")
+MAX_TOPICS = 5
+MAX_PAUSE_DAYS = 90
+UNTIL_RESUMED = datetime(9999, 1, 1, tzinfo=UTC)
+"""`paused_until` for a pause that lasts until `/pair resume`."""
+DAY_BEFORE = timedelta(hours=24)
+SOON_BEFORE = timedelta(minutes=15)
+RATING_WINDOW = timedelta(days=7)
+"""A session is offered for rating for this long after it ends; the bot being down longer skips the question."""
+CHECKIN_ANSWER_WINDOW = timedelta(days=2)
+MISSED_CHECKINS_TO_PAUSE = 2
+MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 15, 480, 60
+BATCH = 200
+"""Most rows one periodic pass handles; the next pass takes the rest."""
+
+NoticeKind = Literal["day", "soon", "rating"]
+
+
+# ----- what the service hands out -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    user_id: int
+    name: str
+    track: Track
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    pair_id: int
+    guild_id: int
+    a: Learner
+    b: Learner
+    shared_topics: tuple[str, ...]
+    overlap: tuple[WeeklyInterval, ...]
+    """UTC weekly intervals both learners are free; empty when either gave no availability."""
+    matched_at: datetime
+    thread_id: int | None = None
+
+    def members(self) -> tuple[int, int]:
+        return self.a.user_id, self.b.user_id
+
+    def partner_of(self, user_id: int) -> Learner:
+        return self.b if user_id == self.a.user_id else self.a
+
+    def overlap_for(self, learner: Learner) -> str | None:
+        """The shared hours in the learner's own timezone, in words; None when there is nothing to show."""
+        if not self.overlap:
+            return None
+        return describe(self.overlap, learner.timezone, reference=self.matched_at)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOutcome:
+    request_id: int
+    learner: Learner
+    looking_for: LookingFor
+    topics: tuple[str, ...]
+    availability: str | None
+    """What was understood of the availability, in the learner's words; None when none is on the profile."""
+    resumed: bool
+    """The learner was paused, and asking again resumed them."""
+    match: MatchView | None
+    ahead: int
+    """Requests of the server that have waited longer (0 when matched)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingView:
+    request_id: int
+    track: Track
+    looking_for: LookingFor
+    topics: tuple[str, ...]
+    since: datetime
+    ahead: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PastPair:
+    pair_id: int
+    partner_id: int
+    matched_at: datetime
+    ended_at: datetime | None
+    shared_topics: tuple[str, ...]
+    thread_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    learner: Learner | None
+    availability: str | None
+    waiting: WaitingView | None
+    paused_until: datetime | None
+    current_pairs: tuple[PastPair, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PairStats:
+    waiting_by_track: dict[Track, int]
+    median_wait: timedelta | None
+    matches_this_week: int
+    checkins_asked: int
+    met: int
+    not_met: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    session_id: int
+    guild_id: int
+    pair_id: int | None
+    organiser_id: int
+    partner_id: int
+    starts_at: datetime
+    duration_minutes: int
+    topic: str | None
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    def other(self, user_id: int) -> int:
+        return self.partner_id if user_id == self.organiser_id else self.organiser_id
+
+
+@dataclass(frozen=True, slots=True)
+class SessionNoticeView:
+    session: SessionView
+    user_id: int
+    kind: NoticeKind
+    timezone: str
+    thread_id: int | None
+    """The pair's thread, the fallback when the learner's DMs are closed."""
+
+    @property
+    def nonce(self) -> int:
+        """The same number for every attempt at this notice, so Discord keeps one message if a crash resends it."""
+        return _nonce("notice", self.session.session_id, self.user_id, self.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinView:
+    pair_id: int
+    guild_id: int
+    user_id: int
+    partner_id: int
+    thread_id: int | None
+
+    @property
+    def nonce(self) -> int:
+        return _nonce("checkin", self.pair_id, self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredRequest:
+    request_id: int
+    guild_id: int
+    user_id: int
+    waited: timedelta
+
+    @property
+    def nonce(self) -> int:
+        return _nonce("expired", self.request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoPaused:
+    guild_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PairAsk:
+    """What `/pair request` (or a button) asks for; None means "as on the profile", or the default."""
+
+    guild_id: int
+    user_id: int
+    name: str
+    track: str | None
+    looking_for: str | None = None
+    topics: str | None = None
+    timezone: str | None = None
+    availability: str | None = None
+    challenge_id: int | None = None
+
+
+class _Raced(Exception):
+    """A request of the match was no longer waiting: another transaction matched or closed it first."""
+
+
+def _nonce(*parts: object) -> int:
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=7).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _slugs(value: str) -> tuple[str, ...]:
+    return tuple(slug for slug in value.split(",") if slug)
+
+
+def _intervals_text(intervals: Sequence[WeeklyInterval]) -> str:
+    return ",".join(f"{interval.start}-{interval.end}" for interval in intervals)
+
+
+def _intervals(value: str | None) -> tuple[WeeklyInterval, ...] | None:
+    if value is None:
+        return None
+    spans = (part.split("-") for part in value.split(",") if part)
+    return tuple(WeeklyInterval(int(start), int(end)) for start, end in spans)
+
+
+def _learner(profile: LearnerProfile) -> Learner:
+    return Learner(profile.user_id, profile.display_name, cast(Track, profile.track), profile.timezone)
+
+
+def _session_view(row: StudySessionRow) -> SessionView:
+    return SessionView(
+        row.id,
+        row.guild_id,
+        row.pair_id,
+        row.organiser_id,
+        row.partner_id,
+        row.starts_at,
+        row.duration_minutes,
+        row.topic,
+    )
+
+
+def _past_pair(pair: Pair, user_id: int) -> PastPair:
+    partner = pair.user_high if pair.user_low == user_id else pair.user_low
+    return PastPair(pair.id, partner, pair.matched_at, pair.ended_at, _slugs(pair.shared_topics), pair.thread_id)
+
+
+class PairingService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        topics: TopicService,
+        *,
+        request_lifetime: timedelta = timedelta(days=14),
+        checkin_after: timedelta = timedelta(days=3),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        # What "now" is for commands and buttons; the end-to-end tests move it to reach reminders and expiry.
+        self.clock = clock
+        self._topics = topics
+        self._request_lifetime = request_lifetime
+        self._checkin_after = checkin_after
+        # One matcher at a time in this process; across processes the guarded update decides.
+        self._matching = asyncio.Lock()
+
+    @property
+    def request_lifetime(self) -> timedelta:
+        return self._request_lifetime
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    async def timezone_of(self, guild_id: int, user_id: int) -> str:
+        """The learner's timezone from their profile; UTC for someone who never gave one."""
+        async with self._sessions() as session:
+            profile = await PairingRepository(session).profile(guild_id, user_id)
+        return profile.timezone if profile else "UTC"
+
+    # ----- topics -----------------------------------------------------------------------------------------------------
+
+    def topic_title(self, slug: str) -> str:
+        card = self._topics.knowledge_base.by_slug.get(slug)
+        return card.title if card else slug
+
+    def topic_choices(self, current: str) -> list[tuple[str, str]]:
+        """(name, value) pairs for a topics option: the last comma-separated name is the one being typed."""
+        done, _, typing = current.rpartition(",")
+        prefix = f"{done.strip()}, " if done.strip() else ""
+        choices = []
+        for choice in self._topics.autocomplete(typing.strip()):
+            value = prefix + choice.name
+            if len(value) <= 100:
+                choices.append((value, value))
+        return choices
+
+    def _resolve_topics(self, named: str | None) -> tuple[str, ...]:
+        slugs: list[str] = []
+        for name in (named or "").split(","):
+            if name.strip():
+                slug = self._topics.find(name.strip()).slug  # an unknown name raises "did you mean"
+                if slug not in slugs:
+                    slugs.append(slug)
+        if len(slugs) > MAX_TOPICS:
+            raise InvalidInputError(f"Name at most {MAX_TOPICS} topics: the ones you most want to work on.")
+        return tuple(slugs)
+
+    # ----- asking -----------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _track(value: str | None, profile: LearnerProfile | None) -> Track:
+        if value is None and profile is not None:
+            return cast(Track, profile.track)
+        if value not in TRACKS:
+            raise InvalidInputError("Say which track you are on: `frontend` or `backend`.")
+        return value
+
+    @staticmethod
+    def _looking_for(value: str | None, track: Track) -> LookingFor:
+        if value is None:
+            return default_looking_for(track)
+        if value not in LOOKING_FOR:
+            raise InvalidInputError("`looking_for` is `frontend`, `backend` or `any`.")
+        return value
+
+    async def request(self, ask: PairAsk, now: datetime) -> RequestOutcome:
+        """Join the queue and, when a compatible partner is waiting, match at once.
+
+        Everything is checked before anything is stored; the request and the profile are stored together.
+        """
+        topics = self._resolve_topics(ask.topics)
+        timezone = None
+        if ask.timezone is not None:
+            try:
+                timezone = resolve_timezone(ask.timezone)
+            except ValueError as error:
+                raise InvalidInputError(str(error)) from None
+        try:
+            async with self._sessions.begin() as session:
+                repository = PairingRepository(session)
+                profile = await repository.profile(ask.guild_id, ask.user_id)
+                track = self._track(ask.track, profile)
+                looking_for = self._looking_for(ask.looking_for, track)
+                timezone = timezone or (profile.timezone if profile else "UTC")
+                availability_text = profile.availability_text if profile else None
+                availability_utc = profile.availability_utc if profile else None
+                if ask.availability is not None:
+                    try:
+                        parsed = parse_availability(ask.availability, timezone, reference=now)
+                    except ValueError as error:
+                        raise InvalidInputError(str(error)) from None
+                    availability_text, availability_utc = parsed.text, _intervals_text(parsed.intervals)
+                elif availability_text is not None and (profile is None or timezone != profile.timezone):
+                    # The same hours in a new timezone are other UTC hours.
+                    parsed = parse_availability(availability_text, timezone, reference=now)
+                    availability_utc = _intervals_text(parsed.intervals)
+                waiting = await repository.waiting_request(ask.guild_id, ask.user_id)
+                if waiting is not None:
+                    raise InvalidInputError(_already_waiting(waiting))
+                resumed = profile is not None and profile.paused_until is not None and profile.paused_until > now
+                if profile is None:
+                    profile = LearnerProfile(guild_id=ask.guild_id, user_id=ask.user_id, missed_checkins=0)
+                    repository.add(profile)
+                profile.display_name = ask.name[:100]
+                profile.track = track
+                profile.timezone = timezone
+                profile.availability_text = availability_text
+                profile.availability_utc = availability_utc
+                profile.paused_until = None
+                profile.updated_at = now
+                request = PairRequest(
+                    guild_id=ask.guild_id,
+                    user_id=ask.user_id,
+                    track=track,
+                    looking_for=looking_for,
+                    topics=",".join(topics),
+                    state="waiting",
+                    challenge_id=ask.challenge_id,
+                    created_at=now,
+                )
+                repository.add(request)
+                await repository.flush()
+                request_id = request.id
+                learner = _learner(profile)
+        except IntegrityError:
+            # Two clicks at once: the other one's request is the open one.
+            raise InvalidInputError("You already have a pairing request waiting: `/pair status` shows it.") from None
+        echo = describe(_intervals(availability_utc) or (), timezone, reference=now) if availability_utc else None
+        match = await self._match_new(ask.guild_id, request_id, now)
+        ahead = 0
+        if match is None:
+            async with self._sessions() as session:
+                row = await PairingRepository(session).request(request_id)
+                ahead = await PairingRepository(session).waiting_ahead(row) if row else 0
+        return RequestOutcome(request_id, learner, looking_for, topics, echo, resumed, match, ahead)
+
+    async def _match_new(self, guild_id: int, request_id: int, now: datetime) -> MatchView | None:
+        """Match a request that just joined against the best waiting partner; None leaves it waiting."""
+        for _attempt in range(3):
+            try:
+                async with self._matching, self._sessions.begin() as session:
+                    repository = PairingRepository(session)
+                    await _take_write_lock(session, guild_id)
+                    queue = await repository.queue(guild_id, now)
+                    candidates = await self._candidates(repository, guild_id, queue)
+                    by_request = {request.user_id: (request, profile) for request, profile in queue}
+                    new = next((c for c in candidates if by_request[c.user_id][0].id == request_id), None)
+                    if new is None:
+                        return None  # matched by a round already, or paused
+                    others = [c for c in candidates if c.user_id != new.user_id]
+                    found = best_partner(new, others, past_pairs=await repository.past_pairs(guild_id))
+                    if found is None:
+                        return None
+                    return await self._pair(repository, found, by_request, now)
+            except _Raced:
+                continue
+        return None  # still waiting; the next round will see it
+
+    async def run_round(self, guild_id: int, now: datetime) -> list[MatchView]:
+        """The periodic round: the whole queue matched for the best total score (see `matching.assign`)."""
+        matches: list[MatchView] = []
+        async with self._matching, self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            await _take_write_lock(session, guild_id)
+            queue = await repository.queue(guild_id, now)
+            if len(queue) < 2:
+                return []
+            candidates = await self._candidates(repository, guild_id, queue)
+            by_request = {request.user_id: (request, profile) for request, profile in queue}
+            for found in assign(candidates, past_pairs=await repository.past_pairs(guild_id)):
+                try:
+                    async with session.begin_nested():
+                        matches.append(await self._pair(repository, found, by_request, now))
+                except _Raced:
+                    log.info("round in %s: %s and %s were taken meanwhile", guild_id, found.a, found.b)
+        return matches
+
+    async def guilds_with_queue(self) -> list[int]:
+        async with self._sessions() as session:
+            return await PairingRepository(session).guilds_with_queue()
+
+    async def _candidates(
+        self,
+        repository: PairingRepository,
+        guild_id: int,
+        queue: Sequence[tuple[PairRequest, LearnerProfile]],
+    ) -> list[Candidate]:
+        ratings = await repository.ratings(guild_id, [request.user_id for request, _ in queue])
+        return [
+            Candidate(
+                user_id=request.user_id,
+                track=cast(Track, request.track),
+                looking_for=cast(LookingFor, request.looking_for),
+                topics=frozenset(_slugs(request.topics)),
+                intervals=_intervals(profile.availability_utc),
+                waiting_since=request.created_at,
+                rating=ratings.get(request.user_id, 0.0),
+            )
+            for request, profile in queue
+        ]
+
+    async def _pair(
+        self,
+        repository: PairingRepository,
+        found: Match,
+        by_user: dict[int, tuple[PairRequest, LearnerProfile]],
+        now: datetime,
+    ) -> MatchView:
+        (request_a, profile_a), (request_b, profile_b) = by_user[found.a], by_user[found.b]
+        if await repository.close_waiting([request_a.id, request_b.id], "matched", now) != 2:
+            raise _Raced
+        low, high = sorted(((found.a, request_a), (found.b, request_b)), key=lambda item: item[0])
+        shared = tuple(sorted(found.shared_topics))
+        pair = Pair(
+            guild_id=request_a.guild_id,
+            user_low=low[0],
+            user_high=high[0],
+            request_low_id=low[1].id,
+            request_high_id=high[1].id,
+            shared_topics=",".join(shared),
+            overlap_minutes=found.overlap_minutes,
+            score=found.score,
+            matched_at=now,
+        )
+        repository.add(pair)
+        await repository.flush()
+        return self._match_view(pair, profile_a, profile_b)
+
+    @staticmethod
+    def _match_view(pair: Pair, profile_a: LearnerProfile, profile_b: LearnerProfile) -> MatchView:
+        both = _intervals(profile_a.availability_utc), _intervals(profile_b.availability_utc)
+        overlap = overlap_intervals(both[0], both[1]) if both[0] is not None and both[1] is not None else ()
+        return MatchView(
+            pair.id,
+            pair.guild_id,
+            _learner(profile_a),
+            _learner(profile_b),
+            _slugs(pair.shared_topics),
+            tuple(overlap),
+            pair.matched_at,
+            pair.thread_id,
+        )
+
+    # ----- announcing -------------------------------------------------------------------------------------------------
+
+    async def unannounced(self) -> list[MatchView]:
+        """Pairs whose learners have not been told yet: new ones, and any a crash interrupted."""
+        async with self._sessions() as session:
+            repository = PairingRepository(session)
+            views = []
+            for pair in await repository.unannounced(BATCH):
+                low = await repository.profile(pair.guild_id, pair.user_low)
+                high = await repository.profile(pair.guild_id, pair.user_high)
+                if low is not None and high is not None:
+                    views.append(self._match_view(pair, low, high))
+            return views
+
+    async def announcement(self, pair_id: int) -> tuple[bool, int | None]:
+        """Whether the pair was announced (or no longer needs to be), and its thread."""
+        async with self._sessions() as session:
+            pair = await PairingRepository(session).pair(pair_id)
+        if pair is None:
+            return True, None
+        return pair.announced_at is not None, pair.thread_id
+
+    async def announced(self, pair_id: int, thread_id: int | None, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            pair = await PairingRepository(session).pair(pair_id)
+            if pair is not None:
+                pair.thread_id = thread_id
+                pair.announced_at = now
+
+    async def partner_left(self, pair_id: int, left_user_id: int) -> int | None:
+        """A matched learner is no longer in the server: end the pair and put the other back in the queue, keeping
+        their place. The other learner's id, or None when there was nothing to undo."""
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            pair = await repository.pair(pair_id)
+            if pair is None or pair.ended_at is not None:
+                return None
+            stayed = pair.user_high if pair.user_low == left_user_id else pair.user_low
+            old_id = pair.request_low_id if pair.user_low == stayed else pair.request_high_id
+            old = await repository.request(old_id) if old_id is not None else None
+            if old is not None and await repository.waiting_request(pair.guild_id, stayed) is None:
+                repository.add(
+                    PairRequest(
+                        guild_id=old.guild_id,
+                        user_id=stayed,
+                        track=old.track,
+                        looking_for=old.looking_for,
+                        topics=old.topics,
+                        state="waiting",
+                        challenge_id=old.challenge_id,
+                        created_at=old.created_at,
+                    )
+                )
+            # Not a pairing that happened: it must not count as history that keeps the two apart.
+            await session.delete(pair)
+            return stayed
+
+    async def end_pair(self, pair_id: int, actor_id: int, now: datetime) -> PastPair:
+        async with self._sessions.begin() as session:
+            pair = await PairingRepository(session).pair(pair_id)
+            if pair is None:
+                raise NotFoundError("This pairing no longer exists.")
+            if actor_id not in (pair.user_low, pair.user_high):
+                raise PermissionDeniedError("Only the two learners of this pairing can end it.")
+            if pair.ended_at is not None:
+                raise InvalidInputError("This pairing has already ended. `/pair request` finds a new partner.")
+            pair.ended_at, pair.ended_by = now, actor_id
+            return _past_pair(pair, actor_id)
+
+    async def pair_view(self, pair_id: int) -> MatchView:
+        async with self._sessions() as session:
+            repository = PairingRepository(session)
+            pair = await repository.pair(pair_id)
+            if pair is None:
+                raise NotFoundError("This pairing no longer exists.")
+            low = await repository.profile(pair.guild_id, pair.user_low)
+            high = await repository.profile(pair.guild_id, pair.user_high)
+            if low is None or high is None:
+                raise NotFoundError("One of the learners of this pairing asked to be forgotten.")
+            return self._match_view(pair, low, high)
+
+    # ----- the learner's own view -------------------------------------------------------------------------------------
+
+    async def status(self, guild_id: int, user_id: int, now: datetime) -> StatusView:
+        async with self._sessions() as session:
+            repository = PairingRepository(session)
+            profile = await repository.profile(guild_id, user_id)
+            request = await repository.waiting_request(guild_id, user_id)
+            waiting = None
+            if request is not None:
+                waiting = WaitingView(
+                    request.id,
+                    cast(Track, request.track),
+                    cast(LookingFor, request.looking_for),
+                    _slugs(request.topics),
+                    request.created_at,
+                    await repository.waiting_ahead(request),
+                    request.created_at + self._request_lifetime,
+                )
+            pairs = await repository.pairs_of(guild_id, user_id, limit=10)
+        current = tuple(_past_pair(pair, user_id) for pair in pairs if pair.ended_at is None)
+        paused = profile.paused_until if profile and profile.paused_until and profile.paused_until > now else None
+        availability = None
+        if profile is not None and profile.availability_utc:
+            availability = describe(_intervals(profile.availability_utc) or (), profile.timezone, reference=now)
+        return StatusView(_learner(profile) if profile else None, availability, waiting, paused, current)
+
+    async def cancel(self, guild_id: int, user_id: int, now: datetime) -> WaitingView:
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            request = await repository.waiting_request(guild_id, user_id)
+            if request is None:
+                raise NotFoundError("You have no pairing request waiting, so there is nothing to cancel.")
+            await repository.close_waiting([request.id], "cancelled", now)
+            return WaitingView(
+                request.id,
+                cast(Track, request.track),
+                cast(LookingFor, request.looking_for),
+                _slugs(request.topics),
+                request.created_at,
+                0,
+                request.created_at + self._request_lifetime,
+            )
+
+    async def history(self, guild_id: int, user_id: int, *, limit: int = 10) -> list[PastPair]:
+        async with self._sessions() as session:
+            pairs = await PairingRepository(session).pairs_of(guild_id, user_id, limit=limit)
+        return [_past_pair(pair, user_id) for pair in pairs]
+
+    async def pause(self, guild_id: int, user_id: int, days: int | None, now: datetime) -> datetime:
+        """Keep the learner out of matching until the returned time (UNTIL_RESUMED without `days`)."""
+        if days is not None and not 1 <= days <= MAX_PAUSE_DAYS:
+            raise InvalidInputError(
+                f"Pause for 1 to {MAX_PAUSE_DAYS} days, or leave `days` out to pause until you resume."
+            )
+        until = now + timedelta(days=days) if days is not None else UNTIL_RESUMED
+        async with self._sessions.begin() as session:
+            profile = await PairingRepository(session).profile(guild_id, user_id)
+            if profile is None:
+                raise NotFoundError("You are not in pairing yet: `/pair request` joins the queue.")
+            profile.paused_until = until
+            profile.updated_at = now
+        return until
+
+    async def resume(self, guild_id: int, user_id: int, now: datetime) -> bool:
+        """Back into matching; False when the learner was not paused."""
+        async with self._sessions.begin() as session:
+            profile = await PairingRepository(session).profile(guild_id, user_id)
+            if profile is None:
+                raise NotFoundError("You are not in pairing yet: `/pair request` joins the queue.")
+            was_paused = profile.paused_until is not None and profile.paused_until > now
+            profile.paused_until = None
+            profile.missed_checkins = 0
+            profile.updated_at = now
+        return was_paused
+
+    async def stats(self, guild_id: int, now: datetime) -> PairStats:
+        week_ago = now - timedelta(days=7)
+        async with self._sessions() as session:
+            repository = PairingRepository(session)
+            waiting = await repository.waiting_summary(guild_id)
+            matches = await repository.matches_since(guild_id, week_ago)
+            asked, met, not_met = await repository.checkin_counts(guild_id, now - timedelta(days=30))
+        by_track = {track: sum(1 for t, _ in waiting if t == track) for track in TRACKS}
+        waits = [now - since for _, since in waiting]
+        median = timedelta(seconds=statistics.median(w.total_seconds() for w in waits)) if waits else None
+        return PairStats(by_track, median, matches, asked, met, not_met)
+
+    # ----- from a challenge -------------------------------------------------------------------------------------------
+
+    async def challenge_topics(self, challenge_id: int) -> tuple[str, ...]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ChallengeTopic.slug)
+                .where(ChallengeTopic.challenge_id == challenge_id)
+                .order_by(ChallengeTopic.position)
+            )
+            return tuple(rows)[:MAX_TOPICS]
+
+    async def has_profile(self, guild_id: int, user_id: int) -> bool:
+        async with self._sessions() as session:
+            return await PairingRepository(session).profile(guild_id, user_id) is not None
+
+    # ----- expiry -----------------------------------------------------------------------------------------------------
+
+    async def expire_due(self, now: datetime) -> list[ExpiredRequest]:
+        """Expire requests that waited too long; returns every expiry whose notice is still to be sent."""
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            due = await repository.due_expiries(now - self._request_lifetime, BATCH)
+            await repository.close_waiting([request.id for request in due], "expired", now)
+        async with self._sessions() as session:
+            pending = await PairingRepository(session).unnotified_expiries(BATCH)
+            return [ExpiredRequest(r.id, r.guild_id, r.user_id, (r.closed_at or now) - r.created_at) for r in pending]
+
+    async def expiry_notified(self, request_id: int, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            request = await PairingRepository(session).request(request_id)
+            if request is not None:
+                request.notified_at = now
+
+    async def renew(self, request_id: int, user_id: int, name: str, now: datetime) -> RequestOutcome:
+        async with self._sessions() as session:
+            old = await PairingRepository(session).request(request_id)
+        if old is None:
+            raise NotFoundError("That request no longer exists: `/pair request` starts a new one.")
+        if old.user_id != user_id:
+            raise PermissionDeniedError("This button renews someone else's request: `/pair request` starts yours.")
+        topics = ", ".join(self.topic_title(slug) for slug in _slugs(old.topics))
+        ask = PairAsk(
+            old.guild_id, user_id, name, old.track, old.looking_for, topics or None, None, None, old.challenge_id
+        )
+        return await self.request(ask, now)
+
+    # ----- check-ins --------------------------------------------------------------------------------------------------
+
+    async def due_checkins(self, now: datetime) -> list[CheckinView]:
+        """Ask "did you meet?" of both learners of pairs matched long enough ago; returns every unsent question,
+        including those a crash interrupted."""
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            for pair in await repository.pairs_due_checkin(now - self._checkin_after, BATCH):
+                for user_id in (pair.user_low, pair.user_high):
+                    if await repository.checkin(pair.id, user_id) is None:
+                        repository.add(PairCheckin(pair_id=pair.id, user_id=user_id, asked_at=now))
+        async with self._sessions() as session:
+            repository = PairingRepository(session)
+            views = []
+            for checkin in await repository.unsent_checkins(BATCH):
+                asked = await repository.pair(checkin.pair_id)
+                if asked is not None:
+                    partner = asked.user_high if asked.user_low == checkin.user_id else asked.user_low
+                    views.append(CheckinView(asked.id, asked.guild_id, checkin.user_id, partner, asked.thread_id))
+            return views
+
+    async def checkin_sent(self, pair_id: int, user_id: int, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            checkin = await PairingRepository(session).checkin(pair_id, user_id)
+            if checkin is not None:
+                checkin.sent_at = now
+
+    async def answer_checkin(self, pair_id: int, user_id: int, met: bool, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            checkin = await repository.checkin(pair_id, user_id)
+            if checkin is None:
+                pair = await repository.pair(pair_id)
+                if pair is None:
+                    raise NotFoundError("This pairing no longer exists.")
+                raise PermissionDeniedError("This question is for the two learners of the pairing.")
+            checkin.met, checkin.answered_at = met, now
+            answered = await repository.pair(pair_id)
+            profile = await repository.profile(answered.guild_id, user_id) if answered else None
+            if profile is not None:
+                profile.missed_checkins = 0
+
+    async def pause_ignorers(self, now: datetime) -> list[AutoPaused]:
+        """Count check-ins left unanswered past the window; a learner with two in a row is paused."""
+        paused: list[AutoPaused] = []
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            for checkin, guild_id in await repository.overdue_checkins(now - CHECKIN_ANSWER_WINDOW, BATCH):
+                checkin.ignored_at = now
+                profile = await repository.profile(guild_id, checkin.user_id)
+                if profile is None:
+                    continue
+                profile.missed_checkins += 1
+                if profile.missed_checkins >= MISSED_CHECKINS_TO_PAUSE and profile.paused_until is None:
+                    profile.paused_until = UNTIL_RESUMED
+                    paused.append(AutoPaused(guild_id, checkin.user_id))
+        return paused
+
+    # ----- sessions ---------------------------------------------------------------------------------------------------
+
+    async def schedule(
+        self,
+        *,
+        guild_id: int,
+        organiser_id: int,
+        partner_id: int,
+        partner_is_bot: bool,
+        partner_in_server: bool,
+        when: str,
+        topic: str | None,
+        duration_minutes: int | None,
+        now: datetime,
+    ) -> SessionView:
+        if partner_id == organiser_id:
+            raise InvalidInputError("A study session needs someone else: pick your partner in `partner`.")
+        if partner_is_bot:
+            raise InvalidInputError("Bots don't study: pick a learner in `partner`.")
+        if not partner_in_server:
+            raise InvalidInputError("That member is no longer in this server: pick someone who is.")
+        duration = DEFAULT_DURATION if duration_minutes is None else duration_minutes
+        if not MIN_DURATION <= duration <= MAX_DURATION:
+            raise InvalidInputError(f"A session lasts {MIN_DURATION} to {MAX_DURATION} minutes.")
+        slug = self._topics.find(topic).slug if topic and topic.strip() else None
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            profile = await repository.profile(guild_id, organiser_id)
+            timezone = profile.timezone if profile else "UTC"
+            try:
+                starts_at = parse_when(when, timezone, now=now)
+            except ValueError as error:
+                raise InvalidInputError(str(error)) from None
+            ends_at = starts_at + timedelta(minutes=duration)
+            for user_id in (organiser_id, partner_id):
+                for other in await repository.upcoming_sessions(guild_id, user_id, now - timedelta(days=1), 50):
+                    if other.starts_at < ends_at and starts_at < _session_view(other).ends_at:
+                        who = "You already have" if user_id == organiser_id else "Your partner already has"
+                        raise InvalidInputError(
+                            f"{who} session #{other.id} at <t:{int(other.starts_at.timestamp())}:f>: "
+                            "pick another time, or `/session cancel` that one."
+                        )
+            pairs = await repository.pairs_of(guild_id, organiser_id, limit=50)
+            pair = next((p for p in pairs if partner_id in (p.user_low, p.user_high) and p.ended_at is None), None)
+            row = StudySessionRow(
+                guild_id=guild_id,
+                pair_id=pair.id if pair else None,
+                organiser_id=organiser_id,
+                partner_id=partner_id,
+                starts_at=starts_at,
+                duration_minutes=duration,
+                topic=slug,
+                state="scheduled",
+                created_at=now,
+            )
+            repository.add(row)
+            await repository.flush()
+            return _session_view(row)
+
+    async def upcoming(self, guild_id: int, user_id: int, now: datetime, *, limit: int = 10) -> list[SessionView]:
+        async with self._sessions() as session:
+            rows = await PairingRepository(session).upcoming_sessions(guild_id, user_id, now, limit)
+        return [_session_view(row) for row in rows]
+
+    async def cancel_session(self, guild_id: int, session_id: int, actor_id: int, now: datetime) -> SessionView:
+        async with self._sessions.begin() as session:
+            row = await PairingRepository(session).study_session(session_id)
+            if row is None or row.guild_id != guild_id:
+                raise NotFoundError(f"There is no session #{session_id}: `/session list` shows yours.")
+            if actor_id not in (row.organiser_id, row.partner_id):
+                raise PermissionDeniedError("Only the two people in a session can cancel it.")
+            if row.state == "cancelled":
+                raise InvalidInputError(f"Session #{session_id} is already cancelled.")
+            if row.starts_at <= now:
+                raise InvalidInputError(f"Session #{session_id} has already started.")
+            row.state, row.cancelled_by = "cancelled", actor_id
+            return _session_view(row)
+
+    async def due_notices(self, now: datetime) -> list[SessionNoticeView]:
+        """Claim the reminders and rating questions that are due; returns every unsent one (a crash's too)."""
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            upcoming = await repository.sessions_starting(now, now + DAY_BEFORE)
+            ended = [
+                row
+                for row in await repository.sessions_starting(now - RATING_WINDOW, now)
+                if _session_view(row).ends_at <= now
+            ]
+            rows = [*upcoming, *ended]
+            claimed = await repository.notices([row.id for row in rows])
+            for row in rows:
+                kind = _due_kind(row, now)
+                if kind is None:
+                    continue
+                for user_id in (row.organiser_id, row.partner_id):
+                    if (row.id, user_id, kind) not in claimed:
+                        repository.add(SessionNotice(session_id=row.id, user_id=user_id, kind=kind, claimed_at=now))
+        async with self._sessions() as session:
+            repository = PairingRepository(session)
+            views = []
+            for notice, row in await repository.unsent_notices(BATCH):
+                view = _session_view(row)
+                if row.state != "scheduled" or (notice.kind != "rating" and view.starts_at <= now):
+                    continue  # cancelled meanwhile, or too late to remind: `notice_sent` is not needed to skip it
+                profile = await repository.profile(row.guild_id, notice.user_id)
+                pair = await repository.pair(row.pair_id) if row.pair_id else None
+                views.append(
+                    SessionNoticeView(
+                        view,
+                        notice.user_id,
+                        cast(NoticeKind, notice.kind),
+                        profile.timezone if profile else "UTC",
+                        pair.thread_id if pair else None,
+                    )
+                )
+            return views
+
+    async def notice_sent(self, notice: SessionNoticeView, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            row = await PairingRepository(session).notice(notice.session.session_id, notice.user_id, notice.kind)
+            if row is not None:
+                row.sent_at = now
+
+    async def rate(self, session_id: int, rater_id: int, value: int, now: datetime) -> SessionView:
+        if value not in (-1, 0, 1):
+            raise InvalidInputError("Rate with one of the buttons.")
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            row = await repository.study_session(session_id)
+            if row is None:
+                raise NotFoundError("This session no longer exists.")
+            if rater_id not in (row.organiser_id, row.partner_id):
+                raise PermissionDeniedError("Only the two people in this session can rate it.")
+            view = _session_view(row)
+            if view.ends_at > now:
+                raise InvalidInputError("Rate the session once it is over.")
+            rating = await repository.rating(session_id, rater_id)
+            if rating is None:
+                repository.add(
+                    SessionRating(
+                        session_id=session_id,
+                        rater_id=rater_id,
+                        ratee_id=view.other(rater_id),
+                        value=value,
+                        rated_at=now,
+                    )
+                )
+            else:
+                rating.value, rating.rated_at = value, now
+            return view
+
+    # ----- forgetting -------------------------------------------------------------------------------------------------
+
+    async def forget(self, guild_id: int, user_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await PairingRepository(session).forget(guild_id, user_id)
+
+
+def _due_kind(row: StudySessionRow, now: datetime) -> NoticeKind | None:
+    """Which notice a session is due for now, if any. A reminder whose moment passed before the session was
+    scheduled is not sent (a session booked for in an hour gets no "tomorrow" reminder)."""
+    starts = row.starts_at
+    if row.state != "scheduled":
+        return None
+    if starts + timedelta(minutes=row.duration_minutes) <= now:
+        return "rating"
+    if starts - SOON_BEFORE <= now < starts:
+        return "soon" if row.created_at <= starts - SOON_BEFORE else None
+    if starts - DAY_BEFORE <= now < starts - SOON_BEFORE:
+        return "day" if row.created_at <= starts - DAY_BEFORE else None
+    return None
+
+
+def _already_waiting(request: PairRequest) -> str:
+    return (
+        f"You already have a pairing request waiting since <t:{int(request.created_at.timestamp())}:R>. "
+        "`/pair status` shows it; `/pair cancel` withdraws it."
+    )
+
+
+async def _take_write_lock(session: AsyncSession, guild_id: int) -> None:
+    """Serialise the matchers of one server before the queue is read.
+
+    SQLite: a write that changes nothing still takes the write lock, so the transaction waits for it (busy
+    timeout) up front; a read-then-write transaction could not wait and would fail at once under contention.
+    PostgreSQL: a transaction-scoped advisory lock on the server. The guarded update in `_pair` stays the proof.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_NAMESPACE ^ guild_id})
+    else:
+        await session.execute(text("UPDATE pair_requests SET state = state WHERE id = -1"))
+
+
+_ADVISORY_NAMESPACE = 0x5041_4952  # "PAIR": keeps these keys apart from any other advisory lock user
+
+
+__all__ = [
+    "AutoPaused",
+    "CheckinView",
+    "ExpiredRequest",
+    "Learner",
+    "MatchView",
+    "PairAsk",
+    "PairStats",
+    "PairingService",
+    "PastPair",
+    "RequestOutcome",
+    "SessionNoticeView",
+    "SessionView",
+    "StatusView",
+    "WaitingView",
+]

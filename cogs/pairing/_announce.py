@@ -1,0 +1,123 @@
+"""Telling people: the match introduction (private thread, or DMs), and DMs with a thread as the fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+import discord
+
+from bot.services.guild_settings import GuildSettingsService
+from bot.services.pairing import MatchView, PairingService
+from cogs._shared import only_pinging, to_embed
+from cogs.pairing._render import dm_note, introduction, partner_left_text
+from cogs.pairing._views import member_in_server, pair_buttons
+
+log = logging.getLogger(__name__)
+
+THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week: pairs talk over days, not minutes
+
+
+class Announcer:
+    def __init__(self, bot: discord.Client, pairing: PairingService, guild_settings: GuildSettingsService) -> None:
+        self._bot = bot
+        self._pairing = pairing
+        self._guild_settings = guild_settings
+        # The request that made a match and the periodic pass may both try to announce it: one at a time, and
+        # whoever comes second finds it announced.
+        self._lock = asyncio.Lock()
+
+    async def announce(self, match: MatchView) -> int | None:
+        """Introduce the two learners; the thread's id, or None when they were told by DM (or not at all)."""
+        async with self._lock:
+            done, thread_id = await self._pairing.announcement(match.pair_id)
+            if done:
+                return thread_id
+            for learner in (match.a, match.b):
+                if not await member_in_server(self._bot, match.guild_id, learner.user_id):
+                    await self._partner_left(match, learner.user_id)
+                    return None
+            thread = await self._open_thread(match)
+            content, spec = introduction(match, self._pairing.topic_title)
+            if thread is not None:
+                await thread.send(
+                    content,
+                    embed=to_embed(spec),
+                    view=pair_buttons(match.pair_id),
+                    allowed_mentions=only_pinging(*match.members()),
+                )
+            for user_id in match.members():
+                if thread is not None:
+                    await self.direct_message(user_id, dm_note(match, user_id, thread.id))
+                else:
+                    await self.direct_message(user_id, content, embed=to_embed(spec), view=pair_buttons(match.pair_id))
+            await self._pairing.announced(match.pair_id, thread.id if thread else None, self._pairing.now())
+            return thread.id if thread else None
+
+    async def _partner_left(self, match: MatchView, left_id: int) -> None:
+        stayed = await self._pairing.partner_left(match.pair_id, left_id)
+        log.info("pair %s dissolved: %s is no longer in the server", match.pair_id, left_id)
+        if stayed is not None:
+            await self.direct_message(stayed, partner_left_text())
+
+    async def _open_thread(self, match: MatchView) -> discord.Thread | None:
+        """A private thread in the pairing channel with both learners in it; None where there is no channel or
+        the bot may not open threads there (the DMs then carry the introduction)."""
+        channel_id = (await self._guild_settings.get(match.guild_id)).pairing_channel_id
+        guild = self._bot.get_guild(match.guild_id)
+        channel = guild.get_channel(channel_id) if guild is not None and channel_id else None
+        if not isinstance(channel, discord.TextChannel):
+            return None
+        name = f"Pair #{match.pair_id}: {match.a.name} & {match.b.name}"[:100]
+        try:
+            thread = await channel.create_thread(
+                name=name,
+                type=discord.ChannelType.private_thread,
+                invitable=False,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+            for user_id in match.members():
+                await thread.add_user(discord.Object(user_id))
+        except discord.HTTPException as error:
+            log.warning(
+                "could not open a pair thread in #%s (%s); introducing pair %s by DM", channel, error, match.pair_id
+            )
+            return None
+        return thread
+
+    async def direct_message(
+        self,
+        user_id: int,
+        content: str,
+        *,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+        nonce: int | None = None,
+        fallback_channel_id: int | None = None,
+    ) -> bool:
+        """DM a learner; where their DMs are closed, post in the fallback channel (the pair's thread) addressed to
+        them. The failure is logged, never raised: the other learner must still be told. True when delivered."""
+        extra: dict[str, object] = {}
+        if embed is not None:
+            extra["embed"] = embed
+        if view is not None:
+            extra["view"] = view
+        if nonce is not None:
+            extra["nonce"] = nonce
+        try:
+            channel = await self._bot.create_dm(discord.Object(user_id))
+            await channel.send(content, allowed_mentions=discord.AllowedMentions.none(), **extra)  # type: ignore[call-overload]
+            return True
+        except discord.HTTPException as error:
+            log.info("could not DM %s (%s)", user_id, error)
+        fallback = self._bot.get_channel(fallback_channel_id) if fallback_channel_id else None
+        if isinstance(fallback, discord.Thread | discord.TextChannel):
+            try:
+                await fallback.send(f"<@{user_id}> {content}", allowed_mentions=only_pinging(user_id), **extra)  # type: ignore[call-overload]
+                return True
+            except discord.HTTPException as error:
+                log.warning("could not reach %s in %s either (%s)", user_id, fallback, error)
+        else:
+            log.warning("could not reach %s: DMs closed and no thread to fall back on", user_id)
+        return False

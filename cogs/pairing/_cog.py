@@ -1,0 +1,204 @@
+"""`/pair …` and `/session …`: thin adapters over `PairingService`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import PermissionDeniedError
+from bot.pairing.timezones import timezone_choices
+from bot.services.challenges import Person
+from bot.services.pairing import (
+    MAX_DURATION,
+    MAX_PAUSE_DAYS,
+    MIN_DURATION,
+    UNTIL_RESUMED,
+    PairAsk,
+    PairingService,
+    RequestOutcome,
+)
+from cogs._shared import to_embed
+from cogs.pairing._announce import Announcer
+from cogs.pairing._render import (
+    history_text,
+    scheduled_text,
+    sessions_text,
+    stamp,
+    stats_embed,
+    status_text,
+)
+from cogs.pairing._views import member_in_server, request_and_announce
+
+PersonOf = Callable[[discord.Interaction], Awaitable[Person]]
+TrackOption = Literal["frontend", "backend"]
+LookingForOption = Literal["frontend", "backend", "any"]
+
+
+class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a frontend or backend study partner"):
+    def __init__(self, pairing: PairingService, announcer: Announcer, person_of: PersonOf) -> None:
+        self.pairing = pairing
+        self.announcer = announcer
+        self._person_of = person_of
+
+    @app_commands.command(name="request", description="Join the pairing queue; matched at once when a partner fits")
+    @app_commands.describe(
+        track="Your track",
+        looking_for="Whom you want to pair with (default: the other track)",
+        topics="Topics you want to work on, comma-separated",
+        timezone="Your timezone, e.g. Africa/Lagos (type a city or UTC+1)",
+        availability="When you are free each week, in your timezone: Mon-Fri 18:00-21:00, Sat 10-14",
+    )
+    @app_commands.guild_only()
+    async def request(
+        self,
+        interaction: discord.Interaction,
+        track: TrackOption,
+        looking_for: LookingForOption | None = None,
+        topics: app_commands.Range[str, 1, 300] | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        availability: app_commands.Range[str, 1, 300] | None = None,
+    ) -> None:
+        ask = PairAsk(
+            guild_id=interaction.guild_id or 0,
+            user_id=interaction.user.id,
+            name=interaction.user.display_name,
+            track=track,
+            looking_for=looking_for,
+            topics=topics,
+            timezone=timezone,
+            availability=availability,
+        )
+
+        async def join(service: PairingService, now: datetime) -> RequestOutcome:
+            return await service.request(ask, now)
+
+        await request_and_announce(interaction, join)
+
+    @request.autocomplete("topics")
+    async def _topics(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=value) for name, value in self.pairing.topic_choices(current)]
+
+    @request.autocomplete("timezone")
+    async def _timezone(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=value) for name, value in timezone_choices(current)]
+
+    @app_commands.command(name="status", description="Your pairing request, pause and current partners")
+    @app_commands.guild_only()
+    async def status(self, interaction: discord.Interaction) -> None:
+        status = await self.pairing.status(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
+        await interaction.response.send_message(status_text(status, self.pairing.topic_title), ephemeral=True)
+
+    @app_commands.command(name="cancel", description="Withdraw your waiting pairing request")
+    @app_commands.guild_only()
+    async def cancel(self, interaction: discord.Interaction) -> None:
+        await self.pairing.cancel(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
+        await interaction.response.send_message(
+            "Your pairing request is withdrawn. `/pair request` puts you back in the queue.", ephemeral=True
+        )
+
+    @app_commands.command(name="history", description="Your past and current pairings")
+    @app_commands.guild_only()
+    async def history(self, interaction: discord.Interaction) -> None:
+        pairs = await self.pairing.history(interaction.guild_id or 0, interaction.user.id)
+        await interaction.response.send_message(history_text(pairs, self.pairing.topic_title), ephemeral=True)
+
+    @app_commands.command(name="pause", description="Stay out of matching for a while, keeping your profile")
+    @app_commands.describe(days=f"For how many days (1-{MAX_PAUSE_DAYS}); leave out to pause until you resume")
+    @app_commands.guild_only()
+    async def pause(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, MAX_PAUSE_DAYS] | None = None
+    ) -> None:
+        until = await self.pairing.pause(interaction.guild_id or 0, interaction.user.id, days, self.pairing.now())
+        when = "until you `/pair resume`" if until >= UNTIL_RESUMED else f"until {stamp(until)}"
+        await interaction.response.send_message(
+            f"⏸️ Paused {when}. Your profile and any waiting request are kept; nobody is matched with you meanwhile.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="resume", description="Come back into matching after a pause")
+    @app_commands.guild_only()
+    async def resume(self, interaction: discord.Interaction) -> None:
+        was_paused = await self.pairing.resume(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
+        message = "Welcome back: you are in matching again." if was_paused else "You were not paused: nothing changed."
+        await interaction.response.send_message(message, ephemeral=True)
+
+    @app_commands.command(name="stats", description="Queue, waits, matches and check-ins (moderators)")
+    @app_commands.guild_only()
+    async def stats(self, interaction: discord.Interaction) -> None:
+        if not (await self._person_of(interaction)).is_moderator:
+            raise PermissionDeniedError("`/pair stats` is for moderators (Manage Messages or the moderator role).")
+        stats = await self.pairing.stats(interaction.guild_id or 0, self.pairing.now())
+        await interaction.response.send_message(embed=to_embed(stats_embed(stats)), ephemeral=True)
+
+
+class SessionCog(commands.GroupCog, group_name="session", group_description="Study sessions with your partner"):
+    def __init__(self, pairing: PairingService) -> None:
+        self.pairing = pairing
+
+    @app_commands.command(name="schedule", description="Book a study session; both of you are reminded before it")
+    @app_commands.describe(
+        partner="Whom you study with",
+        when="In your timezone: tomorrow 18:00, Fri 20:00, 2026-12-03 19:30, in 2 hours",
+        topic="What you will work on",
+        duration=f"Minutes ({MIN_DURATION}-{MAX_DURATION}, default 60)",
+    )
+    @app_commands.guild_only()
+    async def schedule(
+        self,
+        interaction: discord.Interaction,
+        partner: discord.User,
+        when: app_commands.Range[str, 1, 60],
+        topic: app_commands.Range[str, 1, 80] | None = None,
+        duration: app_commands.Range[int, MIN_DURATION, MAX_DURATION] | None = None,
+    ) -> None:
+        guild_id = interaction.guild_id or 0
+        in_server = isinstance(partner, discord.Member) or await member_in_server(
+            interaction.client, guild_id, partner.id
+        )
+        session = await self.pairing.schedule(
+            guild_id=guild_id,
+            organiser_id=interaction.user.id,
+            partner_id=partner.id,
+            partner_is_bot=partner.bot,
+            partner_in_server=in_server,
+            when=when,
+            topic=topic,
+            duration_minutes=duration,
+            now=self.pairing.now(),
+        )
+        timezone = await self.pairing.timezone_of(guild_id, interaction.user.id)
+        await interaction.response.send_message(
+            scheduled_text(session, interaction.user.id, timezone, self.pairing.topic_title),
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[partner]),
+        )
+
+    @schedule.autocomplete("topic")
+    async def _topic(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        choices = self.pairing.topic_choices(current.replace(",", " "))
+        return [app_commands.Choice(name=name, value=value) for name, value in choices]
+
+    @app_commands.command(name="list", description="Your upcoming study sessions")
+    @app_commands.guild_only()
+    async def list(self, interaction: discord.Interaction) -> None:
+        sessions = await self.pairing.upcoming(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
+        text = sessions_text(sessions, interaction.user.id, self.pairing.topic_title)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="cancel", description="Call off one of your study sessions")
+    @app_commands.describe(id="The session's number, from /session list")
+    @app_commands.guild_only()
+    async def cancel(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        session = await self.pairing.cancel_session(
+            interaction.guild_id or 0, id, interaction.user.id, self.pairing.now()
+        )
+        other = session.other(interaction.user.id)
+        await interaction.response.send_message(
+            f"Session **#{session.session_id}** on {stamp(session.starts_at)} is cancelled; <@{other}>, no need "
+            "to come. Book another with `/session schedule`.",
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(other)]),
+        )

@@ -1,0 +1,373 @@
+"""Pairing's buttons and modal. Every button is a DynamicItem with a namespaced custom_id, so it keeps working
+after a restart; each one checks that the person pressing it is the one it is for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+
+from bot.errors import InvalidInputError, PermissionDeniedError
+from bot.interaction_errors import report_interaction_error, send_ephemeral
+from bot.services.pairing import MAX_DURATION, MIN_DURATION, PairAsk, PairingService, RequestOutcome
+from cogs._shared import only_pinging
+from cogs.pairing._render import mention, request_reply, scheduled_text
+
+if TYPE_CHECKING:
+    from cogs.pairing._announce import Announcer
+
+TRACK_CHOICE_TIMEOUT_SECONDS = 120.0
+RATINGS: dict[str, tuple[int, str, discord.ButtonStyle]] = {
+    "good": (1, "👍 Went well", discord.ButtonStyle.success),
+    "okay": (0, "😐 Okay", discord.ButtonStyle.secondary),
+    "bad": (-1, "👎 Didn't happen / went badly", discord.ButtonStyle.danger),
+}
+
+
+def _parts(interaction: discord.Interaction) -> tuple[PairingService, Announcer]:
+    """Buttons rebuilt from a custom_id after a restart reach the service and the announcer here."""
+    from bot.client import NexusBot
+    from cogs.pairing._cog import PairingCog
+
+    client = interaction.client
+    cog = client.get_cog(PairingCog.__cog_name__) if isinstance(client, NexusBot) else None
+    if not isinstance(cog, PairingCog):
+        raise TypeError("pairing buttons need a NexusBot with the pairing extension")
+    return cog.pairing, cog.announcer
+
+
+async def request_and_announce(
+    interaction: discord.Interaction, ask: Callable[[PairingService, datetime], Awaitable[RequestOutcome]]
+) -> None:
+    """Join the queue for the person who pressed or typed, reply privately, and introduce a match at once."""
+    service, announcer = _parts(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    outcome = await ask(service, service.now())
+    thread_id = await announcer.announce(outcome.match) if outcome.match is not None else None
+    await interaction.followup.send(request_reply(outcome, service.topic_title, thread_id), ephemeral=True)
+
+
+class ScheduleButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"nexus:pair:schedule:(?P<pair>[0-9]{1,18})",
+):
+    def __init__(self, pair_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Schedule a session",
+                emoji="📅",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"nexus:pair:schedule:{pair_id}",
+            )
+        )
+        self.pair_id = pair_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ScheduleButton:
+        return cls(int(match["pair"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            service, _ = _parts(interaction)
+            pair = await service.pair_view(self.pair_id)
+            if interaction.user.id not in pair.members():
+                raise PermissionDeniedError("Only the two learners of this pairing can schedule its sessions.")
+            partner = pair.partner_of(interaction.user.id)
+            await interaction.response.send_modal(ScheduleModal(pair.guild_id, partner.user_id))
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
+    when: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
+        label="When? (in your timezone)", placeholder="tomorrow 18:00 · Fri 20:00 · 2026-12-03 19:30", max_length=60
+    )
+    topic: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
+        label="Topic (optional)", placeholder="Django ORM", required=False, max_length=80
+    )
+    duration: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
+        label=f"Minutes (optional, {MIN_DURATION}-{MAX_DURATION})", placeholder="60", required=False, max_length=3
+    )
+
+    def __init__(self, guild_id: int, partner_id: int) -> None:
+        super().__init__()
+        self.guild_id = guild_id
+        self.partner_id = partner_id
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        try:
+            service, _ = _parts(interaction)
+            raw = self.duration.value.strip()
+            if raw and not raw.isdigit():
+                raise InvalidInputError(f"Minutes is a number from {MIN_DURATION} to {MAX_DURATION}, like `60`.")
+            in_server = await member_in_server(interaction.client, self.guild_id, self.partner_id)
+            session = await service.schedule(
+                guild_id=self.guild_id,
+                organiser_id=interaction.user.id,
+                partner_id=self.partner_id,
+                partner_is_bot=False,
+                partner_in_server=in_server,
+                when=self.when.value,
+                topic=self.topic.value or None,
+                duration_minutes=int(raw) if raw else None,
+                now=service.now(),
+            )
+            timezone = await service.timezone_of(self.guild_id, interaction.user.id)
+            await interaction.response.send_message(
+                scheduled_text(session, interaction.user.id, timezone, service.topic_title),
+                allowed_mentions=only_pinging(self.partner_id),
+            )
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+async def member_in_server(client: discord.Client, guild_id: int, user_id: int) -> bool:
+    guild = client.get_guild(guild_id)
+    if guild is None:
+        return False
+    try:
+        await guild.fetch_member(user_id)
+    except discord.NotFound:
+        return False
+    return True
+
+
+class EndPairButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"nexus:pair:end:(?P<pair>[0-9]{1,18})",
+):
+    def __init__(self, pair_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="End pairing", style=discord.ButtonStyle.secondary, custom_id=f"nexus:pair:end:{pair_id}"
+            )
+        )
+        self.pair_id = pair_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> EndPairButton:
+        return cls(int(match["pair"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            service, _ = _parts(interaction)
+            await service.end_pair(self.pair_id, interaction.user.id, service.now())
+            await interaction.response.send_message(
+                f"{mention(interaction.user.id)} ended this pairing. Thank you both! "
+                "`/pair request` finds a new partner whenever you are ready."
+            )
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+class CheckinButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"nexus:pair:checkin:(?P<pair>[0-9]{1,18}):(?P<user>[0-9]{1,20}):(?P<answer>yes|no)",
+):
+    def __init__(self, pair_id: int, user_id: int, answer: Literal["yes", "no"]) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Yes, we met" if answer == "yes" else "No, not yet",
+                style=discord.ButtonStyle.success if answer == "yes" else discord.ButtonStyle.secondary,
+                custom_id=f"nexus:pair:checkin:{pair_id}:{user_id}:{answer}",
+            )
+        )
+        self.pair_id, self.user_id, self.answer = pair_id, user_id, answer
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CheckinButton:
+        return cls(int(match["pair"]), int(match["user"]), "yes" if match["answer"] == "yes" else "no")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            if interaction.user.id != self.user_id:
+                raise PermissionDeniedError("This question is for someone else: only they can answer it.")
+            service, _ = _parts(interaction)
+            await service.answer_checkin(self.pair_id, self.user_id, self.answer == "yes", service.now())
+            reply = "Great, thanks for telling me!" if self.answer == "yes" else "Thanks: I'll keep that in mind."
+            await send_ephemeral(interaction, reply)
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+def checkin_view(pair_id: int, user_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CheckinButton(pair_id, user_id, "yes"))
+    view.add_item(CheckinButton(pair_id, user_id, "no"))
+    return view
+
+
+class RateButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"nexus:session:rate:(?P<session>[0-9]{1,18}):(?P<user>[0-9]{1,20}):(?P<value>good|okay|bad)",
+):
+    def __init__(self, session_id: int, user_id: int, value: str) -> None:
+        _, label, style = RATINGS[value]
+        super().__init__(
+            discord.ui.Button(label=label, style=style, custom_id=f"nexus:session:rate:{session_id}:{user_id}:{value}")
+        )
+        self.session_id, self.user_id, self.value = session_id, user_id, value
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RateButton:
+        return cls(int(match["session"]), int(match["user"]), match["value"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            if interaction.user.id != self.user_id:
+                raise PermissionDeniedError("This rating is someone else's to give.")
+            service, _ = _parts(interaction)
+            await service.rate(self.session_id, self.user_id, RATINGS[self.value][0], service.now())
+            await send_ephemeral(interaction, "Thanks! Your rating is saved (only you and the matcher see it).")
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+def rating_view(session_id: int, user_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for value in RATINGS:
+        view.add_item(RateButton(session_id, user_id, value))
+    return view
+
+
+class RenewButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"nexus:pair:renew:(?P<request>[0-9]{1,18})",
+):
+    def __init__(self, request_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Renew my request", style=discord.ButtonStyle.primary, custom_id=f"nexus:pair:renew:{request_id}"
+            )
+        )
+        self.request_id = request_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RenewButton:
+        return cls(int(match["request"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            service, announcer = _parts(interaction)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            outcome = await service.renew(
+                self.request_id, interaction.user.id, interaction.user.display_name, service.now()
+            )
+            thread_id = await announcer.announce(outcome.match) if outcome.match is not None else None
+            await interaction.followup.send(request_reply(outcome, service.topic_title, thread_id), ephemeral=True)
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+def renew_view(request_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(RenewButton(request_id))
+    return view
+
+
+class FindPartnerButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"nexus:challenge:partner:(?P<challenge>[0-9]{1,18})",
+):
+    """On an open challenge: a pairing request with the challenge's topics filled in."""
+
+    def __init__(self, challenge_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Find a study partner for this",
+                emoji="🤝",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"nexus:challenge:partner:{challenge_id}",
+            )
+        )
+        self.challenge_id = challenge_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> FindPartnerButton:
+        return cls(int(match["challenge"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            if interaction.guild_id is None:
+                raise InvalidInputError("Use this button in the server, where the challenge was posted.")
+            service, _ = _parts(interaction)
+            if await service.has_profile(interaction.guild_id, interaction.user.id):
+                await request_and_announce(interaction, self.asking(interaction, None))
+                return
+            await interaction.response.send_message(
+                "Which track are you on? I'll look for a partner from the other one, with this challenge's topics.",
+                view=TrackChoice(self, interaction.user.id),
+                ephemeral=True,
+            )
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+    def asking(
+        self, interaction: discord.Interaction, track: str | None
+    ) -> Callable[[PairingService, datetime], Awaitable[RequestOutcome]]:
+        """The request this button makes: the challenge's topics, the learner's profile (or the track chosen)."""
+        guild_id, user = interaction.guild_id or 0, interaction.user
+
+        async def ask(service: PairingService, now: datetime) -> RequestOutcome:
+            topics = await service.challenge_topics(self.challenge_id)
+            names = ", ".join(service.topic_title(slug) for slug in topics)
+            return await service.request(
+                PairAsk(
+                    guild_id, user.id, user.display_name, track, topics=names or None, challenge_id=self.challenge_id
+                ),
+                now,
+            )
+
+        return ask
+
+
+class TrackChoice(discord.ui.View):
+    """Asked once, of a learner with no pairing profile yet; not persistent (it answers one click)."""
+
+    def __init__(self, button: FindPartnerButton, user_id: int) -> None:
+        super().__init__(timeout=TRACK_CHOICE_TIMEOUT_SECONDS)
+        self._button = button
+        self._user_id = user_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return interaction.user.id == self._user_id
+
+    async def _choose(self, interaction: discord.Interaction, track: str) -> None:
+        try:
+            self.stop()
+            await request_and_announce(interaction, self._button.asking(interaction, track))
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+    @discord.ui.button(label="Frontend", style=discord.ButtonStyle.primary)
+    async def frontend(self, interaction: discord.Interaction, _button: discord.ui.Button[TrackChoice]) -> None:
+        await self._choose(interaction, "frontend")
+
+    @discord.ui.button(label="Backend", style=discord.ButtonStyle.primary)
+    async def backend(self, interaction: discord.Interaction, _button: discord.ui.Button[TrackChoice]) -> None:
+        await self._choose(interaction, "backend")
+
+
+def pair_buttons(pair_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ScheduleButton(pair_id))
+    view.add_item(EndPairButton(pair_id))
+    return view
+
+
+DYNAMIC_ITEMS = (ScheduleButton, EndPairButton, CheckinButton, RateButton, RenewButton, FindPartnerButton)
