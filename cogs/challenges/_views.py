@@ -16,6 +16,7 @@ from bot.interaction_errors import report_interaction_error, send_ephemeral
 from bot.services.challenges import MAX_TRIED, ChallengeService, ChallengeView, Person
 from cogs._shared import to_embed
 from cogs.challenges._render import challenge_embed
+from cogs.pairing import FindPartnerButton
 
 PAGER_TIMEOUT_SECONDS = 180.0
 MAX_ACCEPT_BUTTONS = 20  # four rows of five; the fifth row keeps Edit
@@ -113,11 +114,13 @@ class EditButton(
 
 
 def challenge_view_buttons(challenge: ChallengeView) -> discord.ui.View:
-    """Accept buttons for the solutions not yet accepted, and Edit."""
+    """Accept buttons for the solutions not yet accepted, Edit, and, while it is open, a study partner for it."""
     view = discord.ui.View(timeout=None)
     for solution in [item for item in challenge.solutions if not item.accepted][:MAX_ACCEPT_BUTTONS]:
         view.add_item(AcceptButton(challenge.id, solution.id))
     view.add_item(EditButton(challenge.id))
+    if challenge.status == "open":
+        view.add_item(FindPartnerButton(challenge.id))
     return view
 
 

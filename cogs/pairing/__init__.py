@@ -8,7 +8,9 @@ from bot.client import NexusBot
 from cogs.pairing._announce import Announcer
 from cogs.pairing._cog import PairingCog, SessionCog
 from cogs.pairing._scheduler import PairingSchedulerCog
-from cogs.pairing._views import DYNAMIC_ITEMS
+from cogs.pairing._views import DYNAMIC_ITEMS, FindPartnerButton
+
+__all__ = ["FindPartnerButton", "setup"]
 
 
 async def setup(bot: commands.Bot) -> None:
