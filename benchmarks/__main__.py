@@ -6,10 +6,10 @@ import argparse
 import platform
 import sys
 
-from benchmarks import challenges, knowledge, roundtrip
+from benchmarks import challenges, knowledge, roundtrip, soak
 from benchmarks._table import print_table
 
-SUITES = {"knowledge": knowledge.run, "roundtrip": roundtrip.run, "challenges": challenges.run}
+SUITES = {"knowledge": knowledge.run, "roundtrip": roundtrip.run, "challenges": challenges.run, "soak": soak.run}
 
 
 def main() -> int:
