@@ -39,11 +39,12 @@ SAMPLE_SECONDS = 5.0
 LEARNERS = 400
 TOKEN = "benchmark-token"  # noqa: S105 - the local server accepts any token
 TOPICS = ["docker", "redis", "django orm", "jwt", "graphql", "celery", "postgresql", "ci/cd", "caching", "drf"]
-WORDS = (
+_VOCABULARY = (
     "slow query index pagination select_related migration docker compose redis cache celery worker jwt token "
     "refresh cors preflight graphql resolver serializer validation permission throttling deployment nginx "
     "gunicorn timeout 502 IntegrityError unique constraint foreign key transaction rollback webhook"
-).split()
+)
+WORDS = _VOCABULARY.split()
 
 
 @dataclass
@@ -222,9 +223,7 @@ def run() -> tuple[list[Row], list[str]]:
     for engine in ENGINES:
         with tempfile.TemporaryDirectory() as folder, _database(engine, Path(folder)) as url:
             result = asyncio.run(soak(engine, str(url), Path(folder)))
-        latencies = [
-            item.acknowledged_at - item.dispatched_at for item in result.interactions if item.acknowledged_at
-        ]
+        latencies = [item.acknowledged_at - item.dispatched_at for item in result.interactions if item.acknowledged_at]
         expired = sum(1 for item in result.interactions if item.expired or item.acknowledged_at is None)
         start, end, growth = _growth(result.memory)
         rows.append(
