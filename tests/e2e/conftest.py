@@ -26,6 +26,8 @@ async def discord_server() -> AsyncIterator[FakeDiscord]:
         # Every test also proves that the bot sent nothing Discord would reject or does not serve.
         assert not server.violations, f"payloads Discord would reject: {server.violations}"
         assert not server.unknown_routes, f"routes the server does not model: {server.unknown_routes}"
+        # And that nothing it posted could ping @everyone, a role, or anyone its feature does not name.
+        assert not server.ping_violations(), f"messages that could ping: {server.ping_violations()}"
 
 
 @pytest.fixture

@@ -90,6 +90,9 @@ async def test_a_valid_message_is_stored_and_dispatched(
     # No allowed_mentions means Discord's default: everything in the text pings.
     assert message["mention_everyone"] is True
     assert discord_server.violations == []
+    # The server flags such a message as one that could ping; the bot itself never sends one.
+    assert discord_server.ping_violations() == [f"message {message['id']} has no allowed_mentions: 'hi <@1> @everyone'"]
+    del discord_server.messages[int(message["id"])]
 
 
 INVALID_COMMANDS = {
