@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.client import NexusBot
-from tests.e2e.harness import discord_globals_restored, running_bot, settings_for
+from tests.e2e.harness import TOKEN, discord_globals_restored, running_bot, settings_for
 from tests.e2e.server import FakeDiscord
 from tests.e2e.users import FakeUser
 
@@ -28,6 +29,8 @@ async def discord_server() -> AsyncIterator[FakeDiscord]:
         assert not server.unknown_routes, f"routes the server does not model: {server.unknown_routes}"
         # And that nothing it posted could ping @everyone, a role, or anyone its feature does not name.
         assert not server.ping_violations(), f"messages that could ping: {server.ping_violations()}"
+        # The token is the one secret: it appears in nothing the bot posted or answered.
+        assert not [message["id"] for message in server.messages.values() if TOKEN in json.dumps(message)]
 
 
 @pytest.fixture

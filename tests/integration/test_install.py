@@ -116,6 +116,7 @@ def test_installed_check_reads_the_bundled_cards(installed: Installed, tmp_path:
     expected_cards = len(list((REPO_ROOT / "data" / "topics").glob("*.md")))
     assert f"{expected_cards} cards" in result.stdout
     assert str((installed.site / "bot" / "_bundled" / "data" / "topics").resolve()) in result.stdout
+    assert TOKEN not in result.stdout + result.stderr, "`nexus-bot check` showed the token"
 
 
 def test_installed_db_upgrade_uses_the_bundled_migrations(installed: Installed, tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from bot.db.models import LearnerProfile, Pair, PairRequest, SessionNotice
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, TopicNotFoundError
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.paths import default_data_dir
-from bot.services.pairing import UNTIL_RESUMED, PairAsk, PairingService
 from bot.services.challenges import SolvedChallengeLog
+from bot.services.pairing import UNTIL_RESUMED, PairAsk, PairingService
 from bot.services.topics import TopicService
 
 GUILD = 1001
@@ -60,7 +60,7 @@ async def count(engine: AsyncEngine, model: type[object], *where: object) -> int
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)  # type: ignore[arg-type]
 
 
-# ----- the queue ---------------------------------------------------------------------------------------------------
+# ----- the queue ------------------------------------------------------------------------------------------------------
 
 
 async def test_a_lone_request_waits_and_a_fitting_one_is_matched_at_once(pairing: PairingService) -> None:
@@ -99,7 +99,8 @@ async def test_a_second_request_while_one_waits_is_refused_and_nothing_changes(
         await pairing.request(ask(1, "backend"), NOW)
     assert await count(engine, PairRequest) == 1
     status = await pairing.status(GUILD, 1, NOW)
-    assert status.learner is not None and status.learner.track == "frontend"
+    assert status.learner is not None
+    assert status.learner.track == "frontend"
 
 
 @pytest.mark.parametrize(
@@ -123,7 +124,8 @@ async def test_bad_input_is_refused_with_an_example_and_nothing_is_stored(
 
 async def test_a_window_that_wraps_midnight_is_accepted(pairing: PairingService) -> None:
     outcome = await pairing.request(ask(1, "frontend", timezone="UTC", availability="Sat 22:00-02:00"), NOW)
-    assert outcome.availability is not None and "22:00" in outcome.availability
+    assert outcome.availability is not None
+    assert "22:00" in outcome.availability
 
 
 async def test_a_track_is_needed_the_first_time_and_remembered_after(pairing: PairingService) -> None:
@@ -153,7 +155,8 @@ async def test_nobody_is_paired_with_the_same_partner_while_another_is_waiting(p
     await pairing.request(ask(1, "frontend"), NOW + timedelta(hours=1))
     await pairing.request(ask(3, "frontend"), NOW + timedelta(hours=2))
     again = await pairing.request(ask(2, "backend"), NOW + timedelta(hours=3))
-    assert again.match is not None and set(again.match.members()) == {2, 3}
+    assert again.match is not None
+    assert set(again.match.members()) == {2, 3}
     history = await pairing.history(GUILD, 2)
     assert [pair.partner_id for pair in history] == [3, 1]
 
@@ -163,7 +166,8 @@ async def test_a_repeat_is_allowed_when_nobody_else_fits(pairing: PairingService
     await pairing.request(ask(2, "backend"), NOW)
     await pairing.request(ask(1, "frontend"), NOW + timedelta(hours=1))
     again = await pairing.request(ask(2, "backend"), NOW + timedelta(hours=2))
-    assert again.match is not None and set(again.match.members()) == {1, 2}
+    assert again.match is not None
+    assert set(again.match.members()) == {1, 2}
 
 
 async def test_paused_learners_are_not_matched_until_they_resume(pairing: PairingService) -> None:
@@ -191,8 +195,8 @@ async def test_a_pause_ends_by_itself(pairing: PairingService) -> None:
 async def test_the_round_maximises_the_total_rather_than_serving_arrivals_greedily(pairing: PairingService) -> None:
     # Served in arrival order, frontend 1 would take backend 10 (a REST tie, and 10 waited longer), leaving 2 with
     # 11 on REST alone: 20 points of topics. The round gives 10 (REST and GraphQL) to 2 and 11 to 1: 30.
-    learners = [(1, "frontend", "REST APIs"), (2, "frontend", "GraphQL, REST APIs"), (10, "backend", "REST APIs, GraphQL")]
-    learners.append((11, "backend", "REST APIs"))
+    learners = [(1, "frontend", "REST APIs"), (2, "frontend", "GraphQL, REST APIs")]
+    learners += [(10, "backend", "REST APIs, GraphQL"), (11, "backend", "REST APIs")]
     for minute, (user_id, track, topics) in enumerate(learners):
         await pairing.request(ask(user_id, track, topics=topics), NOW + timedelta(minutes=minute))
         await pairing.pause(GUILD, user_id, 1, NOW)  # keep everyone waiting until the round
@@ -228,7 +232,7 @@ async def test_many_requests_at_once_from_two_processes_never_match_anyone_twice
     assert await count(engine, PairRequest, PairRequest.state == "waiting") == 0
 
 
-# ----- announcing and leaving ------------------------------------------------------------------------------------
+# ----- announcing and leaving -----------------------------------------------------------------------------------------
 
 
 async def test_a_match_stays_unannounced_until_told_and_a_leaver_puts_the_other_back_in_place(
@@ -241,7 +245,8 @@ async def test_a_match_stays_unannounced_until_told_and_a_leaver_puts_the_other_
     assert await pairing.partner_left(match.pair_id, 2) == 1
     assert await pairing.unannounced() == []
     status = await pairing.status(GUILD, 1, NOW)
-    assert status.waiting is not None and status.waiting.since == NOW
+    assert status.waiting is not None
+    assert status.waiting.since == NOW
     assert await pairing.history(GUILD, 1) == []  # not a pairing that happened
 
 
@@ -252,12 +257,13 @@ async def test_only_the_pair_may_end_it_and_only_once(pairing: PairingService) -
     with pytest.raises(PermissionDeniedError):
         await pairing.end_pair(match.pair_id, 3, NOW)
     ended = await pairing.end_pair(match.pair_id, 1, NOW)
-    assert ended.partner_id == 2 and ended.ended_at == NOW
+    assert ended.partner_id == 2
+    assert ended.ended_at == NOW
     with pytest.raises(InvalidInputError, match="already ended"):
         await pairing.end_pair(match.pair_id, 2, NOW)
 
 
-# ----- expiry and check-ins -----------------------------------------------------------------------------------------
+# ----- expiry and check-ins -------------------------------------------------------------------------------------------
 
 
 async def test_a_request_expires_once_and_its_notice_is_owed_until_sent(pairing: PairingService) -> None:
@@ -270,7 +276,8 @@ async def test_a_request_expires_once_and_its_notice_is_owed_until_sent(pairing:
     await pairing.expiry_notified(expired[0].request_id, later)
     assert await pairing.expire_due(later) == []
     renewed = await pairing.renew(expired[0].request_id, 1, "learner1", later)
-    assert renewed.match is None and renewed.learner.track == "frontend"
+    assert renewed.match is None
+    assert renewed.learner.track == "frontend"
     with pytest.raises(PermissionDeniedError):
         await pairing.renew(expired[0].request_id, 2, "learner2", later)
 
@@ -301,7 +308,7 @@ async def test_check_ins_are_asked_once_and_two_ignored_ones_pause_the_learner(p
     assert (stats.checkins_asked, stats.met, stats.not_met) == (4, 2, 0)
 
 
-# ----- sessions --------------------------------------------------------------------------------------------------------
+# ----- sessions -------------------------------------------------------------------------------------------------------
 
 
 async def schedule(pairing: PairingService, when: str, *, now: datetime = NOW, **options: object) -> object:
