@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import discord
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.embeds import EmbedSpec
 
@@ -21,3 +25,22 @@ def to_embed(spec: EmbedSpec) -> discord.Embed:
 def only_pinging(*user_ids: int) -> discord.AllowedMentions:
     """Mentions that notify exactly these members, never @everyone or a role: for messages meant to reach them."""
     return discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(id) for id in user_ids])
+
+
+T = TypeVar("T")
+DISCORD_RETRIES = 4
+
+
+async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
+    """Run a Discord write again when Discord answers 5xx. discord.py retries 500, 502, 504 and 524 itself (and
+    waits out 429s) but gives up on a 503 or after its own tries: a logged post's reply or a reminder must not be
+    dropped for that. Client errors (4xx) are not retried: they will not change."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(discord.DiscordServerError),
+        stop=stop_after_attempt(DISCORD_RETRIES),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        reraise=True,
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable: tenacity re-raises the last error")

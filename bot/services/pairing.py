@@ -175,7 +175,7 @@ class SessionNoticeView:
     @property
     def nonce(self) -> int:
         """The same number for every attempt at this notice, so Discord keeps one message if a crash resends it."""
-        return _nonce("notice", self.session.session_id, self.user_id, self.kind)
+        return notice_nonce("notice", self.session.session_id, self.user_id, self.kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +188,7 @@ class CheckinView:
 
     @property
     def nonce(self) -> int:
-        return _nonce("checkin", self.pair_id, self.user_id)
+        return notice_nonce("checkin", self.pair_id, self.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +200,7 @@ class ExpiredRequest:
 
     @property
     def nonce(self) -> int:
-        return _nonce("expired", self.request_id)
+        return notice_nonce("expired", self.request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +228,8 @@ class _Raced(Exception):
     """A request of the match was no longer waiting: another transaction matched or closed it first."""
 
 
-def _nonce(*parts: object) -> int:
+def notice_nonce(*parts: object) -> int:
+    """A message nonce from what the message is: every attempt at one notice carries the same one."""
     digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=7).digest()
     return int.from_bytes(digest, "big")
 
@@ -547,6 +548,12 @@ class PairingService:
         if pair is None:
             return True, None
         return pair.announced_at is not None, pair.thread_id
+
+    async def thread_opened(self, pair_id: int, thread_id: int) -> None:
+        async with self._sessions.begin() as session:
+            pair = await PairingRepository(session).pair(pair_id)
+            if pair is not None:
+                pair.thread_id = thread_id
 
     async def announced(self, pair_id: int, thread_id: int | None, now: datetime) -> None:
         async with self._sessions.begin() as session:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Literal
 
 import discord
 
 from bot.services.guild_settings import GuildSettingsService
-from bot.services.pairing import MatchView, PairingService
-from cogs._shared import only_pinging, to_embed
+from bot.services.pairing import MatchView, PairingService, notice_nonce
+from cogs._shared import only_pinging, to_embed, with_retries
 from cogs.pairing._render import dm_note, introduction, partner_left_text
 from cogs.pairing._views import member_in_server, pair_buttons
 
@@ -31,27 +32,42 @@ class Announcer:
     async def announce(self, match: MatchView) -> int | None:
         """Introduce the two learners; the thread's id, or None when they were told by DM (or not at all)."""
         async with self._lock:
-            done, thread_id = await self._pairing.announcement(match.pair_id)
+            done, thread_id = await self._pairing.announcement(match.pair_id)  # a crash may have left a thread
             if done:
                 return thread_id
             for learner in (match.a, match.b):
                 if not await member_in_server(self._bot, match.guild_id, learner.user_id):
                     await self._partner_left(match, learner.user_id)
                     return None
-            thread = await self._open_thread(match)
+            thread = await self._thread(match, thread_id)
             content, spec = introduction(match, self._pairing.topic_title)
+            introduced = False
             if thread is not None:
-                await thread.send(
-                    content,
-                    embed=to_embed(spec),
-                    view=pair_buttons(match.pair_id),
-                    allowed_mentions=only_pinging(*match.members()),
-                )
+                try:
+                    await with_retries(
+                        lambda: thread.send(
+                            content,
+                            embed=to_embed(spec),
+                            view=pair_buttons(match.pair_id),
+                            allowed_mentions=only_pinging(*match.members()),
+                            nonce=notice_nonce("intro", match.pair_id),
+                        )
+                    )
+                    introduced = True
+                except discord.HTTPException as error:
+                    log.warning("could not introduce pair %s in its thread (%s); by DM instead", match.pair_id, error)
             for user_id in match.members():
-                if thread is not None:
-                    await self.direct_message(user_id, dm_note(match, user_id, thread.id))
+                if introduced and thread is not None:
+                    note = dm_note(match, user_id, thread.id)
+                    await self.direct_message(user_id, note, nonce=notice_nonce("note", match.pair_id, user_id))
                 else:
-                    await self.direct_message(user_id, content, embed=to_embed(spec), view=pair_buttons(match.pair_id))
+                    await self.direct_message(
+                        user_id,
+                        content,
+                        embed=to_embed(spec),
+                        view=pair_buttons(match.pair_id),
+                        nonce=notice_nonce("intro", match.pair_id, user_id),
+                    )
             await self._pairing.announced(match.pair_id, thread.id if thread else None, self._pairing.now())
             return thread.id if thread else None
 
@@ -61,9 +77,14 @@ class Announcer:
         if stayed is not None:
             await self.direct_message(stayed, partner_left_text())
 
-    async def _open_thread(self, match: MatchView) -> discord.Thread | None:
-        """A private thread in the pairing channel with both learners in it; None where there is no channel or
-        the bot may not open threads there (the DMs then carry the introduction)."""
+    async def _thread(self, match: MatchView, thread_id: int | None) -> discord.Thread | None:
+        """The pair's private thread: the one an interrupted announcement opened, or a new one in the pairing
+        channel with both learners in it. None where there is no channel or the bot may not open threads there
+        (the DMs then carry the introduction)."""
+        if thread_id is not None:
+            known = self._bot.get_channel(thread_id)
+            if isinstance(known, discord.Thread):
+                return known
         channel_id = (await self._guild_settings.get(match.guild_id)).pairing_channel_id
         guild = self._bot.get_guild(match.guild_id)
         channel = guild.get_channel(channel_id) if guild is not None and channel_id else None
@@ -71,18 +92,20 @@ class Announcer:
             return None
         name = f"Pair #{match.pair_id}: {match.a.name} & {match.b.name}"[:100]
         try:
-            thread = await channel.create_thread(
-                name=name,
-                type=discord.ChannelType.private_thread,
-                invitable=False,
-                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            thread = await with_retries(
+                lambda: channel.create_thread(
+                    name=name,
+                    type=discord.ChannelType.private_thread,
+                    invitable=False,
+                    auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                )
             )
+            # Kept at once, so a crash before the introduction reuses this thread instead of opening another.
+            await self._pairing.thread_opened(match.pair_id, thread.id)
             for user_id in match.members():
-                await thread.add_user(discord.Object(user_id))
+                await with_retries(partial(thread.add_user, discord.Object(user_id)))
         except discord.HTTPException as error:
-            log.warning(
-                "could not open a pair thread in #%s (%s); introducing pair %s by DM", channel, error, match.pair_id
-            )
+            log.warning("no pair thread in #%s (%s): introducing pair %s by DM", channel, error, match.pair_id)
             return None
         return thread
 
@@ -107,14 +130,19 @@ class Announcer:
             extra["nonce"] = nonce
         try:
             channel = await self._bot.create_dm(discord.Object(user_id))
-            await channel.send(content, allowed_mentions=discord.AllowedMentions.none(), **extra)  # type: ignore[call-overload]
+            await with_retries(
+                lambda: channel.send(content, allowed_mentions=discord.AllowedMentions.none(), **extra)  # type: ignore[call-overload]
+            )
             return True
         except discord.HTTPException as error:
             log.info("could not DM %s (%s)", user_id, error)
         fallback = self._bot.get_channel(fallback_channel_id) if fallback_channel_id else None
         if isinstance(fallback, discord.Thread | discord.TextChannel):
             try:
-                await fallback.send(f"<@{user_id}> {content}", allowed_mentions=only_pinging(user_id), **extra)  # type: ignore[call-overload]
+                mentioned = f"<@{user_id}> {content}"
+                await with_retries(
+                    lambda: fallback.send(mentioned, allowed_mentions=only_pinging(user_id), **extra)  # type: ignore[call-overload]
+                )
                 return True
             except discord.HTTPException as error:
                 log.warning("could not reach %s in %s either (%s)", user_id, fallback, error)

@@ -1,0 +1,163 @@
+"""Faults the bot survives: gateway drops, RECONNECT, INVALID_SESSION, REST 429 and 5xx, and SIGKILL in the middle
+of a burst of posts. In every case each post the server delivered is logged exactly once and answered once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.client import NexusBot
+from tests.e2e.harness import TOKEN, running_bot, settings_for
+from tests.e2e.server import JSON, FakeDiscord
+from tests.e2e.users import FakeUser
+
+
+def _watching(server: FakeDiscord, database: Path) -> Any:
+    return settings_for(server, database, NEXUS_CHALLENGE_CHANNEL_IDS=str(server.challenges_channel_id))
+
+
+@pytest.fixture
+async def nexus(discord_server: FakeDiscord, database: Path) -> AsyncIterator[NexusBot]:
+    async with running_bot(_watching(discord_server, database)) as bot:
+        yield bot
+
+
+def _logged(database: Path) -> list[int]:
+    """Source message ids of the logged challenges, straight from the file (a second reader, as an auditor)."""
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT source_message_id FROM challenges WHERE source_message_id IS NOT NULL")
+        return [int(row[0]) for row in rows]
+
+
+def _replies(server: FakeDiscord, post: JSON) -> int:
+    return sum(
+        1
+        for message in server.bot_messages()
+        if str(message.get("message_reference", {}).get("message_id")) == post["id"]
+    )
+
+
+async def _until(condition: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _exactly_once(server: FakeDiscord, database: Path, posts: list[JSON]) -> None:
+    ids = sorted(int(post["id"]) for post in posts)
+    await _until(lambda: sorted(_logged(database)) == ids, f"{len(ids)} posts logged")
+    await _until(lambda: all(_replies(server, post) >= 1 for post in posts), "every post acknowledged")
+    await asyncio.sleep(0.5)  # anything that would double up has had time to
+    assert sorted(_logged(database)) == ids
+    assert [_replies(server, post) for post in posts] == [1] * len(posts)
+
+
+def _burst(user: FakeUser, server: FakeDiscord, first: int, count: int) -> list[JSON]:
+    return [
+        user.post(server.challenges_channel_id, f"Challenge: fault drill number {number} with docker compose")
+        for number in range(first, first + count)
+    ]
+
+
+async def _fault_in_the_middle(
+    server: FakeDiscord, database: Path, learner: FakeUser, fault: Callable[[], Awaitable[None]]
+) -> None:
+    posts = _burst(learner, server, 0, 10)
+    await fault()
+    posts += _burst(learner, server, 10, 10)  # sent while the bot is away or reconnecting
+    await server.wait_connected(within=30)
+    posts += _burst(learner, server, 20, 10)
+    await _exactly_once(server, database, posts)
+
+
+async def test_a_dropped_connection_resumes_without_losing_or_repeating_a_post(
+    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+) -> None:
+    await _fault_in_the_middle(discord_server, database, learner, discord_server.drop_connection)
+    assert discord_server.resume_count >= 1
+
+
+async def test_reconnect_resumes_without_losing_or_repeating_a_post(
+    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+) -> None:
+    await _fault_in_the_middle(discord_server, database, learner, discord_server.send_reconnect)
+    assert discord_server.resume_count >= 1
+
+
+async def test_an_invalid_session_re_identifies_and_backfill_fills_the_gap(
+    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+) -> None:
+    identified = discord_server.identify_count
+    # Events sent between the invalid session and the new IDENTIFY are never delivered, as on Discord: only the
+    # channel's history can bring them back.
+    await _fault_in_the_middle(discord_server, database, learner, discord_server.send_invalid_session)
+    assert discord_server.identify_count > identified
+
+
+async def test_server_errors_and_rate_limits_on_the_acknowledgement_are_retried_not_dropped(
+    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+) -> None:
+    discord_server.force_5xx(r"^POST /channels/\d+/messages$", times=2)
+    discord_server.force_429(r"^PUT /channels/\d+/messages/\d+/reactions", times=2, retry_after=0.2)
+    posts = _burst(learner, discord_server, 0, 3)
+    await _exactly_once(discord_server, database, posts)
+    reacted = {(channel, message) for channel, message, _emoji in discord_server.reactions}
+    assert all((int(post["channel_id"]), int(post["id"])) in reacted for post in posts)
+
+
+async def test_sigkill_in_a_burst_then_restart_logs_every_delivered_post_exactly_once(
+    discord_server: FakeDiscord, database: Path, learner: FakeUser, tmp_path: Path
+) -> None:
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "NEXUS", "DATABASE"))},
+        "DISCORD_TOKEN": TOKEN,
+        "DISCORD_API_URL": discord_server.api_url,
+        "NEXUS_GUILD_ID": str(discord_server.guild_id),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "NEXUS_CHALLENGE_CHANNEL_IDS": str(discord_server.challenges_channel_id),
+        "NEXUS_LOG_LEVEL": "WARNING",
+    }
+
+    async def start() -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env, stderr=asyncio.subprocess.DEVNULL
+        )
+        await discord_server.wait_connected(within=60)
+        return process
+
+    first = await start()
+    posts: list[JSON] = []
+    try:
+        posts += _burst(learner, discord_server, 0, 150)
+        # Kill it while it is still writing: some posts are logged, the rest only delivered.
+        await _until(lambda: len(_logged(database)) >= 5, "the first posts logged")
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        assert len(_logged(database)) < len(posts), "the burst finished before the kill; make it larger"
+        discord_server.current_session = None  # the dead process's session is gone, as Discord drops it
+        posts += _burst(learner, discord_server, 150, 20)  # posted while no bot runs
+    finally:
+        if first.returncode is None:
+            first.kill()
+    second = await start()
+    try:
+        ids = sorted(int(post["id"]) for post in posts)
+        await _until(lambda: sorted(_logged(database)) == ids, "every post logged after the restart", seconds=60)
+        await asyncio.sleep(0.5)
+        assert sorted(_logged(database)) == ids
+    finally:
+        second.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(second.wait(), 30)
+        except TimeoutError:
+            second.kill()
