@@ -9,7 +9,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long a statement waits for another writer's lock (SQLite) or for a connection (PostgreSQL) before it fails
+# with a "try again" for the user: short enough that a command still answers within Discord's 3 s.
+SQLITE_BUSY_TIMEOUT_MS = 2000
+POSTGRES_CONNECT_TIMEOUT_S = 2.0
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -33,6 +36,10 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
+    if url.get_driver_name() == "asyncpg":
+        options.setdefault("connect_args", {}).setdefault("timeout", POSTGRES_CONNECT_TIMEOUT_S)
+        # A restarted server leaves dead connections in the pool: pre-ping replaces them instead of failing a command.
+        options.setdefault("pool_timeout", POSTGRES_CONNECT_TIMEOUT_S)
     return create_async_engine(url, pool_pre_ping=True, **options)
 
 
