@@ -38,8 +38,8 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
         return engine
     if url.get_driver_name() == "asyncpg":
         options.setdefault("connect_args", {}).setdefault("timeout", POSTGRES_CONNECT_TIMEOUT_S)
-        # A restarted server leaves dead connections in the pool: pre-ping replaces them instead of failing a command.
-        options.setdefault("pool_timeout", POSTGRES_CONNECT_TIMEOUT_S)
+        options.setdefault("pool_timeout", POSTGRES_CONNECT_TIMEOUT_S)  # waiting for a free pooled connection
+    # A restarted server leaves dead connections in the pool: pre-ping replaces them instead of failing a command.
     return create_async_engine(url, pool_pre_ping=True, **options)
 
 
