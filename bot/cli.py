@@ -58,6 +58,91 @@ def _db(action: str, revision: str | None) -> int:
     return 0
 
 
+def _db_copy(to: str, batch_size: int) -> int:
+    """Copy the configured database into the empty database at `to`, then verify both sides."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from bot.config import DatabaseSettings
+    from bot.db.copy import CopyFailed, CopyRefused, copy_database, search_index_problems, verify_copy
+    from bot.db.engine import create_engine
+
+    source_url = load_database_settings().database_url
+    try:
+        target_url = DatabaseSettings.model_validate({"DATABASE_URL": to}).database_url
+    except ValueError:
+        # Never echo the URL: it may hold a password.
+        print(
+            "error: --to must be a database URL: postgresql://user:password@host/database (or sqlite:///path.db)",
+            file=sys.stderr,
+        )
+        return 2
+    if _same_database(source_url, target_url):
+        print("error: --to names the configured database itself; copy into another, empty database", file=sys.stderr)
+        return 2
+    shown_source = make_url(source_url).render_as_string(hide_password=True)
+    shown_target = make_url(target_url).render_as_string(hide_password=True)
+
+    def copied(table: str, rows: int) -> None:
+        print(f"  {table:<22} {rows:>9} rows", flush=True)
+
+    async def go() -> int:
+        source = create_engine(source_url)
+        target = create_engine(target_url)
+        try:
+            print(f"copying {shown_source} -> {shown_target} (target migrated to head first)", flush=True)
+            try:
+                counts = await copy_database(source, target, batch_size=batch_size, progress=copied)
+            except (CopyRefused, CopyFailed) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+            except (SQLAlchemyError, OSError) as error:
+                # Cannot connect, no such database, no permission: the driver's words, never the URL.
+                reason = error.orig if isinstance(error, DBAPIError) and error.orig else error
+                print(f"error: the copy failed: {type(reason).__name__}: {reason}", file=sys.stderr)
+                return 1
+            print(f"copied {sum(counts.values())} rows in {len(counts)} tables; verifying", flush=True)
+            checks = await verify_copy(source, target)
+            live, problems = await search_index_problems(target)
+        finally:
+            await source.dispose()
+            await target.dispose()
+        print(f"  {'table':<22} {'source':>9} {'target':>9}  content sha256")
+        for check in checks:
+            verdict = (
+                check.target_hash[:16]
+                if check.equal
+                else f"DIFFERENT ({check.source_hash[:12]} != {check.target_hash[:12]})"
+            )
+            print(f"  {check.table:<22} {check.source_rows:>9} {check.target_rows:>9}  {verdict}")
+        different = [check.table for check in checks if not check.equal]
+        if problems:
+            print(f"search index on the target: {'; '.join(problems)}", file=sys.stderr)
+        else:
+            print(f"search index on the target: all {live} live challenges indexed")
+        if different:
+            print(f"error: the copy differs from the source in: {', '.join(different)}", file=sys.stderr)
+        if different or problems:
+            return 1
+        print(f"verified: row counts and content hashes equal in all {len(checks)} tables")
+        return 0
+
+    return asyncio.run(go())
+
+
+def _same_database(first: str, second: str) -> bool:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    a, b = make_url(first), make_url(second)
+    if a.get_backend_name() == b.get_backend_name() == "sqlite":
+        if not a.database or not b.database or ":memory:" in (a.database, b.database):
+            return False
+        return Path(a.database).expanduser().resolve() == Path(b.database).expanduser().resolve()
+    return (a.host, a.port or 5432, a.database) == (b.host, b.port or 5432, b.database) and a.drivername == b.drivername
+
+
 def _export(guild_id: int | None, output_format: str, output: str | None) -> int:
     """The challenge document, offline: straight from the database, no Discord connection."""
     from bot.challenges.export import ExportChallenge, render_csv, render_markdown
@@ -125,6 +210,13 @@ def _check(settings: Settings) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nexus-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +229,12 @@ def _parser() -> argparse.ArgumentParser:
     downgrade = db_actions.add_parser("downgrade", help="migrate back (default: one revision)")
     downgrade.add_argument("revision", nargs="?", default="-1")
     db_actions.add_parser("current", help="show the database's revision")
+    copy = db_actions.add_parser(
+        "copy",
+        help="copy every row from DATABASE_URL into a new, empty database (e.g. SQLite to PostgreSQL) and verify",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="the empty target, e.g. postgresql://user:pw@host/db")
+    copy.add_argument("--batch-size", type=_positive, default=1000, help="rows per insert (default: 1000)")
     export = commands.add_parser("export", help="write the Challenges & Solutions document (offline)")
     export.add_argument("--guild", type=int, help="the server's id (needed when several servers log challenges)")
     export.add_argument("--format", choices=("markdown", "csv"), default="markdown")
@@ -147,6 +245,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "db" and args.action == "copy":
+            return _db_copy(args.to, args.batch_size)
         if args.command == "db":
             return _db(args.action, getattr(args, "revision", None))
         if args.command == "export":
