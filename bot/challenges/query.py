@@ -22,8 +22,8 @@ PREFIX_MIN_CHARS = 3
 # The FTS5 column that holds `error_signatures` of each challenge.
 ERROR_COLUMN = "error_terms"
 
-# Letters and digits in any script; an apostrophe inside a word is dropped ("don't" -> "dont"), as
-# FTS5's unicode61 tokenizer and PostgreSQL's parser would otherwise split the word in two.
+# Letters and digits in any script. FTS5's unicode61 tokenizer and PostgreSQL's parser both split a word
+# at an apostrophe ("don't" is indexed as "don", "t"), so such a word is searched as that phrase.
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _APOSTROPHES = re.compile(r"['\u2019]")
 
@@ -44,6 +44,23 @@ class SearchQuery:
     def is_empty(self) -> bool:
         return not self.terms and not self.errors
 
+    def prefix_term(self, *, prefix: bool) -> str | None:
+        """The last term when it is searched as a prefix: asked for, and long enough to be selective."""
+        if prefix and self.terms and len(self.terms[-1]) >= PREFIX_MIN_CHARS:
+            return self.terms[-1]
+        return None
+
+    def fts5_words(self, *, prefix: bool = True) -> tuple[str, ...]:
+        """One FTS5 phrase per term, each a quoted string; the last one a prefix if `prefix_term` says so."""
+        words = [_fts5_string(term) for term in self.terms]
+        if self.prefix_term(prefix=prefix) is not None:
+            words[-1] += " *"
+        return tuple(words)
+
+    def fts5_errors(self) -> tuple[str, ...]:
+        """One FTS5 phrase per error signature, limited to the column that holds them."""
+        return tuple(f"{ERROR_COLUMN} : {_fts5_string(token)}" for token in self.errors)
+
     def fts5(self, *, match_all: bool = True, prefix: bool = True) -> str | None:
         """An FTS5 MATCH expression: the terms (AND or OR), or any error signature in its column.
 
@@ -52,23 +69,30 @@ class SearchQuery:
         """
         if self.is_empty():
             return None
-        alternatives = [f"{ERROR_COLUMN} : {_fts5_string(token)}" for token in self.errors]
+        alternatives = list(self.fts5_errors())
         if self.terms:
-            words = [_fts5_string(term) for term in self.terms]
-            if prefix and len(self.terms[-1]) >= PREFIX_MIN_CHARS:
-                words[-1] += " *"
+            words = self.fts5_words(prefix=prefix)
             alternatives.insert(0, "(" + (" AND " if match_all else " OR ").join(words) + ")")
         return " OR ".join(alternatives)
+
+    def tsquery_words(self, *, prefix: bool = True) -> tuple[str, ...]:
+        """One `to_tsquery` lexeme per term (a term with a space becomes a phrase); the last maybe a prefix."""
+        words = [_tsquery_lexeme(term) for term in self.terms]
+        if self.prefix_term(prefix=prefix) is not None:
+            words[-1] += ":*"
+        return tuple(words)
+
+    def tsquery_errors(self) -> tuple[str, ...]:
+        """One lexeme per error signature, limited to weight A (where the signatures are indexed)."""
+        return tuple(_tsquery_lexeme(token) + ":A" for token in self.errors)
 
     def tsquery(self, *, match_all: bool = True, prefix: bool = True) -> str | None:
         """A string for `to_tsquery('simple', ...)`: quoted lexemes, the last a prefix, errors OR'ed in."""
         if self.is_empty():
             return None
-        alternatives = [_tsquery_lexeme(token) for token in self.errors]
+        alternatives = list(self.tsquery_errors())
         if self.terms:
-            words = [_tsquery_lexeme(term) for term in self.terms]
-            if prefix and len(self.terms[-1]) >= PREFIX_MIN_CHARS:
-                words[-1] += ":*"
+            words = self.tsquery_words(prefix=prefix)
             alternatives.insert(0, "(" + (" & " if match_all else " | ").join(words) + ")")
         return " | ".join(alternatives)
 
@@ -76,7 +100,7 @@ class SearchQuery:
 def _terms(text: str) -> tuple[str, ...]:
     terms: dict[str, None] = {}
     for match in _WORD.finditer(text):
-        term = _APOSTROPHES.sub("", match.group()).lower()[:MAX_TERM_CHARS]
+        term = _APOSTROPHES.sub(" ", match.group()).lower()[:MAX_TERM_CHARS].strip()
         terms.setdefault(term)
         if len(terms) == MAX_TERMS:
             break

@@ -63,8 +63,8 @@ NASTY = [
 # Outside double-quoted strings, an FTS5 expression built here holds only these.
 FTS5_SYNTAX = re.compile(r"^(?:\s|AND|OR|\*|\(|\)|error_terms|:)*$")
 FTS5_STRING = re.compile(r'"(?:[^"]|"")*"')
-# Outside single-quoted lexemes, a tsquery built here holds only these.
-TSQUERY_SYNTAX = re.compile(r"^(?:\s|&|\||\(|\)|:\*)*$")
+# Outside single-quoted lexemes, a tsquery built here holds only these (`:A` limits a lexeme to weight A).
+TSQUERY_SYNTAX = re.compile(r"^(?:\s|&|\||\(|\)|:\*|:A)*$")
 TSQUERY_LEXEME = re.compile(r"'(?:[^'\\]|''|\\.)*'")
 
 ROWS = [
@@ -124,9 +124,21 @@ def _tsquery_is_only_lexemes_and_our_operators(expression: str) -> bool:
 # --- parsing --------------------------------------------------------------------------------------------
 
 
-def test_terms_are_lowercased_words_with_inner_apostrophes_dropped() -> None:
-    query = parse_query("Don't CACHE the Redis-cli output, l'été")
-    assert query.terms == ("dont", "cache", "redis", "cli", "output", "lété")
+def test_terms_are_lowercased_words_and_a_word_with_an_apostrophe_is_a_phrase() -> None:
+    # FTS5 and PostgreSQL both index "don't" as "don", "t": the term is that phrase.
+    query = parse_query("Don't CACHE the Redis-cli output, l\u2019été")
+    assert query.terms == ("don t", "cache", "redis", "cli", "output", "l été")
+    assert query.fts5_words(prefix=False)[0] == '"don t"'
+    assert query.tsquery_words(prefix=False)[0] == "'don t'"
+
+
+def test_a_word_with_an_apostrophe_finds_the_text_that_has_it() -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE VIRTUAL TABLE t USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')")
+    connection.execute("INSERT INTO t (body) VALUES ('I don''t know why l''été breaks the build')")
+    for text in ("don't", "don\u2019t know", "L'été", "l'ete"):
+        expression = parse_query(text).fts5(prefix=False)
+        assert connection.execute("SELECT count(*) FROM t WHERE t MATCH ?", (expression,)).fetchone() == (1,), text
 
 
 def test_stop_words_are_dropped_unless_nothing_else_is_left() -> None:
@@ -179,6 +191,24 @@ def test_fts5_adds_error_signatures_as_column_alternatives() -> None:
         '("integrityerror" AND "502" AND "bad" AND "gateway" *)'
         ' OR error_terms : "integrityerror" OR error_terms : "http502"'
     )
+
+
+def test_phrases_one_by_one_for_the_search_engine() -> None:
+    query = parse_query("Redis cache IntegrityError")
+    assert query.fts5_words(prefix=False) == ('"redis"', '"cache"', '"integrityerror"')
+    assert query.fts5_words(prefix=True) == ('"redis"', '"cache"', '"integrityerror" *')
+    assert query.fts5_errors() == ('error_terms : "integrityerror"',)
+    assert query.tsquery_words(prefix=True) == ("'redis'", "'cache'", "'integrityerror':*")
+    assert query.tsquery_errors() == ("'integrityerror':A",)
+
+
+def test_the_last_term_is_a_prefix_only_when_asked_and_long_enough() -> None:
+    assert parse_query("redis cac").prefix_term(prefix=True) == "cac"
+    assert parse_query("redis cac").prefix_term(prefix=False) is None
+    assert parse_query("redis ca").prefix_term(prefix=True) is None
+    assert parse_query("IntegrityError").prefix_term(prefix=True) == "integrityerror"
+    assert parse_query("502 Bad Gateway").errors == ("http502",)
+    assert parse_query("...").prefix_term(prefix=True) is None
 
 
 def test_a_double_quote_inside_a_term_is_doubled() -> None:
@@ -247,7 +277,8 @@ def test_tsquery_quotes_every_term_and_makes_the_last_a_prefix() -> None:
 
 
 def test_tsquery_adds_error_signatures_as_alternatives() -> None:
-    assert parse_query("CORS error").tsquery() == "('cors' & 'error':*) | 'cors'"
+    # A signature is indexed with weight A (migration 0002), so it only counts there.
+    assert parse_query("CORS error").tsquery() == "('cors' & 'error':*) | 'cors':A"
 
 
 def test_tsquery_escapes_quotes_and_backslashes() -> None:
@@ -271,6 +302,20 @@ def test_any_text_is_none_or_a_valid_fts5_expression(text: str, match_all: bool)
         assert _fts5_is_only_strings_and_our_operators(expression)
         # Executes without sqlite3.OperationalError (a syntax error would raise it here).
         assert isinstance(_search(expression), list)
+
+
+@given(st.one_of(st.text(), _OPERATORISH), st.booleans())
+def test_any_text_gives_phrases_that_fts5_reads_one_by_one(text: str, prefix: bool) -> None:
+    # The search engine builds its own expressions from these: each must be one valid phrase on its own.
+    query = parse_query(text)
+    words, errors = query.fts5_words(prefix=prefix), query.fts5_errors()
+    assert len(words) == len(query.terms)
+    assert len(errors) == len(query.errors)
+    for phrase in (*words, *errors):
+        assert _fts5_is_only_strings_and_our_operators(phrase)
+        assert isinstance(_search(phrase), list)
+    if words:
+        assert isinstance(_search(" AND ".join(words)), list)
 
 
 @given(st.one_of(st.text(), _OPERATORISH), st.booleans())
