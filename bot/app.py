@@ -23,6 +23,7 @@ from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, SolvedChallengeLog
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
+from bot.services.privacy import PrivacyService
 
 log = logging.getLogger(__name__)
 
@@ -35,28 +36,31 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
     sessions = create_session_factory(engine)
     solved_log = SolvedChallengeLog(sessions)
     topics = TopicService(knowledge_base, solved_log)
+    challenges = ChallengeService(
+        sessions,
+        search_engine_for(engine.dialect.name),
+        topics,
+        solved_log=solved_log,
+        unanswered_after=timedelta(hours=settings.challenge_nudge_hours),
+        ask_author_after=timedelta(hours=settings.challenge_ask_hours),
+    )
+    pairing = PairingService(
+        sessions,
+        topics,
+        request_lifetime=timedelta(days=settings.pair_expiry_days),
+        checkin_after=timedelta(days=settings.pair_checkin_days),
+    )
     return Services(
         topics=topics,
         command_sync=CommandSyncService(sessions),
-        challenges=ChallengeService(
-            sessions,
-            search_engine_for(engine.dialect.name),
-            topics,
-            solved_log=solved_log,
-            unanswered_after=timedelta(hours=settings.challenge_nudge_hours),
-            ask_author_after=timedelta(hours=settings.challenge_ask_hours),
-        ),
-        pairing=PairingService(
-            sessions,
-            topics,
-            request_lifetime=timedelta(days=settings.pair_expiry_days),
-            checkin_after=timedelta(days=settings.pair_checkin_days),
-        ),
+        challenges=challenges,
+        pairing=pairing,
         guild_settings=GuildSettingsService(
             sessions,
             challenge_channel_ids=settings.challenge_channel_ids,
             pairing_channel_id=settings.pairing_channel_id,
         ),
+        privacy=PrivacyService(sessions, challenges, pairing),
     )
 
 

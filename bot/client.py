@@ -23,6 +23,7 @@ from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
+from bot.services.privacy import PrivacyService
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Services:
     challenges: ChallengeService
     pairing: PairingService
     guild_settings: GuildSettingsService
+    privacy: PrivacyService
 
 
 class NexusCommandTree(app_commands.CommandTree["NexusBot"]):

@@ -33,7 +33,8 @@ class RateLimitedError(NexusError):
     def __init__(self, retry_after: float, what: str) -> None:
         self.retry_after = retry_after
         seconds = max(1, round(retry_after))
-        super().__init__(f"Slow down a little: you can {what} again in {seconds} s.")
+        wait = f"{seconds} s" if seconds < 120 else f"{-(-seconds // 60)} min"
+        super().__init__(f"Slow down a little: you can {what} again in {wait}.")
 
 
 class TopicNotFoundError(NotFoundError):

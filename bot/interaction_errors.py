@@ -1,7 +1,8 @@
 """One place that turns any error raised while answering an interaction into a clear ephemeral reply.
 
-Expected errors (domain errors, bad input, permissions, cooldowns) get their own message; anything
-else is logged with its context and answered with an apology carrying a short reference id.
+Expected errors (domain errors, bad input, permissions, cooldowns) get their own message; a database that is
+briefly busy or unreachable (SQLite locked, PostgreSQL restarting) gets a "try again" and a warning in the log;
+anything else is logged with its context and answered with an apology carrying a short reference id.
 """
 
 from __future__ import annotations
@@ -13,14 +14,23 @@ from dataclasses import dataclass
 
 import discord
 from discord import app_commands
+from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger(__name__)
+
+DATABASE_BUSY = "The database is busy right now; nothing was saved. Try again in a few seconds."
+# Where a raw connection error (asyncpg raises OSError and TimeoutError unwrapped while connecting) comes from.
+_DATABASE_PACKAGES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
+# Errors of the driver that are faults of the code or the data, not of the database being away: never "try again".
+_NOT_TRANSIENT = (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.DataError, sa_exc.NotSupportedError)
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorReply:
     message: str
     unexpected: bool = False
+    transient: bool = False
+    """A passing fault outside the bot (the database busy or unreachable): a warning, not a reference id."""
 
 
 def _permission_names(names: list[str]) -> str:
@@ -35,6 +45,8 @@ def describe_error(error: BaseException) -> ErrorReply:
         error = error.original
     if isinstance(error, NexusError):
         return ErrorReply(error.user_message)
+    if database_unavailable(error):
+        return ErrorReply(DATABASE_BUSY, transient=True)
     if isinstance(error, app_commands.CommandOnCooldown):
         return ErrorReply(f"Slow down a little: you can use this again in {math.ceil(error.retry_after)} s.")
     if isinstance(error, app_commands.MissingPermissions):
@@ -51,6 +63,40 @@ def describe_error(error: BaseException) -> ErrorReply:
     if isinstance(error, app_commands.CheckFailure):
         return ErrorReply("You cannot use this command here.")
     return ErrorReply("", unexpected=True)
+
+
+def _raised_in_database_code(error: BaseException) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None:
+        module = str(traceback.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] in _DATABASE_PACKAGES:
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is busy or out of reach for a moment, so trying again may work.
+
+    SQLite "database is locked" and "unable to open" are `OperationalError`s; PostgreSQL restarting or shutting down
+    comes as `OperationalError`, `InterfaceError` or a plain `DBAPIError` (asyncpg's unclassified errors); a full
+    pool as SQLAlchemy's `TimeoutError`; a refused or timed-out connection as a bare `OSError` or `TimeoutError`
+    raised inside the driver. Integrity, programming and data errors are bugs, not weather.
+    """
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        return not isinstance(error, _NOT_TRANSIENT)
+    if isinstance(error, OSError | TimeoutError):
+        return _raised_in_database_code(error)
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    """A short description for the log: the driver's own message, without SQL or its parameters (user text)."""
+    original = error.orig if isinstance(error, sa_exc.DBAPIError) and error.orig is not None else error
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0][:200] if lines else ''}"
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
@@ -71,7 +117,11 @@ def _context(interaction: discord.Interaction) -> str:
 
 async def report_interaction_error(interaction: discord.Interaction, error: BaseException) -> None:
     reply = describe_error(error)
-    if reply.unexpected:
+    if reply.transient:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        log.warning("database unavailable answering %s: %s", _context(interaction), _first_line(cause))
+        message = reply.message
+    elif reply.unexpected:
         reference = secrets.token_hex(4)
         log.error("unexpected error [ref %s] answering %s", reference, _context(interaction), exc_info=error)
         message = (

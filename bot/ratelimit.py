@@ -1,10 +1,13 @@
-"""A per-key sliding-window limiter: at most `rate` uses in any `per` seconds."""
+"""Per-key sliding-window limiters: at most `rate` uses in any `per` seconds, and the in-channel acknowledgement cap."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
+
+log = logging.getLogger(__name__)
 
 
 class SlidingWindowLimiter:
@@ -33,3 +36,26 @@ class SlidingWindowLimiter:
         idle = [key for key, uses in self._uses.items() if not uses or uses[-1] <= now - self.per]
         for key in idle:
             del self._uses[key]
+
+
+class AcknowledgementLimiter:
+    """At most `rate` in-channel acknowledgements (the ✅ reaction and the reply) per channel in any `per` seconds.
+
+    Beyond the cap a post is still logged; only its acknowledgement is skipped, so a flood of posts cannot make
+    the bot flood the channel (and spend its REST rate limits) in return.
+    """
+
+    PER_MINUTE = 10
+
+    def __init__(self, rate: int = PER_MINUTE, per: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._window = SlidingWindowLimiter(rate, per, clock)
+        self.skipped = 0
+        """Acknowledgements skipped so far (for logs and tests)."""
+
+    def allow(self, channel_id: int) -> bool:
+        """Whether to acknowledge a post in `channel_id` now; a True counts against the channel's cap."""
+        if self._window.acquire(channel_id) == 0.0:
+            return True
+        self.skipped += 1
+        log.debug("acknowledgement skipped in channel %s: over the cap of %d", channel_id, self._window.rate)
+        return False

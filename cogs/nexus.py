@@ -1,6 +1,10 @@
-"""`/nexus about`: what is running, for how long, and how it is doing."""
+"""`/nexus about`, `/nexus setup` and `/nexus forget-me`: what is running, this server's settings, and privacy."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -9,8 +13,23 @@ from discord.ext import commands
 import bot as nexus_package
 from bot.client import NexusBot
 from bot.embeds import EmbedField, EmbedSpec
+from bot.interaction_errors import report_interaction_error, send_ephemeral
+from bot.services.challenges import ANONYMOUS
 from bot.services.guild_settings import GuildSettingsService
+from bot.services.privacy import Forgotten, PrivacyService
 from cogs._shared import to_embed
+
+FORGET_TIMEOUT_SECONDS = 120.0
+FORGET_QUESTION = (
+    "**Forget me in this server?**\n"
+    "This deletes your pairing profile, your pairing requests, your pairs and your study sessions here (your "
+    "partners lose those pairings and sessions too), and removes your name from the challenges and solutions you "
+    f"logged: their text stays, shown as by “{ANONYMOUS}”, so others can still learn from it.\n"
+    "It cannot be undone. Other servers are not affected. Nothing happens unless you press **Confirm**."
+)
+FORGET_CANCELLED = "Cancelled: nothing was deleted or changed."
+FORGET_TIMED_OUT = "Nothing was deleted: the confirmation timed out. Run `/nexus forget-me` again if you still want it."
+NOT_YOURS = "This confirmation is someone else's. To forget your own data, run `/nexus forget-me` yourself."
 
 
 def _duration(seconds: float) -> str:
@@ -24,10 +43,91 @@ def _duration(seconds: float) -> str:
     return " ".join(parts)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def forget_summary(forgotten: Forgotten) -> str:
+    """What `/nexus forget-me` did, in words."""
+    if forgotten.nothing:
+        return "Done: Nexus holds nothing about you in this server (anything it held is already forgotten)."
+    deleted = ["your pairing profile"] if forgotten.profile else []
+    for count, noun in (
+        (forgotten.requests, "pairing request"),
+        (forgotten.pairs, "pair"),
+        (forgotten.sessions, "study session"),
+    ):
+        if count:
+            deleted.append(_plural(count, noun))
+    anonymised = [
+        _plural(count, noun)
+        for count, noun in ((forgotten.challenges, "challenge"), (forgotten.solutions, "solution"))
+        if count
+    ]
+    lines = ["Done: you are forgotten in this server."]
+    if deleted:
+        lines.append("Deleted: " + ", ".join(deleted) + ".")
+    if anonymised:
+        lines.append(f"Anonymised: {' and '.join(anonymised)}; their text stays, now by “{ANONYMOUS}”.")
+    lines.append("What you post or log from now on is stored as usual; you can run this again at any time.")
+    return "\n".join(lines)
+
+
+class ForgetMeView(discord.ui.View):
+    """Confirm or Cancel for `/nexus forget-me`: only the member who asked may press; it times out."""
+
+    def __init__(self, owner_id: int, forget: Callable[[], Awaitable[Forgotten]]) -> None:
+        super().__init__(timeout=FORGET_TIMEOUT_SECONDS)
+        self._owner_id = owner_id
+        self._forget = forget
+        self._answered = False
+        self.message_interaction: discord.Interaction | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if interaction.user.id == self._owner_id:
+            return True
+        await send_ephemeral(interaction, NOT_YOURS)
+        return False
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMeView]) -> None:
+        if self._answered:
+            await send_ephemeral(interaction, "This was already answered.")
+            return
+        self._answered = True
+        await interaction.response.defer()  # the deletion may wait for the database: never let the click expire
+        try:
+            forgotten = await self._forget()
+        except BaseException:
+            self._answered = False  # the buttons stay: pressing Confirm again finishes the job (it is idempotent)
+            raise
+        self.stop()
+        await interaction.edit_original_response(content=forget_summary(forgotten), view=None)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMeView]) -> None:
+        if self._answered:
+            await send_ephemeral(interaction, "This was already answered.")
+            return
+        self._answered = True
+        self.stop()
+        await interaction.response.edit_message(content=FORGET_CANCELLED, view=None)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /) -> None:
+        await report_interaction_error(interaction, error)
+
+    async def on_timeout(self) -> None:
+        if self._answered or self.message_interaction is None:
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await self.message_interaction.edit_original_response(content=FORGET_TIMED_OUT, view=None)
+
+
 class NexusCog(commands.GroupCog, group_name="nexus", group_description="About Nexus and its settings"):
-    def __init__(self, bot: NexusBot, guild_settings: GuildSettingsService) -> None:
+    def __init__(self, bot: NexusBot, guild_settings: GuildSettingsService, privacy: PrivacyService) -> None:
         self._bot = bot
         self._guild_settings = guild_settings
+        self._privacy = privacy
 
     @app_commands.command(
         name="setup", description="This server's settings: challenge and pairing channels, moderators"
@@ -90,8 +190,24 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         )
         await interaction.response.send_message(embed=to_embed(spec), ephemeral=True)
 
+    @app_commands.command(
+        name="forget-me",
+        description="Delete your pairing data here and remove your name from your challenges and solutions",
+    )
+    @app_commands.guild_only()
+    @app_commands.checks.cooldown(2, 60.0)
+    async def forget_me(self, interaction: discord.Interaction) -> None:
+        guild_id, user_id = interaction.guild_id or 0, interaction.user.id
+
+        async def forget() -> Forgotten:
+            return await self._privacy.forget_me(guild_id, user_id)
+
+        view = ForgetMeView(user_id, forget)
+        await interaction.response.send_message(FORGET_QUESTION, view=view, ephemeral=True)
+        view.message_interaction = interaction
+
 
 async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, NexusBot):
         raise TypeError("the nexus extension needs a NexusBot")
-    await bot.add_cog(NexusCog(bot, bot.services.guild_settings))
+    await bot.add_cog(NexusCog(bot, bot.services.guild_settings, bot.services.privacy))

@@ -68,12 +68,14 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
 
     @app_commands.command(name="new", description="Log a challenge: title, details, topics, what you tried")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(10, 60.0)
     async def new(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(NewChallengeModal(self._challenges, self._announce))
 
     @app_commands.command(name="solve", description="Add a solution to a challenge")
     @app_commands.describe(id="The challenge: type its number or words of its title")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def solve(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         challenge = await self._challenges.show(interaction.guild_id or 0, id)
         await interaction.response.send_modal(SolutionModal(self._challenges, challenge))
@@ -88,6 +90,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     @app_commands.command(name="accept", description="Accept a solution: the challenge becomes solved")
     @app_commands.describe(id="The challenge's number", solution="The solution's number")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def accept(
         self,
         interaction: discord.Interaction,
@@ -159,6 +162,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     @app_commands.command(name="leaderboard", description="Members whose solutions were accepted most")
     @app_commands.describe(period="This week, this month or all time")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def leaderboard(
         self, interaction: discord.Interaction, period: Literal["week", "month", "all"] = "all"
     ) -> None:
@@ -192,12 +196,14 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     @app_commands.command(name="delete", description="Delete a challenge (kept for audit); author or moderator")
     @app_commands.describe(id="The challenge's number")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def delete(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         challenge = await self._challenges.delete(interaction.guild_id or 0, id, await self._person_of(interaction))
         await interaction.response.send_message(f"Challenge #{challenge.id} is deleted.", ephemeral=True)
 
     # ----- message menus ---------------------------------------------------------------------
 
+    @app_commands.checks.cooldown(5, 60.0)
     async def log_as_challenge(self, interaction: discord.Interaction, message: discord.Message) -> None:
         person = await self._person_of(interaction)
         if message.author.id != person.id and not person.is_moderator:
@@ -222,6 +228,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             return
         await self._announce(interaction, logged)
 
+    @app_commands.checks.cooldown(5, 60.0)
     async def mark_as_solution(self, interaction: discord.Interaction, message: discord.Message) -> None:
         if message.author.bot or message.webhook_id is not None:
             raise InvalidInputError("Messages of bots and webhooks are not logged.")
