@@ -25,6 +25,7 @@ from bot.db.base import utcnow
 from bot.db.models import ChallengeTopic, LearnerProfile, Pair, PairCheckin, PairRequest, SessionNotice, SessionRating
 from bot.db.models import StudySession as StudySessionRow
 from bot.db.pairing_repository import PairingRepository
+from bot.embeds import shorten
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.pairing.availability import WeeklyInterval, describe, overlap_intervals, parse_availability
 from bot.pairing.matching import Candidate, LookingFor, Match, Track, assign, best_partner, default_looking_for
@@ -315,9 +316,10 @@ class PairingService:
         prefix = f"{done.strip()}, " if done.strip() else ""
         choices = []
         for choice in self._topics.autocomplete(typing.strip()):
-            value = prefix + choice.name
+            # The label ("Docker · DevOps & delivery") is for reading; the value is the title, which resolves.
+            value = prefix + self.topic_title(choice.value)
             if len(value) <= 100:
-                choices.append((value, value))
+                choices.append((shorten(prefix + choice.name, 100), value))
         return choices
 
     def _resolve_topics(self, named: str | None) -> tuple[str, ...]:
@@ -363,6 +365,9 @@ class PairingService:
                 raise InvalidInputError(str(error)) from None
         try:
             async with self._sessions.begin() as session:
+                # A writer from the start: a read-then-write transaction cannot wait for another process's writer
+                # (SQLite answers "database is locked" at once), one that begins by writing waits its turn.
+                await _take_write_lock(session, ask.guild_id)
                 repository = PairingRepository(session)
                 profile = await repository.profile(ask.guild_id, ask.user_id)
                 track = self._track(ask.track, profile)

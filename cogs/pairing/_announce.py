@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
@@ -20,6 +21,15 @@ log = logging.getLogger(__name__)
 THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week: pairs talk over days, not minutes
 
 
+@dataclass(frozen=True, slots=True)
+class Introduction:
+    """How a match was introduced: in its thread (`thread_id`), by DM (None), or not at all because one of the two
+    had left the server (`partner_left`: the pair is undone and the other is back in the queue)."""
+
+    thread_id: int | None
+    partner_left: bool = False
+
+
 class Announcer:
     def __init__(self, bot: discord.Client, pairing: PairingService, guild_settings: GuildSettingsService) -> None:
         self._bot = bot
@@ -29,16 +39,16 @@ class Announcer:
         # whoever comes second finds it announced.
         self._lock = asyncio.Lock()
 
-    async def announce(self, match: MatchView) -> int | None:
-        """Introduce the two learners; the thread's id, or None when they were told by DM (or not at all)."""
+    async def announce(self, match: MatchView) -> Introduction:
+        """Introduce the two learners, in a private thread or by DM."""
         async with self._lock:
             done, thread_id = await self._pairing.announcement(match.pair_id)  # a crash may have left a thread
             if done:
-                return thread_id
+                return Introduction(thread_id)
             for learner in (match.a, match.b):
                 if not await member_in_server(self._bot, match.guild_id, learner.user_id):
                     await self._partner_left(match, learner.user_id)
-                    return None
+                    return Introduction(None, partner_left=True)
             thread = await self._thread(match, thread_id)
             content, spec = introduction(match, self._pairing.topic_title)
             introduced = False
@@ -69,7 +79,7 @@ class Announcer:
                         nonce=notice_nonce("intro", match.pair_id, user_id),
                     )
             await self._pairing.announced(match.pair_id, thread.id if thread else None, self._pairing.now())
-            return thread.id if thread else None
+            return Introduction(thread.id if thread else None)
 
     async def _partner_left(self, match: MatchView, left_id: int) -> None:
         stayed = await self._pairing.partner_left(match.pair_id, left_id)
@@ -82,7 +92,7 @@ class Announcer:
         channel with both learners in it. None where there is no channel or the bot may not open threads there
         (the DMs then carry the introduction)."""
         if thread_id is not None:
-            known = self._bot.get_channel(thread_id)
+            known = await self._channel(thread_id)
             if isinstance(known, discord.Thread):
                 return known
         channel_id = (await self._guild_settings.get(match.guild_id)).pairing_channel_id
@@ -108,6 +118,20 @@ class Announcer:
             log.warning("no pair thread in #%s (%s): introducing pair %s by DM", channel, error, match.pair_id)
             return None
         return thread
+
+    async def _channel(
+        self, channel_id: int
+    ) -> discord.abc.GuildChannel | discord.abc.PrivateChannel | discord.Thread | None:
+        """A channel or thread by id: from the cache, else from Discord. A pair's thread is not in the cache after
+        a restart (nor once archived), and reminders days later still need it."""
+        known = self._bot.get_channel(channel_id)
+        if known is not None:
+            return known
+        try:
+            return await self._bot.fetch_channel(channel_id)
+        except discord.HTTPException as error:
+            log.info("channel %s is out of reach (%s)", channel_id, error)
+            return None
 
     async def direct_message(
         self,
@@ -136,7 +160,7 @@ class Announcer:
             return True
         except discord.HTTPException as error:
             log.info("could not DM %s (%s)", user_id, error)
-        fallback = self._bot.get_channel(fallback_channel_id) if fallback_channel_id else None
+        fallback = await self._channel(fallback_channel_id) if fallback_channel_id else None
         if isinstance(fallback, discord.Thread | discord.TextChannel):
             try:
                 mentioned = f"<@{user_id}> {content}"

@@ -54,6 +54,7 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
         availability="When you are free each week, in your timezone: Mon-Fri 18:00-21:00, Sat 10-14",
     )
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def request(
         self,
         interaction: discord.Interaction,
@@ -95,6 +96,7 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
 
     @app_commands.command(name="cancel", description="Withdraw your waiting pairing request")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def cancel(self, interaction: discord.Interaction) -> None:
         await self.pairing.cancel(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
         await interaction.response.send_message(
@@ -110,6 +112,7 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
     @app_commands.command(name="pause", description="Stay out of matching for a while, keeping your profile")
     @app_commands.describe(days=f"For how many days (1-{MAX_PAUSE_DAYS}); leave out to pause until you resume")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def pause(
         self, interaction: discord.Interaction, days: app_commands.Range[int, 1, MAX_PAUSE_DAYS] | None = None
     ) -> None:
@@ -122,6 +125,7 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
 
     @app_commands.command(name="resume", description="Come back into matching after a pause")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def resume(self, interaction: discord.Interaction) -> None:
         was_paused = await self.pairing.resume(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
         message = "Welcome back: you are in matching again." if was_paused else "You were not paused: nothing changed."
@@ -148,6 +152,7 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
         duration=f"Minutes ({MIN_DURATION}-{MAX_DURATION}, default 60)",
     )
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def schedule(
         self,
         interaction: discord.Interaction,
@@ -192,6 +197,7 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
     @app_commands.command(name="cancel", description="Call off one of your study sessions")
     @app_commands.describe(id="The session's number, from /session list")
     @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
     async def cancel(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         session = await self.pairing.cancel_session(
             interaction.guild_id or 0, id, interaction.user.id, self.pairing.now()

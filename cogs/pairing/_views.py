@@ -14,7 +14,7 @@ from bot.errors import InvalidInputError, PermissionDeniedError
 from bot.interaction_errors import report_interaction_error, send_ephemeral
 from bot.services.pairing import MAX_DURATION, MIN_DURATION, PairAsk, PairingService, RequestOutcome
 from cogs._shared import only_pinging
-from cogs.pairing._render import mention, request_reply, scheduled_text
+from cogs.pairing._render import mention, partner_left_text, request_reply, scheduled_text
 
 if TYPE_CHECKING:
     from cogs.pairing._announce import Announcer
@@ -46,7 +46,12 @@ async def request_and_announce(
     service, announcer = _parts(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
     outcome = await ask(service, service.now())
-    thread_id = await announcer.announce(outcome.match) if outcome.match is not None else None
+    introduction = await announcer.announce(outcome.match) if outcome.match is not None else None
+    if introduction is not None and introduction.partner_left:
+        # The match was undone: saying "matched" would be wrong, the asker is waiting again.
+        await interaction.followup.send(partner_left_text(), ephemeral=True)
+        return
+    thread_id = introduction.thread_id if introduction is not None else None
     await interaction.followup.send(request_reply(outcome, service.topic_title, thread_id), ephemeral=True)
 
 
@@ -101,7 +106,7 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         try:
-            service, _ = _parts(interaction)
+            service, announcer = _parts(interaction)
             raw = self.duration.value.strip()
             if raw and not raw.isdigit():
                 raise InvalidInputError(f"Minutes is a number from {MIN_DURATION} to {MAX_DURATION}, like `60`.")
@@ -122,6 +127,12 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
                 scheduled_text(session, interaction.user.id, timezone, service.topic_title),
                 allowed_mentions=only_pinging(self.partner_id),
             )
+            if interaction.guild_id is None:
+                # Booked from the introduction in a DM: the partner is not in this conversation; tell them in theirs.
+                partner_timezone = await service.timezone_of(self.guild_id, self.partner_id)
+                await announcer.direct_message(
+                    self.partner_id, scheduled_text(session, self.partner_id, partner_timezone, service.topic_title)
+                )
         except Exception as error:
             await report_interaction_error(interaction, error)
 
@@ -260,14 +271,13 @@ class RenewButton(
         return cls(int(match["request"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        user = interaction.user
+
+        async def renew(service: PairingService, now: datetime) -> RequestOutcome:
+            return await service.renew(self.request_id, user.id, user.display_name, now)
+
         try:
-            service, announcer = _parts(interaction)
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            outcome = await service.renew(
-                self.request_id, interaction.user.id, interaction.user.display_name, service.now()
-            )
-            thread_id = await announcer.announce(outcome.match) if outcome.match is not None else None
-            await interaction.followup.send(request_reply(outcome, service.topic_title, thread_id), ephemeral=True)
+            await request_and_announce(interaction, renew)
         except Exception as error:
             await report_interaction_error(interaction, error)
 

@@ -643,7 +643,9 @@ class FakeDiscord:
             message["interaction_metadata"] = {
                 "id": str(interaction.id),
                 "type": interaction.type,
-                "user": interaction.payload["member"]["user"],
+                "user": interaction.payload["member"]["user"]
+                if "member" in interaction.payload
+                else interaction.payload["user"],
                 "authorizing_integration_owners": {},
             }
         self.messages[message_id] = message
@@ -873,6 +875,17 @@ class FakeDiscord:
             "attachment_size_limit": 8 * 1024 * 1024,
             **extra,
         }
+        if channel_id in self.dm_channels.values():
+            # In a DM with the bot (a button on a DM it sent), Discord sends the user, no guild and a DM channel.
+            for key in ("guild_id", "member", "guild_locale"):
+                payload.pop(key)
+            payload |= {
+                "user": member["user"],
+                "channel": {"id": str(channel_id), "type": 1, "last_message_id": None, "recipients": [member["user"]]},
+                "authorizing_integration_owners": {"0": "0"},
+                "context": 1,
+                **extra,
+            }
         interaction = Interaction(interaction_id, token, kind, payload, self.now())
         self.interactions[interaction_id] = interaction
         self._interactions_by_token[token] = interaction
