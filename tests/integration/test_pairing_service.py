@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -32,8 +31,9 @@ def knowledge_base() -> KnowledgeBase:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'nexus.db'}")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    # `database_url` (tests/conftest.py) runs every test on SQLite and on PostgreSQL.
+    engine = create_engine(database_url)
     try:
         await migrate.upgrade(engine)
         yield engine
@@ -210,10 +210,10 @@ async def test_the_round_maximises_the_total_rather_than_serving_arrivals_greedi
 
 
 async def test_many_requests_at_once_from_two_processes_never_match_anyone_twice(
-    engine: AsyncEngine, knowledge_base: KnowledgeBase, tmp_path: Path
+    engine: AsyncEngine, knowledge_base: KnowledgeBase, database_url: str
 ) -> None:
-    # Two services over two engines on one file: two bot processes, as far as the database can tell.
-    other_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'nexus.db'}")
+    # Two services over two engines on one database: two bot processes, as far as the database can tell.
+    other_engine = create_engine(database_url)
     try:
         services = [_service(engine, knowledge_base), _service(other_engine, knowledge_base)]
         asks = [ask(user_id, "frontend" if user_id % 2 else "backend") for user_id in range(1, 41)]
