@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -34,12 +33,14 @@ async def discord_server() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "nexus.db"
+def database(database_url: str) -> str:
+    """The bot's database: every end-to-end test that takes this runs on SQLite and on PostgreSQL (see
+    tests/conftest.py). Tests that read the SQLite file itself define their own `database`, a path."""
+    return database_url
 
 
 @pytest.fixture
-async def nexus(discord_server: FakeDiscord, database: Path) -> AsyncIterator[NexusBot]:
+async def nexus(discord_server: FakeDiscord, database: str) -> AsyncIterator[NexusBot]:
     async with running_bot(settings_for(discord_server, database)) as bot:
         yield bot
 

@@ -22,10 +22,11 @@ from tests.e2e.server import FakeDiscord
 TOKEN = "test-token.not-a-real-one.0123456789"
 
 
-def settings_for(server: FakeDiscord, database: Path, **overrides: Any) -> Settings:
+def settings_for(server: FakeDiscord, database: str | Path, **overrides: Any) -> Settings:
+    """Settings for a bot against `server`; `database` is a URL, or a SQLite file's path."""
     values: dict[str, Any] = {
         "DISCORD_TOKEN": TOKEN,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "DATABASE_URL": database if isinstance(database, str) else f"sqlite+aiosqlite:///{database}",
         "DISCORD_API_URL": server.api_url,
         "NEXUS_GUILD_ID": server.guild_id,
         **overrides,

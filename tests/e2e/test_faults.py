@@ -25,6 +25,12 @@ def _watching(server: FakeDiscord, database: Path) -> Any:
 
 
 @pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """SQLite only: these tests read the database file directly, as a second process would."""
+    return tmp_path / "nexus.db"
+
+
+@pytest.fixture
 async def nexus(discord_server: FakeDiscord, database: Path) -> AsyncIterator[NexusBot]:
     async with running_bot(_watching(discord_server, database)) as bot:
         yield bot

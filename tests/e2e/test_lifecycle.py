@@ -34,7 +34,7 @@ async def test_api_url_points_rest_and_gateway_at_the_server(nexus: NexusBot, di
     assert discord_server.current_session.intents == discord.Intents(guilds=True).value
 
 
-async def test_commands_sync_once_and_not_again_after_a_restart(discord_server: FakeDiscord, database: Path) -> None:
+async def test_commands_sync_once_and_not_again_after_a_restart(discord_server: FakeDiscord, database: str) -> None:
     settings = settings_for(discord_server, database)
     async with running_bot(settings):
         pass
@@ -46,7 +46,7 @@ async def test_commands_sync_once_and_not_again_after_a_restart(discord_server: 
     assert len(discord_server.command_puts) == 1, "unchanged commands were synced again"
 
 
-async def test_without_a_guild_commands_sync_globally(discord_server: FakeDiscord, database: Path) -> None:
+async def test_without_a_guild_commands_sync_globally(discord_server: FakeDiscord, database: str) -> None:
     settings = settings_for(discord_server, database, NEXUS_GUILD_ID=None)
     async with running_bot(settings):
         pass
@@ -55,7 +55,7 @@ async def test_without_a_guild_commands_sync_globally(discord_server: FakeDiscor
 
 
 async def test_delete_button_works_after_a_restart(
-    discord_server: FakeDiscord, database: Path, learner: FakeUser
+    discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
     settings = settings_for(discord_server, database)
     async with running_bot(settings):

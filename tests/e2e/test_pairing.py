@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -74,7 +73,7 @@ def clock() -> Clock:
 
 @contextlib.asynccontextmanager
 async def _running(
-    server: FakeDiscord, database: Path, clock: Clock, *, pairing_channel: bool = True
+    server: FakeDiscord, database: str, clock: Clock, *, pairing_channel: bool = True
 ) -> AsyncIterator[NexusBot]:
     overrides = {"NEXUS_PAIRING_CHANNEL_ID": str(server.pairing_channel_id)} if pairing_channel else {}
     async with running_bot(settings_for(server, database, **overrides)) as bot:
@@ -89,7 +88,7 @@ async def _running(
 
 
 @pytest.fixture
-async def nexus(discord_server: FakeDiscord, database: Path, clock: Clock) -> AsyncIterator[NexusBot]:
+async def nexus(discord_server: FakeDiscord, database: str, clock: Clock) -> AsyncIterator[NexusBot]:
     async with _running(discord_server, database, clock) as bot:
         yield bot
 
@@ -193,8 +192,8 @@ def _assert_pings_only(server: FakeDiscord, learners: Iterable[FakeUser]) -> Non
             assert message["mentions"] == [], message["content"]
 
 
-async def _rows(database: Path, statement: Any) -> list[Any]:
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+async def _rows(database: str, statement: Any) -> list[Any]:
+    engine = create_engine(database)
     try:
         async with create_session_factory(engine)() as session:
             return list((await session.scalars(statement)).all())
@@ -227,7 +226,7 @@ async def test_two_learners_are_matched_introduced_scheduled_reminded_and_rate(
     learner: FakeUser,
     other_learner: FakeUser,
     clock: Clock,
-    database: Path,
+    database: str,
 ) -> None:
     guild, pairing = discord_server.guild_id, _pairing(nexus)
     waiting = await learner.slash("pair request", **FRONTEND)
@@ -339,7 +338,7 @@ async def test_buttons_refuse_anyone_outside_the_pair_and_change_nothing(
     other_learner: FakeUser,
     third_learner: FakeUser,
     clock: Clock,
-    database: Path,
+    database: str,
 ) -> None:
     guild, pairing = discord_server.guild_id, _pairing(nexus)
     await _pair_up(discord_server, learner, other_learner, clock)
@@ -391,7 +390,7 @@ async def test_buttons_refuse_anyone_outside_the_pair_and_change_nothing(
 
 
 async def test_buttons_and_reminders_survive_a_restart(
-    discord_server: FakeDiscord, database: Path, learner: FakeUser, other_learner: FakeUser, clock: Clock
+    discord_server: FakeDiscord, database: str, learner: FakeUser, other_learner: FakeUser, clock: Clock
 ) -> None:
     discord_server.closed_dms.add(learner.id)
     async with _running(discord_server, database, clock):
@@ -479,7 +478,7 @@ async def test_closed_dms_still_told_in_the_thread_and_the_failure_is_logged(
 @pytest.mark.parametrize("why", ["no pairing channel", "threads refused"])
 async def test_without_a_thread_the_introduction_comes_by_dm(
     discord_server: FakeDiscord,
-    database: Path,
+    database: str,
     learner: FakeUser,
     other_learner: FakeUser,
     clock: Clock,
@@ -564,7 +563,7 @@ async def test_an_expired_request_is_told_once_and_renewed_with_the_button(
     learner: FakeUser,
     other_learner: FakeUser,
     clock: Clock,
-    database: Path,
+    database: str,
 ) -> None:
     guild, pairing = discord_server.guild_id, _pairing(nexus)
     await learner.slash("pair request", track="frontend", topics="Docker")
@@ -608,7 +607,7 @@ async def test_checkins_are_answered_with_buttons_and_two_ignored_ones_pause(
     third_learner: FakeUser,
     mentor: FakeUser,
     clock: Clock,
-    database: Path,
+    database: str,
 ) -> None:
     guild, pairing = discord_server.guild_id, _pairing(nexus)
     await _pair_up(discord_server, learner, other_learner, clock)
@@ -733,7 +732,7 @@ async def test_pair_status_cancel_history_pause_and_resume(
 
 
 async def test_pair_request_bad_input_is_refused_with_an_example_and_nothing_stored(
-    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, database: Path
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, database: str
 ) -> None:
     pairing = _pairing(nexus)
     for number, (options, expected) in enumerate(
@@ -804,7 +803,7 @@ async def test_session_schedule_refuses_bad_input_and_stores_nothing(
     learner: FakeUser,
     other_learner: FakeUser,
     clock: Clock,
-    database: Path,
+    database: str,
 ) -> None:
     robot = discord_server.add_member("robot", bot=True)
     for number, (partner, when, expected) in enumerate(
@@ -849,7 +848,7 @@ async def test_session_list_and_cancel(
     other_learner: FakeUser,
     third_learner: FakeUser,
     clock: Clock,
-    database: Path,
+    database: str,
 ) -> None:
     guild, pairing = discord_server.guild_id, _pairing(nexus)
     booked = await learner.slash(
@@ -932,7 +931,7 @@ async def test_find_a_study_partner_from_an_open_challenge(
     other_learner: FakeUser,
     third_learner: FakeUser,
     clock: Clock,
-    database: Path,
+    database: str,
 ) -> None:
     guild, pairing = discord_server.guild_id, _pairing(nexus)
     await third_learner.slash("pair request", track="frontend")
