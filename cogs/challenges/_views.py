@@ -221,7 +221,7 @@ class ChooseChallengeModal(_ReportingModal, title="Mark as solution"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         text = self.number.value.strip().lstrip("#")
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise InvalidInputError("Type the challenge's number, e.g. `12`. Find it with `/challenge search`.")
         author = self._message.author
         logged = await self._service.add_solution(

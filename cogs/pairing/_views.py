@@ -108,7 +108,7 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
         try:
             service, announcer = _parts(interaction)
             raw = self.duration.value.strip()
-            if raw and not raw.isdigit():
+            if raw and not (raw.isascii() and raw.isdigit()):
                 raise InvalidInputError(f"Minutes is a number from {MIN_DURATION} to {MAX_DURATION}, like `60`.")
             in_server = await member_in_server(interaction.client, self.guild_id, self.partner_id)
             session = await service.schedule(
