@@ -6,10 +6,16 @@ import argparse
 import platform
 import sys
 
-from benchmarks import challenges, knowledge, roundtrip, soak
+from benchmarks import challenges, knowledge, pairing, roundtrip, soak
 from benchmarks._table import print_table
 
-SUITES = {"knowledge": knowledge.run, "roundtrip": roundtrip.run, "challenges": challenges.run, "soak": soak.run}
+SUITES = {
+    "knowledge": knowledge.run,
+    "roundtrip": roundtrip.run,
+    "challenges": challenges.run,
+    "soak": soak.run,
+    "pairing": pairing.run,
+}
 
 
 def main() -> int:

@@ -6,12 +6,15 @@ import itertools
 import math
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import networkx as nx
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.pairing import matching
 from bot.pairing.availability import WeeklyInterval
 from bot.pairing.matching import (
     MIN_OVERLAP_MINUTES,
@@ -19,6 +22,7 @@ from bot.pairing.matching import (
     LookingFor,
     Match,
     Track,
+    WaitingQueue,
     assign,
     best_partner,
     compatible,
@@ -565,3 +569,221 @@ def test_best_partner_is_the_best_allowed_pair(drawn: tuple[list[Candidate], fro
     # Among the equally good, the one who has waited longest (then the smallest id).
     ties = [y for y in options if score(new, y) == match.score]
     assert partner == min(ties, key=lambda y: (y.waiting_since, y.user_id))
+
+
+# --- WaitingQueue: the index gives the scan's answers ---------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(pools(max_size=12))
+def test_waiting_queue_answers_as_the_scan(drawn: tuple[list[Candidate], frozenset[frozenset[int]]]) -> None:
+    pool, history = drawn
+    for index, new in enumerate(pool):
+        waiting = pool[:index] + pool[index + 1 :]
+        assert best_partner(new, WaitingQueue(waiting), past_pairs=history) == best_partner(
+            new, waiting, past_pairs=history
+        )
+
+
+@settings(max_examples=100, deadline=None)
+@given(pools(max_size=14), st.randoms(use_true_random=False))
+def test_waiting_queue_after_adds_and_removes(
+    drawn: tuple[list[Candidate], frozenset[frozenset[int]]], shuffler: random.Random
+) -> None:
+    pool, history = drawn
+    queue = WaitingQueue()
+    waiting: dict[int, Candidate] = {}
+    for candidate in pool:
+        if waiting and shuffler.random() < 0.3:
+            gone = shuffler.choice(sorted(waiting))
+            assert queue.remove(gone) == waiting.pop(gone)
+        queue.add(candidate)
+        waiting[candidate.user_id] = candidate
+        assert len(queue) == len(waiting)
+        assert sorted(c.user_id for c in queue) == sorted(waiting)
+    new = cand(999, shuffler.choice(["frontend", "backend"]), shuffler.choice(["frontend", "backend", "any"]))
+    scan = list(waiting.values())
+    assert best_partner(new, queue, past_pairs=history) == best_partner(new, scan, past_pairs=history)
+    for candidate in scan:
+        others = [c for c in scan if c.user_id != candidate.user_id]
+        assert queue.best_partner(candidate, past_pairs=history) == best_partner(candidate, others, past_pairs=history)
+
+
+def test_waiting_queue_refuses_a_second_request_and_a_missing_one() -> None:
+    queue = WaitingQueue([cand(1, "frontend")])
+    assert 1 in queue
+    assert 2 not in queue
+    with pytest.raises(ValueError, match="user 1"):
+        queue.add(cand(1, "backend"))
+    with pytest.raises(KeyError):
+        queue.remove(2)
+
+
+def test_waiting_queue_many_topics_and_many_removals() -> None:
+    # More than 64 distinct topics (a second mask word, added while the queue fills) and enough removals that the
+    # shelves are rebuilt: answers stay the scan's.
+    shuffler = random.Random(3)
+    slugs = [f"topic-{n}" for n in range(150)]
+    everyone = [
+        cand(
+            n,
+            "frontend" if n % 3 else "backend",
+            topics=shuffler.sample(slugs, shuffler.randint(0, 4)),
+            intervals=[hours(shuffler.randint(0, 6), start, start + shuffler.randint(1, 4)) for start in (8, 18)]
+            if n % 4
+            else None,
+            waited=shuffler.randint(0, 50),
+            rating=shuffler.choice([-1.0, 0.0, 0.5]),
+        )
+        for n in range(1, 400)
+    ]
+    history = past(*((n, n + 1) for n in range(1, 400, 7)))
+    queue = WaitingQueue(everyone[:200])
+    for candidate in everyone[200:]:
+        queue.add(candidate)
+    for candidate in everyone[:300]:
+        queue.remove(candidate.user_id)
+    left = everyone[300:]
+    for new in (cand(1000, "frontend", topics=slugs[60:70]), cand(1001, "backend", "any", topics=slugs[:3])):
+        assert best_partner(new, queue, past_pairs=history) == best_partner(new, left, past_pairs=history)
+    for candidate in left[:20]:
+        others = [c for c in left if c is not candidate]
+        assert queue.best_partner(candidate, past_pairs=history) == best_partner(candidate, others, past_pairs=history)
+
+
+# --- The round at scale: the sparse candidate graph, the non-bipartite path -----------------------------------------
+
+
+@st.composite
+def bipartite_pools(draw: st.DrawFn, max_size: int) -> tuple[list[Candidate], frozenset[frozenset[int]]]:
+    """Pools where everybody looks for the other track: the normal case, solved as an assignment problem."""
+    pool, history = draw(pools(max_size))
+    return [replace(c, looking_for=default_looking_for(c.track)) for c in pool], history
+
+
+def exact_best(pool: Sequence[Candidate], history: frozenset[frozenset[int]], *, across_only: bool = False) -> float:
+    """The best total over the allowed pairs (across tracks only, if asked), by networkx's exact general matching:
+    a reference, not the code under test."""
+    graph = nx.Graph()
+    for x, y in itertools.combinations(pool, 2):
+        if allowed(x, y, pool, history) and not (across_only and x.track == y.track):
+            graph.add_edge(x.user_id, y.user_id, weight=round(score(x, y) * 1_000_000))
+    mates = nx.max_weight_matching(graph, maxcardinality=False)
+    return sum(graph.edges[u, v]["weight"] for u, v in mates) / 1_000_000
+
+
+@settings(max_examples=150, deadline=None)
+@given(bipartite_pools(max_size=16))
+def test_sparse_round_is_exact_when_every_partner_is_a_candidate(
+    drawn: tuple[list[Candidate], frozenset[frozenset[int]]],
+) -> None:
+    pool, history = drawn
+    matches = assign(pool, past_pairs=history, top_k=len(pool))
+    check_round(pool, history, matches)
+    assert math.isclose(total(matches), exact_best(pool, history), abs_tol=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pools(max_size=14), st.integers(1, 3))
+def test_sparse_round_with_few_candidates_is_valid_and_maximal(
+    drawn: tuple[list[Candidate], frozenset[frozenset[int]]], top_k: int
+) -> None:
+    # exact_limit=0 sends pools with pairs inside a track through the double cover; a tiny top_k leaves most
+    # pairs out of the first graph, so the rounds among those left waiting do the rest.
+    pool, history = drawn
+    matches = assign(pool, past_pairs=history, top_k=top_k, exact_limit=0)
+    check_round(pool, history, matches)  # every pair allowed, nobody twice, nobody left who could pair
+
+
+@settings(max_examples=150, deadline=None)
+@given(pools(max_size=12))
+def test_double_cover_round_is_within_two_thirds_of_the_optimum(
+    drawn: tuple[list[Candidate], frozenset[frozenset[int]]],
+) -> None:
+    pool, history = drawn
+    matches = assign(pool, past_pairs=history, top_k=len(pool), exact_limit=0)
+    check_round(pool, history, matches)
+    assert total(matches) >= 2 / 3 * exact_best(pool, history) - 1e-6
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pools(max_size=14))
+def test_round_with_pairs_inside_a_track_beyond_the_double_cover(
+    monkeypatch: pytest.MonkeyPatch, drawn: tuple[list[Candidate], frozenset[frozenset[int]]]
+) -> None:
+    # What a pool of thousands goes through when a few accept their own track, on small pools: the assignment
+    # across tracks, then the learners of pairs inside a track solved again with their partners.
+    monkeypatch.setattr(matching, "_DOUBLE_COVER_LIMIT", 0)
+    pool, history = drawn
+    matches = assign(pool, past_pairs=history, top_k=len(pool), exact_limit=0)
+    check_round(pool, history, matches)
+    assert total(matches) >= exact_best(pool, history, across_only=True) - 1e-6
+
+
+@settings(max_examples=60, deadline=None)
+@given(pools(max_size=12), st.randoms(use_true_random=False))
+def test_sparse_round_ignores_queue_order(
+    drawn: tuple[list[Candidate], frozenset[frozenset[int]]], shuffler: random.Random
+) -> None:
+    pool, history = drawn
+    shuffled = pool[:]
+    shuffler.shuffle(shuffled)
+    for top_k in (2, 20):
+        expected = assign(pool, past_pairs=history, top_k=top_k, exact_limit=0)
+        assert assign(shuffled, past_pairs=history, top_k=top_k, exact_limit=0) == expected
+
+
+def test_sparse_round_keeps_the_tie_break_and_the_repeat_rule() -> None:
+    # The crafted cases of the exact round, through the sparse one.
+    a, b, c = cand(1, "frontend"), cand(2, "backend"), cand(3, "frontend", waited=50)
+    assert [(m.a, m.b) for m in assign([a, b, c], past_pairs=past((1, 2)), exact_limit=0)] == [(3, 2)]
+    assert [(m.a, m.b) for m in assign([a, b], past_pairs=past((1, 2)), exact_limit=0)] == [(1, 2)]
+    monday, wednesday = [hours(0, 8, 12)], [hours(2, 8, 12)]
+    d = cand(1, "frontend", intervals=monday)
+    e = cand(2, "backend", intervals=monday, waited=100)
+    f = cand(3, "backend", intervals=monday, rating=0.00001)
+    g, h = cand(4, "frontend", intervals=wednesday, waited=50), cand(5, "backend", intervals=wednesday, waited=50)
+    assert [(m.a, m.b) for m in assign([d, e, f, g, h], past_pairs=NO_HISTORY, exact_limit=0)] == [(4, 5), (1, 3)]
+    equal = [cand(1, "frontend", "any", waited=5), cand(2, "backend", "any", waited=30), cand(3, "frontend", "any")]
+    assert [(m.a, m.b) for m in assign(equal, past_pairs=NO_HISTORY, exact_limit=0)] == [(2, 1)]
+
+
+def test_large_pool_with_a_few_active_learners_is_solved_exactly() -> None:
+    # More learners than the exact limit, but only a handful who can pair (the others gave availability with no
+    # hours): the candidate graph is small, and its pairs within a track go to networkx's exact matching.
+    inert = [cand(n, "frontend" if n % 2 else "backend", "any", intervals=[]) for n in range(100, 220)]
+    monday = [hours(0, 8, 12)]
+    active = [
+        cand(1, "frontend", "any", topics={"auth"}, intervals=monday, waited=3),
+        cand(2, "frontend", "any", topics={"auth", "sql"}, intervals=monday, waited=2),
+        cand(3, "frontend", "any", topics={"sql"}, intervals=monday, waited=1),
+        cand(4, "backend", "frontend", topics={"docker"}, intervals=monday),
+        cand(5, "backend", "backend", intervals=monday),
+    ]
+    pool = inert + active
+    matches = assign(pool, past_pairs=NO_HISTORY)
+    check_round(pool, NO_HISTORY, matches)
+    assert math.isclose(total(matches), brute_force_best(active, NO_HISTORY), abs_tol=1e-9)
+
+
+def test_assign_at_a_few_hundred_is_near_the_optimum_and_valid() -> None:
+    # A seeded pool big enough that each learner keeps only some partners as candidates.
+    shuffler = random.Random(11)
+    pool = [
+        cand(
+            10**17 + n,  # Discord-sized ids
+            "frontend" if n % 5 < 3 else "backend",
+            topics=shuffler.sample(TOPICS, shuffler.randint(0, 2)),
+            intervals=[hours(shuffler.randint(0, 6), start, start + shuffler.randint(1, 3)) for start in (9, 19)]
+            if n % 6
+            else None,
+            waited=shuffler.randint(0, 20_000),
+            rating=shuffler.choice([-1.0, -0.2, 0.0, 0.0, 0.4, 1.0]),
+        )
+        for n in range(120)
+    ]
+    history = past(*((10**17 + n, 10**17 + n + 1) for n in range(0, 120, 9)))
+    matches = assign(pool, past_pairs=history, top_k=5)
+    check_round(pool, history, matches)
+    assert total(matches) >= 0.99 * exact_best(pool, history)
+    assert total(matches) >= sum(score(x, y) for x, y in greedy(pool, history)) - 1e-9
