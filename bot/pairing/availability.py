@@ -358,13 +358,14 @@ def merge_intervals(intervals: Iterable[WeeklyInterval]) -> tuple[WeeklyInterval
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _line(intervals: tuple[WeeklyInterval, ...]) -> tuple[tuple[int, int], ...]:
-    """`_pieces`, remembered: the matcher compares each learner's hours with many others'."""
+def week_line(intervals: tuple[WeeklyInterval, ...]) -> tuple[tuple[int, int], ...]:
+    """The intervals as sorted, non-overlapping (start, end) minute spans of one week, remembered: the matcher
+    compares each learner's hours with many others'."""
     return tuple(_pieces(intervals))
 
 
 def _line_of(value: Availability | tuple[WeeklyInterval, ...]) -> tuple[tuple[int, int], ...]:
-    return _line(value.intervals if isinstance(value, Availability) else tuple(value))
+    return week_line(value.intervals if isinstance(value, Availability) else tuple(value))
 
 
 def _intersection(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int]]:

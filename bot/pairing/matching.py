@@ -50,7 +50,7 @@ from typing import Literal, TypeVar, get_args
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.pairing.availability import MINUTES_PER_WEEK, WeeklyInterval, _line, overlap_minutes
+from bot.pairing.availability import MINUTES_PER_WEEK, WeeklyInterval, overlap_minutes, week_line
 
 Track = Literal["frontend", "backend"]
 LookingFor = Literal["frontend", "backend", "any"]
@@ -299,7 +299,7 @@ class _Shelf:
         self.live[slot] = True
         self.rating[slot] = candidate.rating
         self.topics[slot] = words
-        line = _line(candidate.intervals) if candidate.intervals is not None else ()
+        line = week_line(candidate.intervals) if candidate.intervals is not None else ()
         if self.spans + len(line) > len(self.span_start):
             self._grow_spans(max(256, 2 * (self.spans + len(line))))
         for start, end in line:
@@ -457,7 +457,7 @@ class WaitingQueue:
         return _best_repeat(new, [other for other in repeats if not self._has_fresh_partner(other, past_pairs)])
 
     def _probe(self, candidate: Candidate) -> _Probe:
-        before = None if candidate.intervals is None else _free_before(_line(candidate.intervals))
+        before = None if candidate.intervals is None else _free_before(week_line(candidate.intervals))
         return _Probe(before, _topic_words(candidate.topics, self._vocabulary, self._words))
 
     def _at(self, shelf: int, slot: int) -> Candidate:
@@ -640,7 +640,7 @@ class _Pool:
         self.profile = np.fromiter(
             (profiles.setdefault(c.intervals, len(profiles)) for c in pool), dtype=np.int64, count=size
         )
-        self.lines: list[_Line] = [() if key is None else _line(key) for key in profiles]
+        self.lines: list[_Line] = [() if key is None else week_line(key) for key in profiles]
         self.given = np.array([key is not None for key in profiles], dtype=np.bool_)
         # The history within the pool, both ways round, and its pairs that are suitable at all.
         position = {c.user_id: index for index, c in enumerate(pool)}
