@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck dockerfile unit e2e bench check clean
+.PHONY: run test install lint typecheck dockerfile unit e2e fuzz bench check clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ unit: install
 
 e2e: install
 	$(BIN)/python -m pytest tests/e2e
+
+fuzz: install  ## the property tests (parsers, query sanitiser, search on both engines) with 5,000 examples each
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/unit tests/integration/test_search.py -q
 
 check: install  ## validate configuration and the knowledge base
 	$(BIN)/nexus-bot check

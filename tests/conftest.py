@@ -7,6 +7,9 @@ fixture overrides this one and keeps its single engine.
 
 Where no PostgreSQL server binaries are installed the `postgresql` half is skipped with the reason; with
 NEXUS_REQUIRE_POSTGRES=1 (as `.ci/run` sets) that is an error instead. `-m "not postgresql"` leaves it out.
+
+Hypothesis runs a bounded profile in CI (no per-example deadline: a loaded CI machine must not fail a correct
+parser) and a long one with HYPOTHESIS_PROFILE=fuzz (`make fuzz`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.postgres import PostgresCluster, PostgresUnavailable, find_server_binaries
 
 ENGINES = ("sqlite", "postgresql")
+
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", deadline=None, max_examples=5000, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 REQUIRE_POSTGRES = "NEXUS_REQUIRE_POSTGRES"
 
 

@@ -234,7 +234,7 @@ HOSTILE = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=HOSTILE)
 async def test_any_text_is_a_query_or_a_clear_refusal(log: ChallengeService, engine: AsyncEngine, query: str) -> None:
     if not await _ids(log, "redis", limit=1):
