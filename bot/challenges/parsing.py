@@ -112,6 +112,9 @@ _SOLUTION_ANYWHERE = re.compile(
     rf"(?:^{_PREFIX}|(?<=[.!?…])[ \t]+|(?<![ \t])[ \t]+(?=[*_])){_marker(_SOLUTION_WORD)}",
     re.IGNORECASE | re.MULTILINE,
 )
+# Every solution marker holds one of these words (under the same case folding): a text without any has no
+# marker, and one cheap search spares most posts the marker pattern, which is tried at every position.
+_SOLUTION_HINT = re.compile(r"solution|fix|answer", re.IGNORECASE)
 # Fenced and inline code: a "Fix:" inside a pasted log is not the solution.
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
 
@@ -166,6 +169,8 @@ def _after_marker(line: str, match: re.Match[str]) -> str:
 
 def _split_solution(text: str) -> tuple[str, str | None]:
     """(challenge part, solution part or None): everything after the first solution marker is the solution."""
+    if _SOLUTION_HINT.search(text) is None:
+        return text, None
     spans = _code_spans(text)
     for match in _SOLUTION_ANYWHERE.finditer(text):
         if _in_code(spans, match.start("open")):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, insert, literal, select, text, union_all
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.db.base import utcnow
+from bot.db.base import Base, utcnow
 from bot.db.models import (
     Challenge,
     ChallengeTopic,
@@ -64,11 +64,36 @@ class GuildSettingsRepository:
 
 
 _LIVE = Challenge.deleted_at.is_(None)
+# The tables themselves, for inserts of plain rows: Core statements skip the ORM's per-row bookkeeping.
+_CHALLENGES = Base.metadata.tables[Challenge.__tablename__]
+_TOPICS = Base.metadata.tables[ChallengeTopic.__tablename__]
+_SOLUTIONS = Base.metadata.tables[Solution.__tablename__]
+
+
+class LoggedSource(NamedTuple):
+    """A message already logged: the row it became, its challenge, that challenge's server, and whether
+    the row is live (not soft-deleted)."""
+
+    id: int
+    challenge_id: int
+    guild_id: int
+    live: bool
+
+
+def _pairs(rows: Any) -> dict[int, int]:
+    """Rows of two integers, such as (source message, id), as a mapping."""
+    found: dict[int, int] = {}
+    for source, row_id in rows:
+        found[source] = row_id
+    return found
 
 
 class ChallengeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
 
     async def get(self, guild_id: int, challenge_id: int, *, with_solutions: bool = True) -> Challenge | None:
         statement = select(Challenge).where(Challenge.id == challenge_id, Challenge.guild_id == guild_id, _LIVE)
@@ -109,6 +134,115 @@ class ChallengeRepository:
             select(Solution.source_message_id).where(Solution.source_message_id.in_(message_ids))
         )
         return {message_id for message_id in [*challenges, *solutions] if message_id is not None}
+
+    # ----- batches of in-channel posts: plain rows, one statement per table ----------------------
+
+    async def reserve_ids(self) -> tuple[int, int] | None:
+        """SQLite: take the write lock now, check foreign keys only at commit, and return the next free
+        challenge and solution ids; other databases: None (their sequences give ids on insert).
+
+        With ids known up front, a batch writes each challenge's topics and solutions before the challenge,
+        so the search triggers build its row once instead of once per topic and solution.
+        """
+        if self._dialect() != "sqlite":
+            return None
+        # A write that changes nothing still takes the write lock (waiting for it up to the busy timeout),
+        # so no other writer can take these ids before this transaction ends.
+        await self._session.execute(text("UPDATE challenges SET id = id WHERE id = -1"))
+        await self._session.execute(text("PRAGMA defer_foreign_keys = ON"))
+        newest = select(func.max(Challenge.id)).scalar_subquery()
+        newest_solution = select(func.max(Solution.id)).scalar_subquery()
+        row = (await self._session.execute(select(newest, newest_solution))).one()
+        return (row[0] or 0) + 1, (row[1] or 0) + 1
+
+    async def logged_sources(
+        self, message_ids: Collection[int]
+    ) -> tuple[dict[int, LoggedSource], dict[int, LoggedSource]]:
+        """Of `message_ids`, those logged as challenges and those logged as solutions (one query)."""
+        if not message_ids:
+            return {}, {}
+        as_challenge = select(
+            literal(True), Challenge.source_message_id, Challenge.id, Challenge.id, Challenge.guild_id, _LIVE
+        ).where(Challenge.source_message_id.in_(message_ids))
+        as_solution = select(
+            literal(False),
+            Solution.source_message_id,
+            Solution.id,
+            Solution.challenge_id,
+            Solution.guild_id,
+            Solution.deleted_at.is_(None),
+        ).where(Solution.source_message_id.in_(message_ids))
+        challenges: dict[int, LoggedSource] = {}
+        solutions: dict[int, LoggedSource] = {}
+        for is_challenge, source, row_id, challenge_id, guild_id, live in await self._session.execute(
+            union_all(as_challenge, as_solution)
+        ):
+            if source is not None:
+                found = challenges if is_challenge else solutions
+                found[source] = LoggedSource(row_id, challenge_id, guild_id, bool(live))
+        return challenges, solutions
+
+    async def live_guilds(self, challenge_ids: Collection[int]) -> dict[int, int]:
+        """Challenge id → its server, for those of `challenge_ids` that exist and are not deleted."""
+        if not challenge_ids:
+            return {}
+        rows = await self._session.execute(
+            select(Challenge.id, Challenge.guild_id).where(Challenge.id.in_(challenge_ids), _LIVE)
+        )
+        return _pairs(rows)
+
+    def _insert(self, table: Any) -> Any:
+        return (sqlite_insert if self._dialect() == "sqlite" else postgresql_insert)(table)
+
+    async def insert_challenges(self, rows: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+        """Insert challenge rows; source message → id of those inserted.
+
+        Rows with ids (see `reserve_ids`) are inserted as they are: the write lock is held and their
+        sources were checked, so a clash is an error. Rows without are inserted unless their source is
+        already logged (another writer may have logged it meanwhile), and get their ids back.
+        """
+        if not rows:
+            return {}
+        if "id" in rows[0]:
+            await self._session.execute(insert(_CHALLENGES), rows)
+            return {row["source_message_id"]: row["id"] for row in rows}
+        statement = (
+            self._insert(_CHALLENGES)
+            .on_conflict_do_nothing(index_elements=[_CHALLENGES.c.source_message_id])
+            .returning(_CHALLENGES.c.source_message_id, _CHALLENGES.c.id)
+        )
+        result = await self._session.execute(statement, rows)
+        return _pairs(result)
+
+    async def insert_topics(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await self._session.execute(insert(_TOPICS), rows)
+
+    async def insert_solutions(self, rows: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+        """Insert solution rows; source message → id of those inserted (as `insert_challenges`)."""
+        if not rows:
+            return {}
+        if "id" in rows[0]:
+            await self._session.execute(insert(_SOLUTIONS), rows)
+            return {row["source_message_id"]: row["id"] for row in rows}
+        statement = (
+            self._insert(_SOLUTIONS)
+            .on_conflict_do_nothing(index_elements=[_SOLUTIONS.c.source_message_id])
+            .returning(_SOLUTIONS.c.source_message_id, _SOLUTIONS.c.id)
+        )
+        result = await self._session.execute(statement, rows)
+        return _pairs(result)
+
+    async def with_solutions(self, challenge_ids: Collection[int]) -> dict[int, Challenge]:
+        """Challenges by id, deleted or not, with their topics and solutions loaded."""
+        if not challenge_ids:
+            return {}
+        rows = await self._session.scalars(
+            select(Challenge)
+            .where(Challenge.id.in_(challenge_ids))
+            .options(selectinload(Challenge.topics), selectinload(Challenge.solutions))
+        )
+        return {challenge.id: challenge for challenge in rows}
 
     def add(self, challenge: Challenge) -> None:
         self._session.add(challenge)

@@ -6,12 +6,22 @@ Plain types in and out; every write is one transaction; the database enforces wh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.challenges.errortext import error_signatures
@@ -28,16 +38,35 @@ from bot.challenges.parsing import (
 from bot.challenges.query import parse_query
 from bot.db.base import utcnow
 from bot.db.models import Challenge, ChallengeTopic, Solution
-from bot.db.repositories import ChallengeRepository
+from bot.db.repositories import ChallengeRepository, LoggedSource
 from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine
-from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RateLimitedError
 from bot.knowledge.render import SolvedChallengeRef, SolvedChallenges
+from bot.ratelimit import SlidingWindowLimiter
 from bot.services.topics import TopicService
 
+log = logging.getLogger(__name__)
+
 MAX_TRIED = 1000
+# In-channel posts written in one transaction at most: a burst is committed in a few group commits,
+# and one batch never holds the write lock for long.
+MAX_BATCH = 500
+# Posts parsed between two chances for the batch in flight to move on (parsing holds the event loop).
+PARSE_SLICE = 16
+# A batch the database refused (locked past its busy timeout, connection lost) is tried again after these.
+WRITE_RETRY_PAUSES = (0.5, 2.0)
+# Parsing a post (its parts, error signatures, topics) costs far more than writing it. The first batch
+# this big (a burst: a flood of posts, or a backfill) starts worker processes, kept from then on, that
+# parse every batch of at least POOL_BATCH posts: the event loop stays free for the gateway and the
+# writes. Until a burst comes, as in the usual trickle of posts, everything is parsed in the bot's process.
+POOL_START = 32
+POOL_BATCH = 4
+PARSE_WORKERS = 2
 PAGE_SIZE = 5
 SIMILAR = 3
 ANONYMOUS = "a former member"
+# Challenges one member may log per hour with `/challenge new` and the menu (in-channel posts are not capped).
+NEW_CHALLENGES_PER_HOUR = 10
 Period = Literal["week", "month", "all"]
 Sort = Literal["newest", "oldest"]
 
@@ -146,6 +175,89 @@ class IncomingMessage:
     reference_message_id: int | None = None
     # The message a thread was started from (its id equals the thread's id), when posted in a thread.
     thread_parent_message_id: int | None = None
+    # The watched channel whose backfill cursor moves past this message, in the transaction that logs it.
+    watched_channel_id: int | None = None
+
+
+IngestResult = Logged | SolutionLogged | None
+# Per watched channel: (its server, the newest message a batch handled).
+_Cursors = dict[int, tuple[int, int]]
+
+
+@dataclass(slots=True)
+class _Arrived:
+    """An in-channel message queued for the writer, not parsed yet."""
+
+    message: IncomingMessage
+    at: datetime
+    done: asyncio.Future[IngestResult]
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedChallenge:
+    title: str
+    details: str
+    solution: str | None
+    error_terms: str
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedSolution:
+    body: str
+
+
+_Parsed = _ParsedChallenge | _ParsedSolution | None
+
+
+@dataclass(slots=True)
+class _ChallengePost:
+    """An in-channel challenge post, parsed and checked, waiting for the writer."""
+
+    message: IncomingMessage
+    title: str
+    details: str
+    error_terms: str
+    topics: tuple[str, ...]
+    solution: str | None
+    at: datetime
+    done: asyncio.Future[IngestResult]
+
+
+@dataclass(slots=True)
+class _SolutionReply:
+    """A reply (or a message in a thread) starting with `Solution:`, waiting for the writer."""
+
+    message: IncomingMessage
+    body: str
+    target: int
+    at: datetime
+    done: asyncio.Future[IngestResult]
+
+
+@dataclass(slots=True)
+class _Change:
+    """Another write that must follow the posts queued before it: an edit, a deletion, a cursor."""
+
+    run: Callable[[], Awaitable[Any]]
+    done: asyncio.Future[Any]
+
+
+_Post = _ChallengePost | _SolutionReply
+
+
+class _Retry(Exception):
+    """Another writer logged one of the batch's messages meanwhile: write the batch again post by post."""
+
+
+def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    """Resolve a caller's future unless the caller stopped waiting (what was written stays written)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _solution_view(solution: Solution) -> SolutionView:
@@ -212,6 +324,282 @@ def _optional(text: str | None, what: str, limit: int) -> str | None:
     return _required(text, what, limit)
 
 
+def _with_inferred(slugs: list[str], matcher: TopicMatcher, text: str) -> list[str]:
+    """`slugs`, then the topics inferred from `text`, each once, at most five."""
+    for slug in matcher.infer(text):
+        if slug not in slugs:
+            slugs.append(slug)
+    return slugs[:5]
+
+
+def _parse_message(content: str, answers: bool, matcher: TopicMatcher) -> _Parsed:
+    """What an in-channel message is: a challenge post, a solution (when it answers a message), or neither.
+
+    Pure, and most of the work of logging a post. Raises `InvalidInputError` for a post that cannot be
+    logged, as `log_challenge` does.
+    """
+    parsed = parse_post(content)
+    if parsed is not None:
+        title = _required(parsed.title, "title", MAX_TITLE)
+        details = _optional(parsed.details, "details", MAX_DETAILS) or ""
+        solution = _optional(parsed.solution, "solution", MAX_SOLUTION)
+        text = "\n".join(part for part in (title, details) if part)
+        topics = tuple(_with_inferred([], matcher, text))
+        return _ParsedChallenge(title, details, solution, " ".join(error_signatures(text)), topics)
+    body = parse_solution(content) if answers else None
+    return _ParsedSolution(body) if body is not None else None
+
+
+def _parse_or_error(content: str, answers: bool, matcher: TopicMatcher) -> _Parsed | Exception:
+    try:
+        return _parse_message(content, answers, matcher)
+    except Exception as error:  # the post's own failure, for its caller alone
+        return error
+
+
+_worker_matcher: TopicMatcher | None = None
+
+
+def _start_worker(matcher: TopicMatcher, bot: int) -> None:
+    """In a parsing worker process: keep the topic matcher the bot built, and end with the bot."""
+    global _worker_matcher
+    _worker_matcher = matcher
+    threading.Thread(target=_exit_with_bot, args=(bot,), daemon=True).start()
+
+
+def _exit_with_bot(bot: int) -> None:
+    # A bot killed outright (SIGKILL, OOM) cannot stop its workers: once it is gone (this process is
+    # adopted by another, maybe before it even started), they go too.
+    while os.getppid() == bot:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _parse_in_worker(work: list[tuple[str, bool]]) -> list[_Parsed | Exception]:
+    matcher = _worker_matcher
+    if matcher is None:
+        raise RuntimeError("the parsing worker was started without its topic matcher")
+    return [_parse_or_error(content, answers, matcher) for content, answers in work]
+
+
+@dataclass(slots=True)
+class _NewSolution:
+    """A solution a batch adds: to an existing challenge (`challenge_id`) or to one the same batch
+    logs (`challenge_source`, the message it is logged from)."""
+
+    post: _Post
+    body: str
+    challenge_id: int | None
+    challenge_source: int | None
+    id: int | None = None
+
+
+class _BatchPlan:
+    """What a batch of posts becomes, decided post by post in order, as if each were written alone.
+
+    Built from what the database already holds for the batch's messages; gives the rows to insert and,
+    once they are, what each post became.
+    """
+
+    def __init__(
+        self,
+        batch: list[_Post],
+        logged: dict[int, LoggedSource],
+        answers: dict[int, LoggedSource],
+        owners: dict[int, int],
+        reserved: tuple[int, int] | None,
+    ) -> None:
+        self._batch = batch
+        self._logged = logged
+        self._answers = answers
+        self._owners = owners
+        self.challenges: dict[int, _ChallengePost] = {}  # by source message, in order
+        self.challenge_ids: dict[int, int] = {}
+        self.solutions: dict[int, _NewSolution] = {}  # by source message, in order
+        # Per post: what it became, in a form resolved once the rows are stored (see `outcomes`).
+        self._decisions: list[tuple[str, Any]] = [self._decide(post) for post in batch]
+        if reserved is not None:
+            next_challenge, next_solution = reserved
+            self.challenges_inserted({source: next_challenge + n for n, source in enumerate(self.challenges)})
+            self.solutions_inserted({source: next_solution + n for n, source in enumerate(self.solutions)})
+
+    def _decide(self, post: _Post) -> tuple[str, Any]:
+        source = post.message.message_id
+        if isinstance(post, _ChallengePost):
+            if source in self._logged:
+                return "logged challenge", self._logged[source]
+            if source in self.challenges:
+                return "repeated challenge", source
+            self.challenges[source] = post
+            if post.solution is not None and source not in self._answers and source not in self.solutions:
+                self.solutions[source] = _NewSolution(post, post.solution, None, source)
+            return "new challenge", source
+        target = self._target(post.target, post.message.guild_id)
+        if target is None:
+            return "nothing", None
+        if source in self._answers:
+            return "logged solution", self._answers[source]
+        if source in self.solutions:
+            return "repeated solution", source
+        try:
+            body = _required(post.body, "solution", MAX_SOLUTION)
+        except InvalidInputError as error:
+            return "error", error
+        self.solutions[source] = _NewSolution(post, body, *target)
+        return "new solution", source
+
+    def _target(self, message_id: int, guild_id: int) -> tuple[int | None, int | None] | None:
+        """The live challenge of this server a reply to `message_id` answers: its id, or its source
+        message when this batch logs it. A challenge's own message first, then a solution's."""
+        new = self.challenges.get(message_id)
+        if new is not None:
+            return (None, message_id) if new.message.guild_id == guild_id else None
+        logged = self._logged.get(message_id)
+        if logged is not None:
+            return (logged.id, None) if logged.guild_id == guild_id and logged.live else None
+        answer = self.solutions.get(message_id)
+        if answer is not None:
+            same = answer.post.message.guild_id == guild_id
+            return (answer.challenge_id, answer.challenge_source) if same else None
+        logged = self._answers.get(message_id)
+        if logged is not None and self._owners.get(logged.challenge_id) == guild_id:
+            return logged.challenge_id, None
+        return None
+
+    def challenges_inserted(self, ids: dict[int, int]) -> None:
+        self.challenge_ids = ids
+
+    def solutions_inserted(self, ids: dict[int, int]) -> None:
+        for source, solution in self.solutions.items():
+            solution.id = ids.get(source)
+
+    def _challenge_id(self, solution: _NewSolution) -> int:
+        if solution.challenge_id is not None:
+            return solution.challenge_id
+        return self.challenge_ids[solution.challenge_source or 0]
+
+    def challenge_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for source, post in self.challenges.items():
+            message = post.message
+            row: dict[str, Any] = {
+                "guild_id": message.guild_id,
+                "channel_id": message.channel_id,
+                "author_id": message.author_id,
+                "author_name": message.author_name[:100],
+                "source_message_id": source,
+                "title": post.title,
+                "details": post.details,
+                "tried": None,
+                "error_terms": post.error_terms,
+                "status": "open",
+                "created_at": post.at,
+                "updated_at": post.at,
+            }
+            if source in self.challenge_ids:
+                row["id"] = self.challenge_ids[source]
+            rows.append(row)
+        return rows
+
+    def topic_rows(self) -> list[dict[str, Any]]:
+        return [
+            {"challenge_id": self.challenge_ids[source], "slug": slug, "position": position}
+            for source, post in self.challenges.items()
+            for position, slug in enumerate(post.topics)
+        ]
+
+    def solution_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for source, solution in self.solutions.items():
+            message = solution.post.message
+            row: dict[str, Any] = {
+                "challenge_id": self._challenge_id(solution),
+                "guild_id": message.guild_id,
+                "author_id": message.author_id,
+                "author_name": message.author_name[:100],
+                "source_message_id": source,
+                "body": solution.body,
+                "accepted": False,
+                "created_at": solution.post.at,
+            }
+            if solution.id is not None:
+                row["id"] = solution.id
+            rows.append(row)
+        return rows
+
+    def challenges_to_show(self) -> set[int]:
+        """The stored challenges the outcomes show: those replies answered, and those already logged."""
+        ids = {self._challenge_id(self.solutions[value]) for kind, value in self._decisions if kind == "new solution"}
+        logged = ("logged challenge", "logged solution")
+        return ids | {value.challenge_id for kind, value in self._decisions if kind in logged}
+
+    def _new_solution_view(self, solution: _NewSolution) -> SolutionView:
+        message = solution.post.message
+        return SolutionView(
+            id=solution.id or 0,  # set once inserted, before any view is made
+            author_id=message.author_id,
+            author_name=message.author_name[:100],
+            body=solution.body,
+            accepted=False,
+            created_at=solution.post.at,
+            source_message_id=message.message_id,
+        )
+
+    def _new_challenge_view(self, source: int) -> ChallengeView:
+        post = self.challenges[source]
+        message = post.message
+        solution = self.solutions.get(source)
+        own = solution is not None and solution.challenge_source == source
+        return ChallengeView(
+            id=self.challenge_ids[source],
+            guild_id=message.guild_id,
+            channel_id=message.channel_id,
+            author_id=message.author_id,
+            author_name=message.author_name[:100],
+            title=post.title,
+            details=post.details,
+            tried=None,
+            status="open",
+            topics=post.topics,
+            created_at=post.at,
+            source_message_id=source,
+            solutions=(self._new_solution_view(solution),) if solution is not None and own else (),
+        )
+
+    def outcomes(self, stored: dict[int, Challenge]) -> list[IngestResult | Exception]:
+        """What each post became, given the challenges `challenges_to_show` asked for."""
+        new_challenges = {source: self._new_challenge_view(source) for source in self.challenges}
+        results: list[IngestResult | Exception] = []
+        for (kind, value), post in zip(self._decisions, self._batch, strict=True):
+            if kind == "nothing":
+                results.append(None)
+            elif kind == "error":
+                results.append(value)
+            elif kind == "new challenge" or kind == "repeated challenge":
+                view = new_challenges[value]
+                results.append(Logged(view, kind == "new challenge", view.solutions[0] if view.solutions else None))
+            elif kind == "logged challenge":
+                results.append(Logged(challenge_view(stored[value.id]), created=False))
+            elif kind == "new solution" or kind == "repeated solution":
+                solution = self.solutions[value]
+                owner = stored[self._challenge_id(solution)]
+                results.append(
+                    SolutionLogged(challenge_view(owner), self._new_solution_view(solution), kind == "new solution")
+                )
+            else:  # "logged solution"
+                owner = stored[value.challenge_id]
+                if owner.deleted_at is not None or owner.guild_id != post.message.guild_id:
+                    results.append(
+                        InvalidInputError(
+                            "That message is already logged as a solution to a challenge that was deleted."
+                        )
+                    )
+                    continue
+                existing = next(item for item in owner.solutions if item.id == value.id)
+                results.append(SolutionLogged(challenge_view(owner), _solution_view(existing), False))
+        return results
+
+
 class SolvedChallengeLog:
     """The solved challenges per topic that `/topic` cards show (a `SolvedChallengeSource`).
 
@@ -250,14 +638,24 @@ class ChallengeService:
         solved_log: SolvedChallengeLog | None = None,
         unanswered_after: timedelta = timedelta(hours=24),
         ask_author_after: timedelta = timedelta(hours=48),
+        new_challenges: SlidingWindowLimiter | None = None,
     ) -> None:
         self._sessions = sessions
+        self._new_challenges = new_challenges or SlidingWindowLimiter(NEW_CHALLENGES_PER_HOUR, 3600.0)
         self._search = search
         self._topics = topics
         self._solved_log = solved_log
         self._unanswered_after = unanswered_after
         self._ask_author_after = ask_author_after
         self._matcher = TopicMatcher(topics.knowledge_base.cards)
+        # In-channel writes, in arrival order, for the one writer task (see `submit`).
+        self._queue: deque[_Arrived | _Change] = deque()
+        self._writer: asyncio.Task[None] | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_ready: asyncio.Future[Any] | None = None
+        self._pool_broken = False
+        # Channels whose cursor stays before a batch that could not be written (see `_hold_cursors`).
+        self._held_cursors: dict[int, int] = {}
 
     def _changed(self, guild_id: int) -> None:
         """A write may have changed what is solved in this server: `/topic` cards must not go stale."""
@@ -273,10 +671,7 @@ class ChallengeService:
             slug = self._topics.find(name.strip()).slug if name.strip() else None
             if slug is not None and slug not in slugs:
                 slugs.append(slug)
-        for slug in self._matcher.infer(text):
-            if slug not in slugs:
-                slugs.append(slug)
-        return slugs[:5]
+        return _with_inferred(slugs, self._matcher, text)
 
     def topic_choices(self, current: str) -> list[tuple[str, str]]:
         """(name, slug) pairs for a topic option's autocomplete."""
@@ -358,6 +753,7 @@ class ChallengeService:
         body = _optional(solution, "solution", MAX_SOLUTION)
         if body is not None:
             self._new_solution(challenge, author, body, source_message_id)  # joins challenge.solutions
+        self._within_hourly_cap(guild_id, author)
         try:
             async with self._sessions.begin() as session:
                 repository = ChallengeRepository(session)
@@ -445,47 +841,336 @@ class ChallengeService:
                 return None
             return challenge_view(challenge)
 
-    async def ingest(self, message: IncomingMessage, *, suggest_similar: bool = True) -> Logged | SolutionLogged | None:
+    # ----- in-channel posts: one writer, group commits ---------------------------------------
+
+    async def ingest(self, message: IncomingMessage, *, suggest_similar: bool = True) -> IngestResult:
         """Log an in-channel post: a challenge, a challenge with its solution, or a solution reply."""
+        pending = self.submit(message)
+        if pending is None:
+            return None
+        result = await pending
+        if suggest_similar and isinstance(result, Logged) and result.created:
+            result = replace(result, similar=await self.similar_solved(result.challenge))
+        return result
+
+    def submit(self, message: IncomingMessage) -> asyncio.Future[IngestResult] | None:
+        """Queue an in-channel message for the writer; None for a bot's or a webhook's.
+
+        The future resolves once the post is committed (`created`), found already logged (not
+        `created`), or found to be no post or to answer nothing (None); for a post that cannot be
+        logged it raises `InvalidInputError`, as `log_challenge` does. Messages queued together are
+        parsed and written together, one transaction per batch: a burst costs a few commits.
+        """
         if message.author_is_bot or message.is_webhook:
             return None
-        parsed = parse_post(message.content)
-        author = Person(message.author_id, message.author_name)
-        if parsed is not None:
-            return await self.log_challenge(
-                guild_id=message.guild_id,
-                channel_id=message.channel_id,
-                author=author,
-                title=parsed.title,
-                details=parsed.details,
-                solution=parsed.solution,
-                source_message_id=message.message_id,
-                suggest_similar=suggest_similar,
+        arrived = _Arrived(message, utcnow(), asyncio.get_running_loop().create_future())
+        self._enqueue(arrived)
+        return arrived.done
+
+    def _enqueue(self, item: _Arrived | _Change) -> None:
+        self._queue.append(item)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_queue(), name="challenge-writer")
+
+    async def _in_turn(self, run: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a write after every post queued before it: an edit racing its post's creation finds it."""
+        change = _Change(run, asyncio.get_running_loop().create_future())
+        self._enqueue(change)
+        return await change.done
+
+    async def idle(self) -> None:
+        """Wait until the queue of in-channel writes is empty."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.wait([self._writer])
+
+    async def _write_queue(self) -> None:
+        """The writer: batches of messages, parsed while the batch before is being written."""
+        writing: asyncio.Task[None] | None = None
+        batch: list[_Arrived] = []
+        try:
+            while True:
+                if not self._queue:
+                    if writing is None:
+                        return  # nothing queued, nothing in flight: `_enqueue` starts a new writer
+                    await writing
+                    writing = None
+                    continue
+                first = self._queue.popleft()
+                if isinstance(first, _Change):
+                    if writing is not None:
+                        await writing
+                        writing = None
+                    await self._run_change(first)
+                    continue
+                # Every message queued up to the next other write: one batch.
+                batch = [first]
+                while self._queue and len(batch) < MAX_BATCH:
+                    following = self._queue[0]
+                    if isinstance(following, _Change):
+                        break
+                    batch.append(following)
+                    self._queue.popleft()
+                posts, answered = await self._parse_batch(batch)
+                if writing is not None:
+                    await writing
+                cursors: _Cursors = {}
+                for item in batch:
+                    message = item.message
+                    if message.watched_channel_id is not None:
+                        newest = cursors.get(message.watched_channel_id, (0, 0))[1]
+                        cursors[message.watched_channel_id] = (message.guild_id, max(newest, message.message_id))
+                writing = asyncio.get_running_loop().create_task(self._write_posts(posts, answered, cursors))
+        finally:
+            # Only when cancelled (the loop is closing) is anything left: nothing will write it.
+            if writing is not None:
+                writing.cancel()
+            for item in batch:
+                item.done.cancel()  # no-op for those already resolved
+            while self._queue:
+                self._queue.popleft().done.cancel()
+
+    async def _parse_batch(
+        self, batch: list[_Arrived]
+    ) -> tuple[list[_Post], list[tuple[asyncio.Future[IngestResult], Exception | None]]]:
+        """The batch's posts, and the answers for its other messages (no post, or one that cannot be logged)."""
+        work = [
+            (
+                item.message.content,
+                (item.message.reference_message_id or item.message.thread_parent_message_id) is not None,
             )
-        body = parse_solution(message.content)
-        target = message.reference_message_id or message.thread_parent_message_id
-        if body is None or target is None:
+            for item in batch
+        ]
+        parsed = await self._parse(work)
+        posts: list[_Post] = []
+        answered: list[tuple[asyncio.Future[IngestResult], Exception | None]] = []
+        for item, result in zip(batch, parsed, strict=True):
+            message = item.message
+            if isinstance(result, _ParsedChallenge):
+                posts.append(
+                    _ChallengePost(
+                        message,
+                        result.title,
+                        result.details,
+                        result.error_terms,
+                        result.topics,
+                        result.solution,
+                        item.at,
+                        item.done,
+                    )
+                )
+            elif isinstance(result, _ParsedSolution):
+                target = message.reference_message_id or message.thread_parent_message_id or 0
+                posts.append(_SolutionReply(message, result.body, target, item.at, item.done))
+            else:
+                answered.append((item.done, result))
+        return posts, answered
+
+    async def _parse(self, work: list[tuple[str, bool]]) -> list[_Parsed | Exception]:
+        pool = self._pool_for(len(work))
+        if pool is not None:
+            loop = asyncio.get_running_loop()
+            size = -(-len(work) // PARSE_WORKERS)
+            chunks = [work[start : start + size] for start in range(0, len(work), size)]
+            try:
+                parts = await asyncio.gather(*(loop.run_in_executor(pool, _parse_in_worker, chunk) for chunk in chunks))
+            except Exception:  # a worker died, or could not be reached: the bot's process parses from now on
+                log.warning("the parsing workers failed; parsing in the bot's process from now on", exc_info=True)
+                self._pool_broken = True
+                self._stop_pool()
+            else:
+                return [result for part in parts for result in part]
+        results: list[_Parsed | Exception] = []
+        for index, (content, answers) in enumerate(work):
+            results.append(_parse_or_error(content, answers, self._matcher))
+            if index % PARSE_SLICE == PARSE_SLICE - 1:
+                await asyncio.sleep(0)  # the batch in flight moves on meanwhile
+        return results
+
+    def _pool_for(self, count: int) -> ProcessPoolExecutor | None:
+        """The parsing workers for a batch of `count` messages, or None to parse in this process."""
+        if count < POOL_BATCH or self._pool_broken:
             return None
-        challenge = await self.challenge_for_message(message.guild_id, target)
-        if challenge is None:
+        if self._pool is None:
+            if count >= POOL_START:
+                self._start_pool()
+            return None  # this batch is parsed here (while the workers start)
+        if self._pool_ready is None or not self._pool_ready.done():
             return None
-        return await self.add_solution(
-            guild_id=message.guild_id,
-            challenge_id=challenge.id,
-            author=author,
-            body=body,
-            source_message_id=message.message_id,
-        )
+        return self._pool
+
+    def _start_pool(self) -> None:
+        try:
+            # Spawned, not forked: the bot's process has threads (the database driver's) a fork would copy.
+            pool = ProcessPoolExecutor(
+                PARSE_WORKERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self._matcher, os.getpid()),
+            )
+            started: list[Future[list[_Parsed | Exception]]] = [
+                pool.submit(_parse_in_worker, []) for _ in range(PARSE_WORKERS)
+            ]
+        except (OSError, RuntimeError):
+            log.warning("cannot start parsing workers; parsing in the bot's process", exc_info=True)
+            self._pool_broken = True
+            return
+        self._pool = pool
+        self._pool_ready = asyncio.gather(*(asyncio.wrap_future(future) for future in started))
+        self._pool_ready.add_done_callback(self._pool_started)
+
+    def _pool_started(self, ready: asyncio.Future[Any]) -> None:
+        if ready.cancelled() or ready.exception() is None:
+            return
+        log.warning("parsing workers did not start; parsing in the bot's process", exc_info=ready.exception())
+        self._pool_broken = True
+        self._stop_pool()
+
+    def _stop_pool(self) -> ProcessPoolExecutor | None:
+        pool, self._pool, self._pool_ready = self._pool, None, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return pool
+
+    async def parsing_workers_started(self) -> bool:
+        """Wait for the parsing workers a big batch started; False if none were started or they failed."""
+        ready = self._pool_ready
+        if ready is None:
+            return False
+        with contextlib.suppress(Exception):
+            await asyncio.shield(ready)
+        return self._pool is not None and not self._pool_broken
+
+    async def close(self) -> None:
+        """Finish the queued in-channel writes and stop the parsing workers (before the engine goes)."""
+        await self.idle()
+        pool = self._stop_pool()
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True)  # the workers exit; no process is left behind
+
+    @staticmethod
+    async def _run_change(change: _Change) -> None:
+        try:
+            result = await change.run()
+        except Exception as error:
+            if not change.done.done():
+                change.done.set_exception(error)
+        else:
+            if not change.done.done():
+                change.done.set_result(result)
+
+    async def _write_posts(
+        self,
+        batch: list[_Post],
+        answered: list[tuple[asyncio.Future[IngestResult], Exception | None]],
+        cursors: _Cursors,
+    ) -> None:
+        """Write a batch, then answer every message of it: in order, after all queued before it.
+
+        One transaction for the batch and its channels' cursors. A fault of the database (locked, gone) is
+        retried for the whole batch; a failure of one of its posts (a clash) makes it write them one by
+        one, so that one bad post costs no other. Either way a post is stored whole or not at all.
+        """
+        try:
+            for pause in (*WRITE_RETRY_PAUSES, None):
+                try:
+                    outcomes = await self._write_batch(batch, cursors)
+                    break
+                except OperationalError as error:
+                    if pause is None:
+                        log.error("could not write %d posts: %s", len(batch), error)
+                        outcomes = [error] * len(batch)
+                        self._hold_cursors(batch)
+                        break
+                    log.warning("writing %d posts failed (%s); trying again in %.1f s", len(batch), error, pause)
+                    await asyncio.sleep(pause)
+                except Exception as error:
+                    if len(batch) == 1 and not isinstance(error, _Retry):
+                        outcomes = [error]
+                        await self._write_alone([], cursors)
+                        break
+                    if not isinstance(error, _Retry):
+                        log.warning("a batch of %d posts failed; writing them one by one", len(batch), exc_info=True)
+                    outcomes = [await self._write_alone([post], {}) for post in batch]
+                    await self._write_alone([], cursors)
+                    break
+            for post, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    _settle(post.done, error=outcome)
+                else:
+                    _settle(post.done, outcome)
+            for done, result in answered:
+                if isinstance(result, Exception):
+                    _settle(done, error=result)
+                else:
+                    _settle(done, result)
+        finally:
+            for post in batch:
+                post.done.cancel()  # only those left unresolved: the writer was cancelled
+            for done, _ in answered:
+                done.cancel()
+
+    async def _write_alone(self, batch: list[_Post], cursors: _Cursors) -> IngestResult | Exception:
+        """Write one post (or only cursors): what it became, or why it could not be written."""
+        try:
+            outcomes = await self._write_batch(batch, cursors)
+        except Exception as error:
+            return error
+        return outcomes[0] if outcomes else None
+
+    def _hold_cursors(self, batch: list[_Post]) -> None:
+        """Keep the cursors of these posts' channels before them from now on: the next start reads them again."""
+        for post in batch:
+            channel = post.message.watched_channel_id
+            if channel is not None:
+                held = self._held_cursors.get(channel, post.message.message_id)
+                self._held_cursors[channel] = min(held, post.message.message_id - 1)
+
+    async def _write_batch(self, batch: list[_Post], cursors: _Cursors) -> list[IngestResult | Exception]:
+        """Write a batch of posts and move their channels' cursors, in one transaction; what each post became."""
+        if not batch and not cursors:
+            return []
+        async with self._sessions.begin() as session:
+            repository = ChallengeRepository(session)
+            for channel_id, (guild_id, newest) in cursors.items():
+                held = self._held_cursors.get(channel_id, newest)
+                await repository.advance_cursor(guild_id, channel_id, min(newest, held))
+            if not batch:
+                return []
+            reserved = await repository.reserve_ids()
+            sources = {post.message.message_id for post in batch}
+            targets = {post.target for post in batch if isinstance(post, _SolutionReply)}
+            logged, answers = await repository.logged_sources(sources | targets)
+            owners = await repository.live_guilds(
+                {answer.challenge_id for source, answer in answers.items() if source in targets}
+            )
+            plan = _BatchPlan(batch, logged, answers, owners, reserved)
+            if reserved is not None:
+                # Children first: each challenge's search row is then built once, when it is inserted.
+                await repository.insert_topics(plan.topic_rows())
+                await repository.insert_solutions(plan.solution_rows())
+                await repository.insert_challenges(plan.challenge_rows())
+            else:
+                ids = await repository.insert_challenges(plan.challenge_rows())
+                if len(ids) < len(plan.challenges):
+                    raise _Retry
+                plan.challenges_inserted(ids)
+                await repository.insert_topics(plan.topic_rows())
+                solution_ids = await repository.insert_solutions(plan.solution_rows())
+                if len(solution_ids) < len(plan.solutions):
+                    raise _Retry
+                plan.solutions_inserted(solution_ids)
+            stored = await repository.with_solutions(plan.challenges_to_show())
+            return plan.outcomes(stored)
 
     async def source_edited(self, guild_id: int, message_id: int, content: str) -> ChallengeView | None:
         """Follow an edit of a logged message; a post that no longer parses keeps what was logged."""
-        view = await self._source_edited(guild_id, message_id, content)
+        view: ChallengeView | None = await self._in_turn(lambda: self._source_edited(guild_id, message_id, content))
         self._changed(guild_id)
         return view
 
     async def source_deleted(self, guild_id: int, message_id: int) -> None:
         """Follow a deletion: the challenge (or solution) is soft-deleted, kept for audit."""
-        await self._source_deleted(guild_id, message_id)
+        await self._in_turn(lambda: self._source_deleted(guild_id, message_id))
         self._changed(guild_id)
 
     async def _source_edited(self, guild_id: int, message_id: int, content: str) -> ChallengeView | None:
@@ -597,7 +1282,7 @@ class ChallengeService:
         query = parse_query(text)
         async with self._sessions() as session:
             repository = ChallengeRepository(session)
-            if text.isdigit():
+            if text.isascii() and text.isdigit():  # "¹".isdigit() is true, int("¹") fails
                 found = await repository.get(guild_id, int(text), with_solutions=False)
                 rows = [found] if found else []
             elif query.is_empty():
@@ -778,6 +1463,9 @@ class ChallengeService:
             return await ChallengeRepository(session).cursor(channel_id)
 
     async def advance_cursor(self, guild_id: int, channel_id: int, message_id: int) -> None:
+        await self._in_turn(lambda: self._advance_cursor(guild_id, channel_id, message_id))
+
+    async def _advance_cursor(self, guild_id: int, channel_id: int, message_id: int) -> None:
         async with self._sessions.begin() as session:
             await ChallengeRepository(session).advance_cursor(guild_id, channel_id, message_id)
 
@@ -814,3 +1502,45 @@ class ChallengeService:
             if len(rows) < batch:
                 return
             after = rows[-1].id
+
+    # ----- limits and forgetting -------------------------------------------------------------
+
+    def _within_hourly_cap(self, guild_id: int, author: Person) -> None:
+        """Count a challenge logged by command or menu; past the hourly cap, say how long to wait. Moderators are
+        not capped; in-channel posts never come here (their acknowledgements are capped per channel instead)."""
+        if author.is_moderator:
+            return
+        wait = self._new_challenges.acquire((guild_id, author.id))
+        if wait:
+            raise RateLimitedError(wait, f"log another challenge this way ({NEW_CHALLENGES_PER_HOUR} an hour at most)")
+
+    async def forget_author(self, guild_id: int, user_id: int) -> tuple[int, int]:
+        """Anonymise a member's challenges and solutions in this server (`/nexus forget-me`): how many of each.
+
+        The text stays, searchable and useful to others; the authorship goes (`author_id` NULL, the name "a former
+        member"), on deleted entries too (kept for audit), with the member's id as the one who deleted an entry.
+        Idempotent: a second call finds nothing left and returns (0, 0). Runs in turn with in-channel writes, so a
+        post of theirs queued before the request is anonymised too.
+        """
+        counts: tuple[int, int] = await self._in_turn(lambda: self._forget_author(guild_id, user_id))
+        self._changed(guild_id)
+        return counts
+
+    async def _forget_author(self, guild_id: int, user_id: int) -> tuple[int, int]:
+        async with self._sessions.begin() as session:
+            challenges = await session.execute(
+                update(Challenge)
+                .where(Challenge.guild_id == guild_id, Challenge.author_id == user_id)
+                .values(author_id=None, author_name=ANONYMOUS)
+            )
+            solutions = await session.execute(
+                update(Solution)
+                .where(Solution.guild_id == guild_id, Solution.author_id == user_id)
+                .values(author_id=None, author_name=ANONYMOUS)
+            )
+            await session.execute(
+                update(Challenge)
+                .where(Challenge.guild_id == guild_id, Challenge.deleted_by == user_id)
+                .values(deleted_by=None)
+            )
+            return int(challenges.rowcount), int(solutions.rowcount)  # type: ignore[attr-defined]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -11,7 +13,7 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.client import NexusBot
-from bot.services.challenges import ChallengeService, IncomingMessage, Logged, Nudge, SolutionLogged
+from bot.services.challenges import ChallengeService, IncomingMessage, IngestResult, Logged, Nudge, SolutionLogged
 from bot.services.guild_settings import GuildSettingsService
 from cogs.challenges._render import acknowledgement
 from cogs.challenges._views import accept_button_view, challenge_view_buttons
@@ -22,7 +24,27 @@ ACKNOWLEDGED = "✅"
 BACKFILL_LIMIT = 1000  # messages per channel per start: enough for a night away, bounded
 FIRST_RUN_BACKFILL = 100
 NUDGE_INTERVAL_MINUTES = 5
-CURSOR_FLUSH_SECONDS = 5.0
+# Acknowledgements wait while posts are being written, but no longer than this each: a burst is
+# committed first, and a steady stream of posts still gets its acknowledgements.
+ACK_PATIENCE_SECONDS = 0.25
+ACK_DRAIN_SECONDS = 5.0  # on unload, for acknowledgements still queued
+ACK_ATTEMPTS = 3
+ACK_RETRY_SECONDS = 0.5
+
+Acknowledgement = tuple[discord.Message, Logged | SolutionLogged]
+
+
+async def _retried(send: Callable[[], Awaitable[object]]) -> None:
+    """Send, and again after a pause when Discord answers with a server error: discord.py waits out 429s
+    and retries 500, 502 and 504 itself, but gives up on a 503."""
+    for attempt in range(1, ACK_ATTEMPTS + 1):
+        try:
+            await send()
+            return
+        except discord.DiscordServerError:
+            if attempt == ACK_ATTEMPTS:
+                raise
+            await asyncio.sleep(ACK_RETRY_SECONDS * attempt)
 
 
 class ChallengeLogCog(commands.Cog):
@@ -39,28 +61,37 @@ class ChallengeLogCog(commands.Cog):
         self._guild_settings = guild_settings
         self._reads_messages = reads_messages
         self._backfill_lock = asyncio.Lock()
-        # One writer: concurrent handlers would only queue on SQLite's lock, sleeping between tries.
-        self._write_lock = asyncio.Lock()
-        # Newest message seen per watched channel, written to the database at most every few
-        # seconds; a cursor that lags only makes backfill re-read messages it then skips.
-        self._pending_cursors: dict[int, tuple[int, int]] = {}
+        # Messages on their way to the writer (their channel's settings being read), and the edits or
+        # deletions waiting for them: those must be queued after the post they change.
+        self._arriving: set[int] = set()
+        self._arrived: dict[int, asyncio.Event] = {}
         self._closing = False
         self._nudge_lock = asyncio.Lock()
         self._backfill_task: asyncio.Task[int] | None = None
+        # Posts are acknowledged after their commit, in order, by one task that lets the writer go first.
+        self._acks: asyncio.Queue[Acknowledgement] = asyncio.Queue()
+        self._ack_task: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
         self.nudge.start()
-        self.flush_cursors.start()
+        self._ack_task = asyncio.get_running_loop().create_task(self._acknowledge_queued(), name="challenge-acks")
 
     async def cog_unload(self) -> None:
         # Let database work finish rather than cancel it half-way: the engine is disposed next.
         self._closing = True
         async with self._nudge_lock:  # waits for a round in progress; the loop is then only sleeping
             self.nudge.cancel()
-        self.flush_cursors.cancel()
-        await self._flush_cursors()
         if self._backfill_task is not None and not self._backfill_task.done():
             await asyncio.wait([self._backfill_task], timeout=10)
+        await self._challenges.close()  # posts already received are committed before the engine goes
+        if self._ack_task is not None:
+            # What is logged stays logged; acknowledgements still queued get a moment, then are dropped.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ACK_DRAIN_SECONDS):
+                    await self._acks.join()
+            self._ack_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ack_task
 
     # ----- live messages ---------------------------------------------------------------------
 
@@ -79,11 +110,27 @@ class ChallengeLogCog(commands.Cog):
             await self._handle(message)
 
     async def _handle(self, message: discord.Message) -> None:
+        pending = await self._submit(message)
+        if pending is not None:
+            await self._logged(message, pending)
+
+    async def _submit(self, message: discord.Message) -> asyncio.Future[IngestResult] | None:
+        """Hand a watched channel's message to the writer: what it becomes, once written."""
         if message.author.bot or message.webhook_id is not None:
-            return  # its own replies and other bots: nothing to log, no database work
+            return None  # its own replies and other bots: nothing to log, no database work
+        self._arriving.add(message.id)
+        try:
+            return await self._submit_watched(message)
+        finally:
+            self._arriving.discard(message.id)
+            arrived = self._arrived.pop(message.id, None)
+            if arrived is not None:
+                arrived.set()
+
+    async def _submit_watched(self, message: discord.Message) -> asyncio.Future[IngestResult] | None:
         watched = await self._watched_channel(message)
         if watched is None or message.guild is None:
-            return
+            return None
         incoming = IncomingMessage(
             guild_id=message.guild.id,
             channel_id=message.channel.id,
@@ -95,41 +142,65 @@ class ChallengeLogCog(commands.Cog):
             is_webhook=message.webhook_id is not None,
             reference_message_id=message.reference.message_id if message.reference else None,
             thread_parent_message_id=message.channel.id if isinstance(message.channel, discord.Thread) else None,
+            # The channel's backfill cursor moves past the message in the transaction that logs it.
+            watched_channel_id=watched,
         )
-        async with self._write_lock:
-            result = await self._challenges.ingest(incoming, suggest_similar=False)
-        newest = self._pending_cursors.get(watched, (0, 0))[1]
-        self._pending_cursors[watched] = (message.guild.id, max(newest, message.id))
+        return self._challenges.submit(incoming)
+
+    async def _logged(self, message: discord.Message, pending: asyncio.Future[IngestResult]) -> None:
+        """Once the post is committed, queue its acknowledgement."""
+        result = await pending
         if result is not None and result.created:
-            if isinstance(result, Logged):
-                result = replace(result, similar=await self._challenges.similar_solved(result.challenge))
-            await self._acknowledge(message, result)
+            self._acks.put_nowait((message, result))
+
+    async def _acknowledge_queued(self) -> None:
+        while True:
+            message, result = await self._acks.get()
+            try:
+                # Writing goes first: Discord would rate-limit a burst of acknowledgements anyway.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(ACK_PATIENCE_SECONDS):
+                        await self._challenges.idle()
+                if isinstance(result, Logged):
+                    result = replace(result, similar=await self._challenges.similar_solved(result.challenge))
+                await self._acknowledge(message, result)
+            except Exception:
+                log.exception("could not acknowledge message %s (it is logged)", message.id)
+            finally:
+                self._acks.task_done()
 
     async def _acknowledge(self, message: discord.Message, result: Logged | SolutionLogged) -> None:
         """React, then reply once; a failure to acknowledge never loses what was logged."""
         view = (
             accept_button_view(result.challenge.id, result.solution.id) if isinstance(result, SolutionLogged) else None
         )
+        reply = acknowledgement(result, self._challenges.topic_title)
         try:
-            await message.add_reaction(ACKNOWLEDGED)
-            reply = acknowledgement(result, self._challenges.topic_title)
+            await _retried(lambda: message.add_reaction(ACKNOWLEDGED))
             if view is None:
-                await message.reply(reply, mention_author=False)
+                await _retried(lambda: message.reply(reply, mention_author=False))
             else:
-                await message.reply(reply, mention_author=False, view=view)
+                await _retried(lambda: message.reply(reply, mention_author=False, view=view))
         except discord.HTTPException:
             log.warning("logged message %s but could not acknowledge it", message.id, exc_info=True)
+
+    async def _after_arrival(self, message_id: int) -> None:
+        """Wait while the message is still on its way to the writer: its edit must follow it there."""
+        if message_id in self._arriving:
+            await self._arrived.setdefault(message_id, asyncio.Event()).wait()
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         content = payload.data.get("content")
         if not self._reads_messages or payload.guild_id is None or content is None:
             return
+        await self._after_arrival(payload.message_id)
         await self._challenges.source_edited(payload.guild_id, payload.message_id, content)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
+            await self._after_arrival(payload.message_id)
             await self._challenges.source_deleted(payload.guild_id, payload.message_id)
 
     # ----- backfill --------------------------------------------------------------------------
@@ -177,24 +248,30 @@ class ChallengeLogCog(commands.Cog):
         except discord.HTTPException:
             log.warning("cannot read the history of #%s (%s); is Read Message History allowed?", channel, channel.id)
             return 0
+        # Every post goes to the writer first, so the history is written in a few transactions.
+        submitted = []
         for message in history:
             if self._closing:
                 break
-            await self._handle(message)
-        await self._flush_cursors()
+            try:
+                pending = await self._submit(message)
+            except Exception:
+                log.exception("could not log message %s from the history of #%s", message.id, channel)
+                continue
+            if pending is not None:
+                submitted.append((message, pending))
+        for message, post in submitted:
+            try:
+                await self._logged(message, post)
+            except Exception:
+                log.exception("could not log message %s from the history of #%s", message.id, channel)
+        if after is None and not history:
+            # Watched from an empty channel on: everything after its start is to be read, should the bot
+            # stop before the first post moves the cursor (posts move it in the transaction logging them).
+            await self._challenges.advance_cursor(channel.guild.id, channel.id, 0)
         if history:
             log.info("backfilled %d messages from #%s", len(history), channel)
         return len(history)
-
-    @tasks.loop(seconds=CURSOR_FLUSH_SECONDS)
-    async def flush_cursors(self) -> None:
-        await self._flush_cursors()
-
-    async def _flush_cursors(self) -> None:
-        pending, self._pending_cursors = self._pending_cursors, {}
-        for channel_id, (guild_id, message_id) in pending.items():
-            async with self._write_lock:
-                await self._challenges.advance_cursor(guild_id, channel_id, message_id)
 
     # ----- nudges ----------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,12 @@ SEED_POST = "Challenge: slow queries on large tables. Solution: indexes, select_
 
 def _watching(server: FakeDiscord, database: Path, **overrides: Any) -> Any:
     return settings_for(server, database, NEXUS_CHALLENGE_CHANNEL_IDS=str(server.challenges_channel_id), **overrides)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """SQLite only: these tests read the database file directly, as a second process would."""
+    return tmp_path / "nexus.db"
 
 
 @pytest.fixture
@@ -119,6 +127,62 @@ async def test_edits_and_deletions_of_the_source_are_followed(
     learner.delete(post)
     await asyncio.sleep(0.3)
     gone = await learner.slash("challenge show", id=1)
+    assert gone.ephemeral
+    assert "does not exist or was deleted" in gone.content
+
+
+async def test_a_burst_of_posts_is_logged_and_acknowledged_once_each(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    channel = discord_server.challenges_channel_id
+    authors = [learner, other_learner]
+    posts = [
+        authors[number % 2].post(channel, f"Challenge: burst {number}, docker build fails with exit code 137")
+        for number in range(40)
+    ]
+    # Gateway replays of a few of them while the burst is being written.
+    for number in range(0, 40, 8):
+        discord_server.dispatch(
+            "MESSAGE_CREATE", {**discord_server.public(posts[number]), "member": authors[number % 2].member}
+        )
+    await _until(lambda: all(_replies_to(discord_server, post) for post in posts), "every post acknowledged", 30)
+    await asyncio.sleep(0.3)
+    replies = [_replies_to(discord_server, post) for post in posts]
+    assert [len(found) for found in replies] == [1] * 40
+    numbers = {found[0]["content"].split("**")[1] for found in replies}
+    assert numbers == {f"#{number}" for number in range(1, 41)}
+    assert sorted(discord_server.reactions) == sorted((channel, int(post["id"]), "✅") for post in posts)
+    assert "40 challenges" in (await learner.slash("challenge list")).embed["footer"]["text"]
+
+
+async def test_an_edit_racing_its_post_is_followed(
+    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+) -> None:
+    channel = discord_server.challenges_channel_id
+    first = learner.post(channel, "Challenge: redis keys never expire")
+    await _acknowledged(discord_server, first)
+    # Edited before the bot could log it: both events arrive back to back.
+    post = learner.post(channel, "Challenge: nginx returns 502")
+    learner.edit(post, "Challenge: nginx returns 502 Bad Gateway behind the load balancer")
+    await _acknowledged(discord_server, post)
+    shown = await learner.slash("challenge show", id=2)
+    for _ in range(50):
+        if shown.embed["title"] != "#2 · nginx returns 502":
+            break
+        await asyncio.sleep(0.05)
+        shown = await learner.slash("challenge show", id=2)
+    assert shown.embed["title"] == "#2 · nginx returns 502 Bad Gateway behind the load balancer"
+    # Deleted just after being posted: logged, then soft-deleted (kept for audit).
+    doomed = learner.post(channel, "Challenge: posted by mistake")
+    learner.delete(doomed)
+
+    def deleted_row() -> list[Any]:
+        with contextlib.closing(sqlite3.connect(database)) as connection:
+            query = "SELECT deleted_at FROM challenges WHERE source_message_id = ?"
+            return connection.execute(query, (int(doomed["id"]),)).fetchall()
+
+    await _until(lambda: [row[0] is not None for row in deleted_row()] == [True], "the deletion followed")
+    gone = await learner.slash("challenge show", id=3)
     assert gone.ephemeral
     assert "does not exist or was deleted" in gone.content
 

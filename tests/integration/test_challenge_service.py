@@ -8,13 +8,14 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Row, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, event, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_services
@@ -24,6 +25,7 @@ from bot.db import migrate
 from bot.db.base import utcnow
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import Solution
+from bot.db.repositories import ChallengeRepository
 from bot.db.search import search_engine_for
 from bot.errors import (
     InvalidInputError,
@@ -34,6 +36,7 @@ from bot.errors import (
 )
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.paths import default_data_dir
+from bot.services import challenges as challenges_module
 from bot.services.challenges import (
     ANONYMOUS,
     PAGE_SIZE,
@@ -86,8 +89,9 @@ def services(engine: AsyncEngine, database_url: str, knowledge_base: KnowledgeBa
 
 
 @pytest.fixture
-def log(services: Services) -> ChallengeService:
-    return services.challenges
+async def log(services: Services) -> AsyncIterator[ChallengeService]:
+    yield services.challenges
+    await services.challenges.close()  # queued writes finished, parsing workers (if any) stopped
 
 
 @pytest.fixture
@@ -596,6 +600,278 @@ async def test_deleting_an_accepted_solutions_source_reopens_the_challenge(
     assert rows[0].deleted_at is not None
 
 
+# --- bursts of in-channel posts: batches, duplicates, races, failures ---------------------------------------
+
+
+def _burst(first_id: int, count: int) -> list[IncomingMessage]:
+    return [
+        _message(
+            first_id + number,
+            f"Challenge: flaky test number {number} on CI\n"
+            f"It fails with IntegrityError inside docker compose.\n\nSolution: pin the image {number}",
+            author_id=ANN.id + number % 3,
+        )
+        for number in range(count)
+    ]
+
+
+async def _posted(log: ChallengeService, messages: list[IncomingMessage]) -> list[Any]:
+    """Deliver messages as a burst does: all queued before the writer runs."""
+    return await asyncio.gather(*(log.ingest(message, suggest_similar=False) for message in messages))
+
+
+@pytest.fixture
+def no_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parse every batch in the test's process: starting worker processes is for the test that checks them."""
+    monkeypatch.setattr(challenges_module, "POOL_START", 1_000_000)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+async def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated database on each engine: batches are written differently on each (see `reserve_ids`)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 'burst.db'}"
+        else:
+            url = stack.enter_context(request.getfixturevalue("postgres_cluster").database())
+        engine = create_engine(url)
+        try:
+            await migrate.upgrade(engine)
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture
+async def burst_log(any_engine: AsyncEngine, knowledge_base: KnowledgeBase) -> AsyncIterator[ChallengeService]:
+    url = any_engine.url.render_as_string(hide_password=False)
+    settings = load_settings(_env_file=None, DISCORD_TOKEN="x", DATABASE_URL=url)
+    service = build_services(settings, any_engine, knowledge_base).challenges
+    yield service
+    await service.close()
+
+
+async def _stored(engine: AsyncEngine) -> dict[str, int]:
+    """Rows per table, and how many challenges the search index holds (FTS5 rows, or tsvector columns)."""
+    counts = {table: await _count(engine, table) for table in ("challenges", "solutions", "challenge_topics")}
+    if engine.dialect.name == "sqlite":
+        counts["indexed"] = await _count(engine, "challenge_search")
+    else:
+        rows = await _rows(engine, "SELECT count(*) FROM challenges WHERE search_vector IS NOT NULL")
+        counts["indexed"] = int(rows[0][0])
+    return counts
+
+
+async def _indexed_with(engine: AsyncEngine, topic: str, solution_word: str) -> int:
+    """Challenges whose search index holds this topic and this word of a solution."""
+    if engine.dialect.name == "sqlite":
+        sql = "SELECT count(*) FROM challenge_search WHERE challenge_search MATCH :query"
+        rows = await _rows(engine, sql, query=f"topics:{topic} AND solutions:{solution_word}")
+    else:
+        sql = "SELECT count(*) FROM challenges WHERE search_vector @@ to_tsquery('simple', :query)"
+        rows = await _rows(engine, sql, query=f"{topic} & {solution_word}")
+    return int(rows[0][0])
+
+
+@pytest.mark.usefixtures("no_workers")
+async def test_a_burst_is_logged_once_each_in_a_few_transactions(
+    burst_log: ChallengeService, any_engine: AsyncEngine
+) -> None:
+    log, engine = burst_log, any_engine
+    commits: list[int] = []
+    event.listen(engine.sync_engine, "commit", lambda _connection: commits.append(1))
+    messages = _burst(10_000, 150)
+    # Replays and double deliveries inside the burst.
+    results = await _posted(log, [*messages, *messages[::10], messages[0]])
+    created = [result for result in results[:150] if isinstance(result, Logged) and result.created]
+    assert len(created) == 150
+    by_message = {result.challenge.source_message_id: result.challenge.id for result in created}
+    assert len(set(by_message.values())) == 150
+    for again in results[150:]:
+        assert isinstance(again, Logged)
+        assert not again.created
+        assert again.challenge.id == by_message[again.challenge.source_message_id]
+    assert all(result.solution is not None and result.solution.body.startswith("pin the image") for result in created)
+    assert len(commits) < 15
+    topics = sum(len(result.challenge.topics) for result in created)
+    assert await _stored(engine) == {"challenges": 150, "solutions": 150, "challenge_topics": topics, "indexed": 150}
+    assert topics >= 150
+    # The search index was built with every topic and solution in it.
+    assert await _indexed_with(engine, "docker", "pin") == 150
+    # Delivered again later, in another batch: still logged once.
+    replayed = await _posted(log, messages[:20])
+    assert [result.created for result in replayed] == [False] * 20
+    assert await _count(engine, "challenges") == 150
+
+
+@pytest.mark.usefixtures("no_workers")
+async def test_replies_in_the_burst_of_their_challenge_are_its_solutions(burst_log: ChallengeService) -> None:
+    log = burst_log
+    logged, answer, chained, stranger = await _posted(
+        log,
+        [
+            _message(30_000, "Challenge: gunicorn workers time out"),
+            _message(30_001, "Solution: raise the timeout", author_id=BOB.id, reference_message_id=30_000),
+            _message(30_002, "Fix: and use async workers", author_id=CAROL.id, reference_message_id=30_001),
+            _message(30_003, "Solution: wrong server", guild_id=OTHER_GUILD, reference_message_id=30_000),
+        ],
+    )
+    assert isinstance(logged, Logged)
+    assert isinstance(answer, SolutionLogged)
+    assert isinstance(chained, SolutionLogged)
+    assert answer.created
+    assert chained.created
+    assert answer.challenge.id == chained.challenge.id == logged.challenge.id
+    assert stranger is None
+    shown = await log.show(GUILD, logged.challenge.id)
+    assert [(solution.body, solution.author_id) for solution in shown.solutions] == [
+        ("raise the timeout", BOB.id),
+        ("and use async workers", CAROL.id),
+    ]
+
+
+@pytest.mark.usefixtures("no_workers")
+async def test_an_edit_or_deletion_racing_its_post_is_applied_after_it(burst_log: ChallengeService) -> None:
+    log = burst_log
+    # The gateway delivers the edit while the post is still queued, not yet committed.
+    posted = log.submit(_message(40_000, "Challenge: docker build is slow"))
+    assert posted is not None
+    edited = await log.source_edited(GUILD, 40_000, "Challenge: docker build is slow on macOS")
+    logged = await posted
+    assert isinstance(logged, Logged)
+    assert logged.created
+    assert edited is not None
+    assert edited.id == logged.challenge.id
+    assert (await log.show(GUILD, logged.challenge.id)).title == "docker build is slow on macOS"
+
+    doomed = log.submit(_message(40_001, "Challenge: posted and deleted at once"))
+    assert doomed is not None
+    await log.source_deleted(GUILD, 40_001)
+    gone = await doomed
+    assert isinstance(gone, Logged)
+    with pytest.raises(NotFoundError):
+        await log.show(GUILD, gone.challenge.id)
+
+
+@pytest.mark.usefixtures("no_workers")
+async def test_a_failed_batch_loses_no_post_and_half_stores_none(
+    burst_log: ChallengeService, any_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, engine = burst_log, any_engine
+    poisoned = 20_013
+    insert_challenges = ChallengeRepository.insert_challenges
+
+    async def failing(self: ChallengeRepository, rows: Any) -> dict[int, int]:
+        if any(row["source_message_id"] == poisoned for row in rows):
+            raise IntegrityError("INSERT INTO challenges", {}, Exception("CHECK constraint failed (injected)"))
+        return await insert_challenges(self, rows)
+
+    monkeypatch.setattr(ChallengeRepository, "insert_challenges", failing)
+    messages = _burst(20_000, 30)
+    results = await asyncio.gather(
+        *(log.ingest(message, suggest_similar=False) for message in messages), return_exceptions=True
+    )
+    assert isinstance(results[13], IntegrityError)
+    logged = [result for index, result in enumerate(results) if index != 13]
+    assert all(isinstance(result, Logged) and result.created for result in logged)
+    # The failing post left nothing behind (on SQLite its topics and solution were written before it).
+    topics = sum(len(result.challenge.topics) for result in logged if isinstance(result, Logged))
+    assert await _stored(engine) == {"challenges": 29, "solutions": 29, "challenge_topics": topics, "indexed": 29}
+    rows = await _rows(engine, "SELECT count(*) FROM solutions WHERE source_message_id = :id", id=poisoned)
+    assert rows[0][0] == 0
+    orphans = await _rows(
+        engine, "SELECT count(*) FROM challenge_topics WHERE challenge_id NOT IN (SELECT id FROM challenges)"
+    )
+    assert orphans[0][0] == 0
+    # The writer goes on; delivered again once the fault is gone, the post is logged.
+    monkeypatch.setattr(ChallengeRepository, "insert_challenges", insert_challenges)
+    again = await log.ingest(messages[13], suggest_similar=False)
+    assert isinstance(again, Logged)
+    assert again.created
+    assert (await _stored(engine))["indexed"] == 30
+
+
+@pytest.mark.usefixtures("no_workers")
+async def test_a_batch_the_database_refused_is_written_again_whole(
+    burst_log: ChallengeService, any_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, engine = burst_log, any_engine
+    monkeypatch.setattr(challenges_module, "WRITE_RETRY_PAUSES", (0.01, 0.01))
+    insert_topics = ChallengeRepository.insert_topics
+    faults = [OperationalError("INSERT INTO challenge_topics", {}, Exception("database is locked (injected)"))]
+
+    async def locked_once(self: ChallengeRepository, rows: Any) -> None:
+        if faults:
+            raise faults.pop()
+        await insert_topics(self, rows)
+
+    monkeypatch.setattr(ChallengeRepository, "insert_topics", locked_once)
+    results = await _posted(log, _burst(70_000, 40))
+    assert all(isinstance(result, Logged) and result.created for result in results)
+    assert not faults
+    counts = await _stored(engine)
+    assert (counts["challenges"], counts["solutions"], counts["indexed"]) == (40, 40, 40)
+    # A fault that lasts: every post of the batch gets the error, none is half-stored.
+    lasting = OperationalError("INSERT INTO challenge_topics", {}, Exception("disk I/O error (injected)"))
+    monkeypatch.setattr(ChallengeRepository, "insert_topics", lambda *_: _raise(lasting))
+    failed = await asyncio.gather(
+        *(log.ingest(message, suggest_similar=False) for message in _burst(71_000, 5)), return_exceptions=True
+    )
+    assert all(isinstance(result, OperationalError) for result in failed)
+    assert await _stored(engine) == counts
+
+
+async def _raise(error: Exception) -> None:
+    raise error
+
+
+@pytest.mark.usefixtures("no_workers")
+async def test_a_post_another_writer_logged_meanwhile_is_logged_once(
+    burst_log: ChallengeService, any_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, engine = burst_log, any_engine
+    first = await log.ingest(_message(80_000, "Challenge: celery beat runs twice"), suggest_similar=False)
+    assert isinstance(first, Logged)
+    # The batch's look-up misses it, as if another writer (a menu, another process) logged it just after.
+    logged_sources = ChallengeRepository.logged_sources
+    misses = [True]
+
+    async def stale(self: ChallengeRepository, message_ids: Any) -> Any:
+        if misses:
+            misses.pop()
+            return {}, {}
+        return await logged_sources(self, message_ids)
+
+    monkeypatch.setattr(ChallengeRepository, "logged_sources", stale)
+    results = await _posted(log, [_message(80_000, "Challenge: celery beat runs twice"), *_burst(80_001, 10)])
+    assert isinstance(results[0], Logged)
+    assert not results[0].created
+    assert results[0].challenge.id == first.challenge.id
+    assert all(isinstance(result, Logged) and result.created for result in results[1:])
+    assert (await _stored(engine))["challenges"] == 11
+
+
+async def test_posts_parsed_in_worker_processes_are_stored_as_parsed_here(
+    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(challenges_module, "POOL_START", 8)
+    monkeypatch.setattr(challenges_module, "PARSE_WORKERS", 1)
+    here = _burst(60_000, 12)  # the first big batch starts the workers and is parsed here meanwhile
+    await _posted(log, here)
+    await asyncio.wait_for(log.parsing_workers_started(), 120)
+    there = [replace(message, message_id=message.message_id + 100) for message in here]
+    await _posted(log, there)
+    rows = await _rows(
+        engine,
+        "SELECT c.source_message_id, c.title, c.details, c.error_terms, s.body,"
+        " (SELECT group_concat(slug, ' ') FROM challenge_topics WHERE challenge_id = c.id) AS topics"
+        " FROM challenges AS c JOIN solutions AS s ON s.challenge_id = c.id ORDER BY c.source_message_id",
+    )
+    assert len(rows) == 24
+    assert [tuple(row)[1:] for row in rows[:12]] == [tuple(row)[1:] for row in rows[12:]]
+    assert rows[0].error_terms == "integrityerror"
+
+
 # --- accept ---------------------------------------------------------------------------------------------------
 
 
@@ -819,7 +1095,8 @@ async def test_list_is_newest_first_and_filters(log: ChallengeService) -> None:
 
 
 async def test_list_pages(log: ChallengeService) -> None:
-    ids = [(await _new(log, f"Challenge number {n}")).id for n in range(12)]
+    # A moderator: a member may log only 10 an hour by command (`NEW_CHALLENGES_PER_HOUR`).
+    ids = [(await _new(log, f"Challenge number {n}", author=MODERATOR)).id for n in range(12)]
     assert PAGE_SIZE == 5
     first = await log.list_challenges(GUILD)
     assert (first.pages, first.total) == (3, 12)
