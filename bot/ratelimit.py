@@ -39,13 +39,13 @@ class SlidingWindowLimiter:
 
 
 class AcknowledgementLimiter:
-    """At most `rate` in-channel acknowledgements (the ✅ reaction and the reply) per channel in any `per` seconds.
+    """At most `rate` in-channel acknowledgement replies per channel in any `per` seconds.
 
-    Beyond the cap a post is still logged; only its acknowledgement is skipped, so a flood of posts cannot make
-    the bot flood the channel (and spend its REST rate limits) in return.
+    Beyond the cap a post is still logged and still gets its ✅ reaction; only the reply is skipped, so a flood of
+    posts cannot make the bot flood the channel (and spend its REST rate limits) in return.
     """
 
-    PER_MINUTE = 10
+    PER_MINUTE = 20
 
     def __init__(self, rate: int = PER_MINUTE, per: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._window = SlidingWindowLimiter(rate, per, clock)

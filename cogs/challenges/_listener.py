@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import discord
 from discord.ext import commands, tasks
 
 from bot.client import NexusBot
+from bot.ratelimit import AcknowledgementLimiter
 from bot.services.challenges import ChallengeService, IncomingMessage, IngestResult, Logged, Nudge, SolutionLogged
 from bot.services.guild_settings import GuildSettingsService
+from cogs._shared import with_retries
 from cogs.challenges._render import acknowledgement
 from cogs.challenges._views import accept_button_view, challenge_view_buttons
 
@@ -23,28 +24,13 @@ log = logging.getLogger(__name__)
 ACKNOWLEDGED = "✅"
 BACKFILL_LIMIT = 1000  # messages per channel per start: enough for a night away, bounded
 FIRST_RUN_BACKFILL = 100
+BACKFILL_REWIND = timedelta(minutes=10)
 NUDGE_INTERVAL_MINUTES = 5
 # Acknowledgements wait while posts are being written, but no longer than this each: a burst is
 # committed first, and a steady stream of posts still gets its acknowledgements.
 ACK_PATIENCE_SECONDS = 0.25
 ACK_DRAIN_SECONDS = 5.0  # on unload, for acknowledgements still queued
-ACK_ATTEMPTS = 3
-ACK_RETRY_SECONDS = 0.5
-
 Acknowledgement = tuple[discord.Message, Logged | SolutionLogged]
-
-
-async def _retried(send: Callable[[], Awaitable[object]]) -> None:
-    """Send, and again after a pause when Discord answers with a server error: discord.py waits out 429s
-    and retries 500, 502 and 504 itself, but gives up on a 503."""
-    for attempt in range(1, ACK_ATTEMPTS + 1):
-        try:
-            await send()
-            return
-        except discord.DiscordServerError:
-            if attempt == ACK_ATTEMPTS:
-                raise
-            await asyncio.sleep(ACK_RETRY_SECONDS * attempt)
 
 
 class ChallengeLogCog(commands.Cog):
@@ -55,8 +41,10 @@ class ChallengeLogCog(commands.Cog):
         guild_settings: GuildSettingsService,
         *,
         reads_messages: bool,
+        replies_per_minute: int = AcknowledgementLimiter.PER_MINUTE,
     ) -> None:
         self._bot = bot
+        self._reply_cap = AcknowledgementLimiter(replies_per_minute)
         self._challenges = challenges
         self._guild_settings = guild_settings
         self._reads_messages = reads_messages
@@ -176,11 +164,15 @@ class ChallengeLogCog(commands.Cog):
         )
         reply = acknowledgement(result, self._challenges.topic_title)
         try:
-            await _retried(lambda: message.add_reaction(ACKNOWLEDGED))
+            await with_retries(lambda: message.add_reaction(ACKNOWLEDGED))
+            # The reaction always; the reply within the channel's cap, so a flood of posts is not answered by a
+            # flood of replies (the post is logged all the same).
+            if not self._reply_cap.allow(message.channel.id):
+                return
             if view is None:
-                await _retried(lambda: message.reply(reply, mention_author=False))
+                await with_retries(lambda: message.reply(reply, mention_author=False))
             else:
-                await _retried(lambda: message.reply(reply, mention_author=False, view=view))
+                await with_retries(lambda: message.reply(reply, mention_author=False, view=view))
         except discord.HTTPException:
             log.warning("logged message %s but could not acknowledge it", message.id, exc_info=True)
 
@@ -236,6 +228,12 @@ class ChallengeLogCog(commands.Cog):
 
     async def _backfill_channel(self, channel: discord.TextChannel) -> int:
         after = await self._challenges.cursor(channel.id)
+        if after:
+            # Read again a little before the cursor: should a post ever be committed after a newer one (live posts
+            # and a backfill interleave), a crash between the two cannot hide it. Posts already logged cost only a
+            # skip (the unique source-message key).
+            rewound = discord.utils.snowflake_time(after) - BACKFILL_REWIND
+            after = max(0, discord.utils.time_snowflake(rewound))
         try:
             if after is None:
                 history = [m async for m in channel.history(limit=FIRST_RUN_BACKFILL)]

@@ -694,10 +694,10 @@ class FakeDiscord:
             and (before is None or message_id < before)
             and (after is None or message_id > after)
         ]
-        # Discord answers newest first, except for `after` alone, where it is oldest first.
+        # With `after` alone Discord takes the messages right after it, otherwise the newest; either way it answers
+        # newest first (discord.py pages `after` on the first item, so any other order reads one page forever).
         chosen = found[:limit] if after is not None and before is None else found[-limit:]
-        if not (after is not None and before is None):
-            chosen = list(reversed(chosen))
+        chosen = list(reversed(chosen))
         return json_response([self.public(message) for message in chosen])
 
     def _find_message(self, channel_id: str, message_id: str) -> JSON | None:

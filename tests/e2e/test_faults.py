@@ -4,6 +4,7 @@ of a burst of posts. In every case each post the server delivered is logged exac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.client import NexusBot
+from bot.ratelimit import AcknowledgementLimiter
 from tests.e2e.harness import TOKEN, running_bot, settings_for
 from tests.e2e.server import JSON, FakeDiscord
 from tests.e2e.users import FakeUser
@@ -43,6 +45,16 @@ def _logged(database: Path) -> list[int]:
         return [int(row[0]) for row in rows]
 
 
+def _cursor(database: Path) -> list[tuple[int, int, int]]:
+    if not database.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        try:
+            return connection.execute("SELECT * FROM channel_cursors").fetchall()
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+
+
 def _replies(server: FakeDiscord, post: JSON) -> int:
     return sum(
         1
@@ -59,13 +71,20 @@ async def _until(condition: Callable[[], bool], what: str, seconds: float = 20.0
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _reactions(server: FakeDiscord, post: JSON) -> int:
+    return sum(1 for _channel, message, _emoji in server.reactions if message == int(post["id"]))
+
+
 async def _exactly_once(server: FakeDiscord, database: Path, posts: list[JSON]) -> None:
+    """Every post logged once and acknowledged once (its ✅; replies are capped per channel, never doubled)."""
     ids = sorted(int(post["id"]) for post in posts)
     await _until(lambda: sorted(_logged(database)) == ids, f"{len(ids)} posts logged")
-    await _until(lambda: all(_replies(server, post) >= 1 for post in posts), "every post acknowledged")
+    await _until(lambda: all(_reactions(server, post) >= 1 for post in posts), "every post acknowledged")
     await asyncio.sleep(0.5)  # anything that would double up has had time to
     assert sorted(_logged(database)) == ids
-    assert [_replies(server, post) for post in posts] == [1] * len(posts)
+    assert [_reactions(server, post) for post in posts] == [1] * len(posts)
+    assert all(_replies(server, post) <= 1 for post in posts)
+    assert sum(_replies(server, post) for post in posts) >= min(len(posts), AcknowledgementLimiter.PER_MINUTE)
 
 
 def _burst(user: FakeUser, server: FakeDiscord, first: int, count: int) -> list[JSON]:
@@ -144,9 +163,12 @@ async def test_sigkill_in_a_burst_then_restart_logs_every_delivered_post_exactly
     first = await start()
     posts: list[JSON] = []
     try:
-        posts += _burst(learner, discord_server, 0, 150)
-        # Kill it while it is still writing: some posts are logged, the rest only delivered.
-        await _until(lambda: len(_logged(database)) >= 5, "the first posts logged")
+        # A bot that has been watching the channel: its backfill cursor exists before the burst.
+        await _until(lambda: bool(_cursor(database)), "the channel's cursor", seconds=60)
+        # Large enough to span several of the writer's batches; within the 1,000 messages backfill reads.
+        posts += _burst(learner, discord_server, 0, 900)
+        # Kill it as soon as it has committed something: some posts are logged, the rest only delivered.
+        await _until(lambda: len(_logged(database)) >= 1, "the first posts logged")
         first.send_signal(signal.SIGKILL)
         await first.wait()
         assert len(_logged(database)) < len(posts), "the burst finished before the kill; make it larger"
@@ -158,7 +180,11 @@ async def test_sigkill_in_a_burst_then_restart_logs_every_delivered_post_exactly
     second = await start()
     try:
         ids = sorted(int(post["id"]) for post in posts)
-        await _until(lambda: sorted(_logged(database)) == ids, "every post logged after the restart", seconds=60)
+        await _until(
+            lambda: sorted(_logged(database)) == ids,
+            f"every post logged after the restart ({len(_logged(database))} of {len(ids)}; {_cursor(database)})",
+            seconds=60,
+        )
         await asyncio.sleep(0.5)
         assert sorted(_logged(database)) == ids
     finally:

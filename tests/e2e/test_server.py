@@ -296,7 +296,7 @@ async def test_history_pages_with_before_after_and_limit(
     async with http.get(url, params={"before": posted[5]["id"], "limit": "2"}) as response:
         assert [message["content"] for message in await response.json()] == ["m4", "m3"]
     async with http.get(url, params={"after": posted[7]["id"]}) as response:
-        assert [message["content"] for message in await response.json()] == ["m8", "m9"]
+        assert [message["content"] for message in await response.json()] == ["m9", "m8"]  # newest first, as Discord
 
 
 async def test_thread_names_are_limited_to_100(discord_server: FakeDiscord, http: aiohttp.ClientSession) -> None:
