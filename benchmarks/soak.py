@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,13 +207,13 @@ def _growth(memory: list[tuple[float, float]]) -> tuple[float, float, float]:
 
 
 @contextlib.contextmanager
-def _database(engine: str, folder: Path) -> object:
+def _database(engine: str, folder: Path) -> Iterator[str]:
     if engine == "sqlite":
         yield f"sqlite+aiosqlite:///{folder}/soak.db"
         return
-    from tests.postgres import temporary_database  # the tests' own throwaway cluster
+    from tests.postgres import running_cluster  # the tests' own throwaway cluster
 
-    with temporary_database() as url:
+    with running_cluster() as cluster, cluster.database() as url:
         yield url
 
 
