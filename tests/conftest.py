@@ -15,12 +15,15 @@ parser) and a long one with HYPOTHESIS_PROFILE=fuzz (`make fuzz`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.db import migrate
+from bot.db.engine import create_engine
 from tests.postgres import PostgresCluster, PostgresUnavailable, find_server_binaries
 
 ENGINES = ("sqlite", "postgresql")
@@ -76,3 +79,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
     with cluster.database() as url:
         yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `database_url`, migrated to head; disposed after the test."""
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        yield engine
+    finally:
+        await engine.dispose()

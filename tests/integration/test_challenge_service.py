@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_services
 from bot.client import Services
 from bot.config import load_settings
-from bot.db import migrate
 from bot.db.base import utcnow
-from bot.db.engine import create_engine, create_session_factory
+from bot.db.engine import create_session_factory
 from bot.db.models import Solution
 from bot.db.repositories import ChallengeRepository
 from bot.db.search import search_engine_for
@@ -69,16 +68,6 @@ MODERATOR = Person(99, "Mod", is_moderator=True)
 @pytest.fixture(scope="module")
 def knowledge_base() -> KnowledgeBase:
     return load_knowledge_base(default_data_dir() / "topics")
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
@@ -629,39 +618,10 @@ def no_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(challenges_module, "POOL_START", 1_000_000)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-async def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """A migrated database on each engine: batches are written differently on each (see `reserve_ids`)."""
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path / 'burst.db'}"
-        else:
-            url = stack.enter_context(request.getfixturevalue("postgres_cluster").database())
-        engine = create_engine(url)
-        try:
-            await migrate.upgrade(engine)
-            yield engine
-        finally:
-            await engine.dispose()
-
-
-@pytest.fixture
-async def burst_log(any_engine: AsyncEngine, knowledge_base: KnowledgeBase) -> AsyncIterator[ChallengeService]:
-    url = any_engine.url.render_as_string(hide_password=False)
-    settings = load_settings(_env_file=None, DISCORD_TOKEN="x", DATABASE_URL=url)
-    service = build_services(settings, any_engine, knowledge_base).challenges
-    yield service
-    await service.close()
-
-
 async def _stored(engine: AsyncEngine) -> dict[str, int]:
     """Rows per table, and how many challenges the search index holds (FTS5 rows, or tsvector columns)."""
     counts = {table: await _count(engine, table) for table in ("challenges", "solutions", "challenge_topics")}
-    if engine.dialect.name == "sqlite":
-        counts["indexed"] = await _count(engine, "challenge_search")
-    else:
-        rows = await _rows(engine, "SELECT count(*) FROM challenges WHERE search_vector IS NOT NULL")
-        counts["indexed"] = int(rows[0][0])
+    counts["indexed"] = await _count(engine, "challenge_search")
     return counts
 
 
@@ -677,10 +637,7 @@ async def _indexed_with(engine: AsyncEngine, topic: str, solution_word: str) -> 
 
 
 @pytest.mark.usefixtures("no_workers")
-async def test_a_burst_is_logged_once_each_in_a_few_transactions(
-    burst_log: ChallengeService, any_engine: AsyncEngine
-) -> None:
-    log, engine = burst_log, any_engine
+async def test_a_burst_is_logged_once_each_in_a_few_transactions(log: ChallengeService, engine: AsyncEngine) -> None:
     commits: list[int] = []
     event.listen(engine.sync_engine, "commit", lambda _connection: commits.append(1))
     messages = _burst(10_000, 150)
@@ -708,8 +665,7 @@ async def test_a_burst_is_logged_once_each_in_a_few_transactions(
 
 
 @pytest.mark.usefixtures("no_workers")
-async def test_replies_in_the_burst_of_their_challenge_are_its_solutions(burst_log: ChallengeService) -> None:
-    log = burst_log
+async def test_replies_in_the_burst_of_their_challenge_are_its_solutions(log: ChallengeService) -> None:
     logged, answer, chained, stranger = await _posted(
         log,
         [
@@ -734,8 +690,7 @@ async def test_replies_in_the_burst_of_their_challenge_are_its_solutions(burst_l
 
 
 @pytest.mark.usefixtures("no_workers")
-async def test_an_edit_or_deletion_racing_its_post_is_applied_after_it(burst_log: ChallengeService) -> None:
-    log = burst_log
+async def test_an_edit_or_deletion_racing_its_post_is_applied_after_it(log: ChallengeService) -> None:
     # The gateway delivers the edit while the post is still queued, not yet committed.
     posted = log.submit(_message(40_000, "Challenge: docker build is slow"))
     assert posted is not None
@@ -758,9 +713,8 @@ async def test_an_edit_or_deletion_racing_its_post_is_applied_after_it(burst_log
 
 @pytest.mark.usefixtures("no_workers")
 async def test_a_failed_batch_loses_no_post_and_half_stores_none(
-    burst_log: ChallengeService, any_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log, engine = burst_log, any_engine
     poisoned = 20_013
     insert_challenges = ChallengeRepository.insert_challenges
 
@@ -796,9 +750,8 @@ async def test_a_failed_batch_loses_no_post_and_half_stores_none(
 
 @pytest.mark.usefixtures("no_workers")
 async def test_a_batch_the_database_refused_is_written_again_whole(
-    burst_log: ChallengeService, any_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log, engine = burst_log, any_engine
     monkeypatch.setattr(challenges_module, "WRITE_RETRY_PAUSES", (0.01, 0.01))
     insert_topics = ChallengeRepository.insert_topics
     faults = [OperationalError("INSERT INTO challenge_topics", {}, Exception("database is locked (injected)"))]
@@ -830,9 +783,8 @@ async def _raise(error: Exception) -> None:
 
 @pytest.mark.usefixtures("no_workers")
 async def test_a_post_another_writer_logged_meanwhile_is_logged_once(
-    burst_log: ChallengeService, any_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log, engine = burst_log, any_engine
     first = await log.ingest(_message(80_000, "Challenge: celery beat runs twice"), suggest_similar=False)
     assert isinstance(first, Logged)
     # The batch's look-up misses it, as if another writer (a menu, another process) logged it just after.

@@ -4,14 +4,12 @@ expiry, check-ins, sessions, reminders and ratings."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import migrate
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import LearnerProfile, Pair, PairRequest, SessionNotice
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, TopicNotFoundError
@@ -28,17 +26,6 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def knowledge_base() -> KnowledgeBase:
     return load_knowledge_base(default_data_dir() / "topics")
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    # `database_url` (tests/conftest.py) runs every test on SQLite and on PostgreSQL.
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 def _service(engine: AsyncEngine, knowledge_base: KnowledgeBase) -> PairingService:

@@ -3,7 +3,6 @@ deleted (pairing) or anonymised (challenges and solutions, whose text stays sear
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_services
 from bot.client import Services
 from bot.config import load_settings
-from bot.db import migrate
-from bot.db.engine import create_engine
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.paths import default_data_dir
 from bot.services.challenges import ANONYMOUS, IncomingMessage, Person
@@ -40,16 +37,6 @@ def knowledge_base() -> KnowledgeBase:
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'nexus.db'}"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -56,16 +56,6 @@ def knowledge_base() -> KnowledgeBase:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
 def log(engine: AsyncEngine, database_url: str, knowledge_base: KnowledgeBase) -> ChallengeService:
     settings = load_settings(_env_file=None, DISCORD_TOKEN="x", DATABASE_URL=database_url)
     return build_services(settings, engine, knowledge_base).challenges
