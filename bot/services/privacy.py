@@ -39,19 +39,12 @@ class Footprint:
 
 
 @dataclass(frozen=True, slots=True)
-class Forgotten:
+class Forgotten(Footprint):
     """What one `/nexus forget-me` did: pairing rows deleted, challenges and solutions anonymised."""
-
-    profile: bool
-    requests: int
-    pairs: int
-    sessions: int
-    challenges: int
-    solutions: int
 
     @property
     def nothing(self) -> bool:
-        return not (self.profile or self.requests or self.pairs or self.sessions or self.challenges or self.solutions)
+        return self.empty
 
 
 async def _count(session: AsyncSession, model: type[object], *where: ColumnElement[bool]) -> int:
