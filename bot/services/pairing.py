@@ -628,15 +628,7 @@ class PairingService:
             request = await repository.waiting_request(guild_id, user_id)
             waiting = None
             if request is not None:
-                waiting = WaitingView(
-                    request.id,
-                    cast(Track, request.track),
-                    cast(LookingFor, request.looking_for),
-                    _slugs(request.topics),
-                    request.created_at,
-                    await repository.waiting_ahead(request),
-                    request.created_at + self._request_lifetime,
-                )
+                waiting = self._waiting_view(request, await repository.waiting_ahead(request))
             pairs = await repository.pairs_of(guild_id, user_id, limit=10)
         current = tuple(_past_pair(pair, user_id) for pair in pairs if pair.ended_at is None)
         paused = profile.paused_until if profile and profile.paused_until and profile.paused_until > now else None
@@ -652,15 +644,18 @@ class PairingService:
             if request is None:
                 raise NotFoundError("You have no pairing request waiting, so there is nothing to cancel.")
             await repository.close_waiting([request.id], "cancelled", now)
-            return WaitingView(
-                request.id,
-                cast(Track, request.track),
-                cast(LookingFor, request.looking_for),
-                _slugs(request.topics),
-                request.created_at,
-                0,
-                request.created_at + self._request_lifetime,
-            )
+            return self._waiting_view(request, 0)
+
+    def _waiting_view(self, request: PairRequest, ahead: int) -> WaitingView:
+        return WaitingView(
+            request.id,
+            cast(Track, request.track),
+            cast(LookingFor, request.looking_for),
+            _slugs(request.topics),
+            request.created_at,
+            ahead,
+            request.created_at + self._request_lifetime,
+        )
 
     async def history(self, guild_id: int, user_id: int, *, limit: int = 10) -> list[PastPair]:
         async with self._sessions() as session:
