@@ -27,20 +27,23 @@ TOKEN = "benchmark-token"  # noqa: S105 - the local server accepts any token
 
 
 @contextlib.asynccontextmanager
-async def bot_process(command: list[str], env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
-    base = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "NEXUS"))}
-    process = await asyncio.create_subprocess_exec(
-        *command, env={**base, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
+async def bot_process(
+    command: list[str], env: dict[str, str], *, log: Path | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A bot as its own process with only `env` of the bot's settings; its output goes to `log` (or nowhere)."""
+    base = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "NEXUS", "DATABASE"))}
+    with contextlib.ExitStack() as stack:
+        output = stack.enter_context(log.open("wb")) if log is not None else asyncio.subprocess.DEVNULL
+        process = await asyncio.create_subprocess_exec(*command, env={**base, **env}, stdout=output, stderr=output)
+        try:
+            yield process
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 20)
+                except TimeoutError:
+                    process.kill()
 
 
 def resident_mb(pid: int) -> float:

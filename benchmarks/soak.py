@@ -21,12 +21,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks._table import Row, percentile
-from benchmarks.roundtrip import resident_mb
+from benchmarks.roundtrip import bot_process, resident_mb
 from tests.e2e.server import FakeDiscord, Interaction
 from tests.e2e.users import FakeUser, NoAnswer
 
@@ -57,24 +57,6 @@ class SoakResult:
     log_errors: list[str] = field(default_factory=list)
     violations: int = 0
     unanswered: int = 0
-
-
-@contextlib.asynccontextmanager
-async def _bot(env: dict[str, str], log_path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    base = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "NEXUS", "DATABASE"))}
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env={**base, **env}, stdout=log, stderr=log
-        )
-        try:
-            yield process
-        finally:
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), 20)
-                except TimeoutError:
-                    process.kill()
 
 
 def _sentence(rng: random.Random, words: int) -> str:
@@ -178,7 +160,7 @@ async def soak(engine: str, database_url: str, folder: Path) -> SoakResult:
         }
         log_path = folder / f"bot-{engine}.log"
         traffic = Traffic(server, random.Random(7))
-        async with _bot(env, log_path) as bot:
+        async with bot_process([sys.executable, "-m", "bot", "run"], env, log=log_path) as bot:
             await _ready(server)
             next_sample = 0.0
 
