@@ -102,20 +102,6 @@ class ChallengeRepository:
             options.append(selectinload(Challenge.solutions))
         return await self._session.scalar(statement.options(*options))
 
-    async def by_ids(self, guild_id: int, ids: Sequence[int]) -> dict[int, Challenge]:
-        if not ids:
-            return {}
-        # Only the primary key in SQL: with the server's id there too, SQLite may walk the server's
-        # index over a million rows instead of fetching these few. The rest is checked here.
-        rows = await self._session.scalars(
-            select(Challenge).where(Challenge.id.in_(ids)).options(selectinload(Challenge.topics))
-        )
-        return {
-            challenge.id: challenge
-            for challenge in rows
-            if challenge.guild_id == guild_id and challenge.deleted_at is None
-        }
-
     async def by_source(self, message_id: int) -> Challenge | None:
         return await self._session.scalar(
             select(Challenge)

@@ -25,6 +25,7 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
@@ -76,9 +77,64 @@ SNIPPET_LEAD_CHARS = 40
 
 
 @dataclass(frozen=True, slots=True)
+class FoundChallenge:
+    """A challenge found, with its columns and topics read by the search statement itself: loading them in a
+    second round trip (the row, then its topics) cost more than the search."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    author_id: int | None
+    author_name: str
+    title: str
+    details: str
+    tried: str | None
+    status: str
+    topics: tuple[str, ...]
+    created_at: datetime
+    source_message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
-    challenge_id: int
+    challenge: FoundChallenge
     snippet: str
+
+    @property
+    def challenge_id(self) -> int:
+        return self.challenge.id
+
+
+# The columns every engine's statement returns first, in this order, for `_found`; topic slugs come
+# space-separated (slugs have none).
+_FOUND_COLUMNS = (
+    "c.id, c.guild_id, c.channel_id, c.author_id, c.author_name, c.title, c.details, c.tried, c.status, "
+    "{topics}, c.created_at, c.source_message_id"
+)
+_FOUND_WIDTH = 12
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A stored timestamp as aware UTC: SQLite's driver returns the text SQLAlchemy wrote (UTC, no zone)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _found(row: Sequence[Any]) -> FoundChallenge:
+    return FoundChallenge(
+        id=int(row[0]),
+        guild_id=int(row[1]),
+        channel_id=int(row[2]),
+        author_id=None if row[3] is None else int(row[3]),
+        author_name=row[4],
+        title=row[5],
+        details=row[6] or "",
+        tried=row[7],
+        status=row[8],
+        topics=tuple((row[9] or "").split()),
+        created_at=_utc(row[10]),
+        source_message_id=None if row[11] is None else int(row[11]),
+    )
 
 
 class ChallengeSearchEngine(Protocol):
@@ -264,6 +320,12 @@ class _Alternative:
     complete: bool = False  # requires every word of the query
 
 
+_SQLITE_FOUND = _FOUND_COLUMNS.format(
+    topics="(SELECT group_concat(slug, ' ') FROM (SELECT slug FROM challenge_topics AS t "
+    "WHERE t.challenge_id = c.id ORDER BY t.position))"
+)
+
+
 class SqliteChallengeSearch:
     def __init__(self) -> None:
         self._frequencies = _Frequencies()
@@ -310,7 +372,12 @@ class SqliteChallengeSearch:
             if rows or len(words) < 2:
                 break
         pattern = snippet_pattern(query.terms, prefix_term)
-        return [SearchHit(int(row[0]), cut_snippet([row[2], row[3], row[4], row[1]], pattern)) for row in rows]
+        hits = []
+        for row in rows:
+            found = _found(row)
+            texts = [found.details, found.tried or "", row[_FOUND_WIDTH], found.title]
+            hits.append(SearchHit(found, cut_snippet(texts, pattern)))
+        return hits
 
     async def _document_frequencies(self, run: Runner, phrases: Sequence[str]) -> dict[str, float]:
         """How many rows match each phrase, and under `_TOTAL_KEY` the largest rowid (about the rows in the
@@ -449,7 +516,7 @@ def _ranking_statement(
             FROM (SELECT id, grp, max(score) AS score FROM hits GROUP BY id, grp)
             GROUP BY id ORDER BY score DESC, id DESC LIMIT :limit
         )
-        SELECT best.id, c.title, c.details, coalesce(c.tried, ''),
+        SELECT {_SQLITE_FOUND},
                coalesce((SELECT group_concat(body, ' ') FROM solutions AS solution
                          WHERE solution.challenge_id = best.id AND solution.deleted_at IS NULL), '')
         FROM best JOIN challenges AS c ON c.id = best.id
@@ -515,7 +582,12 @@ class PostgresChallengeSearch:
             ]
             if rows or len(words) < 2:
                 break
-        return [SearchHit(int(row[0]), row[1] or "") for row in rows]
+        return [SearchHit(_found(row), row[_FOUND_WIDTH] or "") for row in rows]
+
+
+_POSTGRES_FOUND = _FOUND_COLUMNS.format(
+    topics="(SELECT string_agg(t.slug, ' ' ORDER BY t.position) FROM challenge_topics AS t WHERE t.challenge_id = c.id)"
+)
 
 
 def _postgres_statement(alternatives: int, filters: str) -> TextClause:
@@ -544,7 +616,7 @@ def _postgres_statement(alternatives: int, filters: str) -> TextClause:
             FROM newest JOIN challenges AS c ON c.id = newest.id, q
             ORDER BY score DESC, c.id DESC LIMIT :limit
         )
-        SELECT ranked.id,
+        SELECT {_POSTGRES_FOUND},
                ts_headline('simple', c.title || ' · ' || c.details, q.query,
                            'StartSel=' || :start || ', StopSel=' || :end || ', MaxWords=24, MinWords=8')
                AS snippet

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -39,7 +39,7 @@ from bot.challenges.query import parse_query
 from bot.db.base import utcnow
 from bot.db.models import Challenge, ChallengeTopic, Solution
 from bot.db.repositories import ChallengeRepository, LoggedSource
-from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine
+from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine, FoundChallenge
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RateLimitedError
 from bot.knowledge.render import SolvedChallengeRef, SolvedChallenges
 from bot.ratelimit import SlidingWindowLimiter
@@ -292,6 +292,24 @@ def challenge_view(challenge: Challenge, *, with_solutions: bool = True) -> Chal
         created_at=challenge.created_at,
         source_message_id=challenge.source_message_id,
         solutions=solutions,
+    )
+
+
+def found_view(found: FoundChallenge) -> ChallengeView:
+    """A challenge as the search statement returned it (no solutions)."""
+    return ChallengeView(
+        id=found.id,
+        guild_id=found.guild_id,
+        channel_id=found.channel_id,
+        author_id=found.author_id,
+        author_name=found.author_name,
+        title=found.title,
+        details=found.details,
+        tried=found.tried,
+        status=found.status,
+        topics=found.topics,
+        created_at=found.created_at,
+        source_message_id=found.source_message_id,
     )
 
 
@@ -1269,12 +1287,7 @@ class ChallengeService:
             )
         async with self._sessions() as session:
             hits = await self._search.search(session, guild_id, query, limit=limit)
-            found = await ChallengeRepository(session).by_ids(guild_id, [hit.challenge_id for hit in hits])
-            return [
-                SearchResult(challenge_view(found[hit.challenge_id], with_solutions=False), render_snippet(hit.snippet))
-                for hit in hits
-                if hit.challenge_id in found
-            ]
+        return [SearchResult(found_view(hit.challenge), render_snippet(hit.snippet)) for hit in hits]
 
     async def autocomplete(self, guild_id: int, current: str, *, limit: int = 25) -> list[tuple[int, str]]:
         """(id, "#id title") for a challenge option: by number, by words of the title, else newest open."""
@@ -1282,6 +1295,7 @@ class ChallengeService:
         query = parse_query(text)
         async with self._sessions() as session:
             repository = ChallengeRepository(session)
+            rows: Sequence[Challenge | FoundChallenge]
             if text.isascii() and text.isdigit():  # "¹".isdigit() is true, int("¹") fails
                 found = await repository.get(guild_id, int(text), with_solutions=False)
                 rows = [found] if found else []
@@ -1297,8 +1311,7 @@ class ChallengeService:
                 )
             else:
                 hits = await self._search.search(session, guild_id, query, limit=limit, prefix=True)
-                by_id = await repository.by_ids(guild_id, [hit.challenge_id for hit in hits])
-                rows = [by_id[hit.challenge_id] for hit in hits if hit.challenge_id in by_id]
+                rows = [hit.challenge for hit in hits]
             return [(row.id, f"#{row.id} {row.title}"[:100]) for row in rows]
 
     async def similar_solved(self, challenge: ChallengeView) -> tuple[SimilarChallenge, ...]:
@@ -1316,12 +1329,7 @@ class ChallengeService:
                 status="solved",
                 exclude_id=challenge.id,
             )
-            found = await ChallengeRepository(session).by_ids(challenge.guild_id, [hit.challenge_id for hit in hits])
-        return tuple(
-            SimilarChallenge(hit.challenge_id, found[hit.challenge_id].title)
-            for hit in hits
-            if hit.challenge_id in found
-        )
+        return tuple(SimilarChallenge(hit.challenge.id, hit.challenge.title) for hit in hits)
 
     async def leaderboard(
         self, guild_id: int, period: Period, *, now: datetime | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -1087,6 +1088,20 @@ async def test_a_title_match_ranks_above_a_details_match(log: ChallengeService) 
     for result in results:
         assert "\x02" not in result.snippet
         assert "\x03" not in result.snippet
+
+
+async def test_a_search_result_is_the_challenge_as_show_gives_it(log: ChallengeService) -> None:
+    # The search statement reads the rows itself (topics in order, the time as aware UTC) on both engines.
+    logged = await _new(
+        log, "Celery beat runs twice", details="Two schedulers in production.", topics="celery, docker, redis"
+    )
+    [result] = await log.search(GUILD, "celery beat")
+    shown = await log.show(GUILD, logged.id)
+    assert result.challenge == dataclasses.replace(shown, solutions=())
+    assert result.challenge.topics == logged.topics
+    assert len(logged.topics) == 3
+    assert result.challenge.created_at.tzinfo is not None
+    assert await log.autocomplete(GUILD, "celery be") == [(logged.id, f"#{logged.id} Celery beat runs twice")]
 
 
 async def test_snippets_escape_user_markdown(log: ChallengeService) -> None:
