@@ -35,7 +35,7 @@ async def discord_server() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 def database(database_url: str) -> str:
     """The bot's database: every end-to-end test that takes this runs on SQLite and on PostgreSQL (see
-    tests/conftest.py). Tests that read the SQLite file itself define their own `database`, a path."""
+    tests/conftest.py); tests read its rows with `tests/e2e/rows.py`."""
     return database_url
 
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -19,24 +16,19 @@ from bot.client import NexusBot
 from bot.ratelimit import AcknowledgementLimiter
 from cogs.challenges._listener import ChallengeLogCog
 from tests.e2e.harness import running_bot, settings_for
+from tests.e2e.rows import fetch, until
 from tests.e2e.server import JSON, FakeDiscord
 from tests.e2e.users import FakeUser
 
 SEED_POST = "Challenge: slow queries on large tables. Solution: indexes, select_related, pagination, Redis caching."
 
 
-def _watching(server: FakeDiscord, database: Path, **overrides: Any) -> Any:
+def _watching(server: FakeDiscord, database: str, **overrides: Any) -> Any:
     return settings_for(server, database, NEXUS_CHALLENGE_CHANNEL_IDS=str(server.challenges_channel_id), **overrides)
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    """SQLite only: these tests read the database file directly, as a second process would."""
-    return tmp_path / "nexus.db"
-
-
-@pytest.fixture
-async def nexus(discord_server: FakeDiscord, database: Path) -> AsyncIterator[NexusBot]:
+async def nexus(discord_server: FakeDiscord, database: str) -> AsyncIterator[NexusBot]:
     async with running_bot(_watching(discord_server, database)) as bot:
         yield bot
 
@@ -55,6 +47,17 @@ def _replies_to(server: FakeDiscord, message: JSON) -> list[JSON]:
         for reply in server.bot_messages()
         if str(reply.get("message_reference", {}).get("message_id")) == message["id"] and not reply.get("deleted")
     ]
+
+
+async def _soft_deleted(database: str, post: JSON) -> None:
+    """Wait until the challenge logged from `post` is soft-deleted: its row is kept, with `deleted_at` set."""
+
+    async def deleted() -> bool:
+        query = "SELECT deleted_at FROM challenges WHERE source_message_id = :message"
+        rows = await fetch(database, query, message=int(post["id"]))
+        return [row.deleted_at is not None for row in rows] == [True]
+
+    await until(deleted, f"the deletion of message {post['id']} followed")
 
 
 async def _acknowledged(server: FakeDiscord, message: JSON) -> JSON:
@@ -114,7 +117,7 @@ async def test_the_same_message_delivered_twice_is_logged_once(
 
 
 async def test_edits_and_deletions_of_the_source_are_followed(
-    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+    nexus: NexusBot, discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
     post = learner.post(discord_server.challenges_channel_id, "Challenge: celery tasks never run")
     await _acknowledged(discord_server, post)
@@ -126,7 +129,7 @@ async def test_edits_and_deletions_of_the_source_are_followed(
         await asyncio.sleep(0.05)
     assert shown.embed["title"] == "#1 · celery beat tasks never run on schedule"
     learner.delete(post)
-    await asyncio.sleep(0.3)
+    await _soft_deleted(database, post)
     gone = await learner.slash("challenge show", id=1)
     assert gone.ephemeral
     assert "does not exist or was deleted" in gone.content
@@ -161,7 +164,7 @@ async def test_a_burst_of_posts_is_logged_and_acknowledged_once_each(
 
 
 async def test_an_edit_racing_its_post_is_followed(
-    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+    nexus: NexusBot, discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
     channel = discord_server.challenges_channel_id
     first = learner.post(channel, "Challenge: redis keys never expire")
@@ -180,13 +183,7 @@ async def test_an_edit_racing_its_post_is_followed(
     # Deleted just after being posted: logged, then soft-deleted (kept for audit).
     doomed = learner.post(channel, "Challenge: posted by mistake")
     learner.delete(doomed)
-
-    def deleted_row() -> list[Any]:
-        with contextlib.closing(sqlite3.connect(database)) as connection:
-            query = "SELECT deleted_at FROM challenges WHERE source_message_id = ?"
-            return connection.execute(query, (int(doomed["id"]),)).fetchall()
-
-    await _until(lambda: [row[0] is not None for row in deleted_row()] == [True], "the deletion followed")
+    await _soft_deleted(database, doomed)
     gone = await learner.slash("challenge show", id=3)
     assert gone.ephemeral
     assert "does not exist or was deleted" in gone.content
@@ -222,7 +219,7 @@ async def test_a_post_with_mentions_never_pings(
 
 
 async def test_posts_made_while_the_bot_was_away_are_picked_up_at_start(
-    discord_server: FakeDiscord, database: Path, learner: FakeUser
+    discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
     settings = _watching(discord_server, database)
     async with running_bot(settings):
@@ -240,7 +237,7 @@ async def test_posts_made_while_the_bot_was_away_are_picked_up_at_start(
 
 
 async def test_without_the_message_content_intent_commands_still_work(
-    database: Path, learner: FakeUser, caplog: pytest.LogCaptureFixture
+    database: str, learner: FakeUser, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with FakeDiscord(privileged_intents=0) as server:
         user = FakeUser(server, server.add_member("ada"))
@@ -416,7 +413,7 @@ def _listener(bot: NexusBot) -> ChallengeLogCog:
 
 
 async def test_nudges_are_sent_once_and_survive_a_restart(
-    discord_server: FakeDiscord, database: Path, learner: FakeUser, other_learner: FakeUser
+    discord_server: FakeDiscord, database: str, learner: FakeUser, other_learner: FakeUser
 ) -> None:
     settings = _watching(discord_server, database)
     later = datetime.now(UTC) + timedelta(days=3)

@@ -4,10 +4,8 @@ of a burst of posts. In every case each post the server delivered is logged exac
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,41 +16,34 @@ import pytest
 from bot.client import NexusBot
 from bot.ratelimit import AcknowledgementLimiter
 from tests.e2e.harness import TOKEN, running_bot, settings_for
+from tests.e2e.rows import NotMigrated, fetch, until
 from tests.e2e.server import JSON, FakeDiscord
 from tests.e2e.users import FakeUser
 
 
-def _watching(server: FakeDiscord, database: Path) -> Any:
+def _watching(server: FakeDiscord, database: str) -> Any:
     return settings_for(server, database, NEXUS_CHALLENGE_CHANNEL_IDS=str(server.challenges_channel_id))
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    """SQLite only: these tests read the database file directly, as a second process would."""
-    return tmp_path / "nexus.db"
-
-
-@pytest.fixture
-async def nexus(discord_server: FakeDiscord, database: Path) -> AsyncIterator[NexusBot]:
+async def nexus(discord_server: FakeDiscord, database: str) -> AsyncIterator[NexusBot]:
     async with running_bot(_watching(discord_server, database)) as bot:
         yield bot
 
 
-def _logged(database: Path) -> list[int]:
-    """Source message ids of the logged challenges, straight from the file (a second reader, as an auditor)."""
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute("SELECT source_message_id FROM challenges WHERE source_message_id IS NOT NULL")
-        return [int(row[0]) for row in rows]
+async def _logged(database: str) -> list[int]:
+    """Source message ids of the logged challenges, straight from the database (a second reader, as an auditor)."""
+    rows = await fetch(database, "SELECT source_message_id FROM challenges WHERE source_message_id IS NOT NULL")
+    return sorted(int(row.source_message_id) for row in rows)
 
 
-def _cursor(database: Path) -> list[tuple[int, int, int]]:
-    if not database.exists():
+async def _cursor(database: str) -> list[tuple[int, int, int]]:
+    """The backfill cursors as (channel_id, guild_id, last_message_id); none before the bot has migrated."""
+    try:
+        rows = await fetch(database, "SELECT channel_id, guild_id, last_message_id FROM channel_cursors")
+    except NotMigrated:
         return []
-    with contextlib.closing(sqlite3.connect(database)) as connection:
-        try:
-            return connection.execute("SELECT * FROM channel_cursors").fetchall()
-        except sqlite3.OperationalError:  # not migrated yet
-            return []
+    return [(int(row.channel_id), int(row.guild_id), int(row.last_message_id)) for row in rows]
 
 
 def _replies(server: FakeDiscord, post: JSON) -> int:
@@ -75,13 +66,17 @@ def _reactions(server: FakeDiscord, post: JSON) -> int:
     return sum(1 for _channel, message, _emoji in server.reactions if message == int(post["id"]))
 
 
-async def _exactly_once(server: FakeDiscord, database: Path, posts: list[JSON]) -> None:
+async def _exactly_once(server: FakeDiscord, database: str, posts: list[JSON]) -> None:
     """Every post logged once and acknowledged once (its ✅; replies are capped per channel, never doubled)."""
     ids = sorted(int(post["id"]) for post in posts)
-    await _until(lambda: sorted(_logged(database)) == ids, f"{len(ids)} posts logged")
+
+    async def all_logged() -> bool:
+        return await _logged(database) == ids
+
+    await until(all_logged, f"{len(ids)} posts logged", seconds=20)
     await _until(lambda: all(_reactions(server, post) >= 1 for post in posts), "every post acknowledged")
     await asyncio.sleep(0.5)  # anything that would double up has had time to
-    assert sorted(_logged(database)) == ids
+    assert await _logged(database) == ids
     assert [_reactions(server, post) for post in posts] == [1] * len(posts)
     assert all(_replies(server, post) <= 1 for post in posts)
     assert sum(_replies(server, post) for post in posts) >= min(len(posts), AcknowledgementLimiter.PER_MINUTE)
@@ -95,7 +90,7 @@ def _burst(user: FakeUser, server: FakeDiscord, first: int, count: int) -> list[
 
 
 async def _fault_in_the_middle(
-    server: FakeDiscord, database: Path, learner: FakeUser, fault: Callable[[], Awaitable[None]]
+    server: FakeDiscord, database: str, learner: FakeUser, fault: Callable[[], Awaitable[None]]
 ) -> None:
     posts = _burst(learner, server, 0, 10)
     await fault()
@@ -106,21 +101,21 @@ async def _fault_in_the_middle(
 
 
 async def test_a_dropped_connection_resumes_without_losing_or_repeating_a_post(
-    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+    nexus: NexusBot, discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
     await _fault_in_the_middle(discord_server, database, learner, discord_server.drop_connection)
     assert discord_server.resume_count >= 1
 
 
 async def test_reconnect_resumes_without_losing_or_repeating_a_post(
-    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+    nexus: NexusBot, discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
     await _fault_in_the_middle(discord_server, database, learner, discord_server.send_reconnect)
     assert discord_server.resume_count >= 1
 
 
 async def test_an_invalid_session_re_identifies_and_backfill_fills_the_gap(
-    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+    nexus: NexusBot, discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
     identified = discord_server.identify_count
     # Events sent between the invalid session and the new IDENTIFY are never delivered, as on Discord: only the
@@ -130,7 +125,7 @@ async def test_an_invalid_session_re_identifies_and_backfill_fills_the_gap(
 
 
 async def test_server_errors_and_rate_limits_on_the_acknowledgement_are_retried_not_dropped(
-    nexus: NexusBot, discord_server: FakeDiscord, database: Path, learner: FakeUser
+    nexus: NexusBot, discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
     discord_server.force_5xx(r"^POST /channels/\d+/messages$", times=2)
     discord_server.force_429(r"^PUT /channels/\d+/messages/\d+/reactions", times=2, retry_after=0.2)
@@ -141,14 +136,14 @@ async def test_server_errors_and_rate_limits_on_the_acknowledgement_are_retried_
 
 
 async def test_sigkill_in_a_burst_then_restart_logs_every_delivered_post_exactly_once(
-    discord_server: FakeDiscord, database: Path, learner: FakeUser, tmp_path: Path
+    discord_server: FakeDiscord, database: str, learner: FakeUser, tmp_path: Path
 ) -> None:
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith(("DISCORD", "NEXUS", "DATABASE"))},
         "DISCORD_TOKEN": TOKEN,
         "DISCORD_API_URL": discord_server.api_url,
         "NEXUS_GUILD_ID": str(discord_server.guild_id),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "DATABASE_URL": database,
         "NEXUS_CHALLENGE_CHANNEL_IDS": str(discord_server.challenges_channel_id),
         "NEXUS_LOG_LEVEL": "WARNING",
     }
@@ -164,14 +159,14 @@ async def test_sigkill_in_a_burst_then_restart_logs_every_delivered_post_exactly
     posts: list[JSON] = []
     try:
         # A bot that has been watching the channel: its backfill cursor exists before the burst.
-        await _until(lambda: bool(_cursor(database)), "the channel's cursor", seconds=60)
+        await until(lambda: _cursor(database), "the channel's cursor", seconds=60)
         # Large enough to span several of the writer's batches; within the 1,000 messages backfill reads.
         posts += _burst(learner, discord_server, 0, 900)
         # Kill it as soon as it has committed something: some posts are logged, the rest only delivered.
-        await _until(lambda: len(_logged(database)) >= 1, "the first posts logged")
+        await until(lambda: _logged(database), "the first posts logged", seconds=20)
         first.send_signal(signal.SIGKILL)
         await first.wait()
-        assert len(_logged(database)) < len(posts), "the burst finished before the kill; make it larger"
+        assert len(await _logged(database)) < len(posts), "the burst finished before the kill; make it larger"
         discord_server.current_session = None  # the dead process's session is gone, as Discord drops it
         posts += _burst(learner, discord_server, 150, 20)  # posted while no bot runs
     finally:
@@ -180,13 +175,17 @@ async def test_sigkill_in_a_burst_then_restart_logs_every_delivered_post_exactly
     second = await start()
     try:
         ids = sorted(int(post["id"]) for post in posts)
-        await _until(
-            lambda: sorted(_logged(database)) == ids,
-            f"every post logged after the restart ({len(_logged(database))} of {len(ids)}; {_cursor(database)})",
-            seconds=60,
-        )
+
+        async def all_logged() -> bool:
+            return await _logged(database) == ids
+
+        async def progress() -> str:
+            logged, cursor = await _logged(database), await _cursor(database)
+            return f"every post logged after the restart ({len(logged)} of {len(ids)}; {cursor})"
+
+        await until(all_logged, progress, seconds=60)
         await asyncio.sleep(0.5)
-        assert sorted(_logged(database)) == ids
+        assert await _logged(database) == ids
     finally:
         second.send_signal(signal.SIGTERM)
         try:
