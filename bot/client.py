@@ -17,7 +17,8 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.interaction_errors import report_interaction_error
+from bot import replies
+from bot.interaction_errors import interaction_context, report_interaction_error
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
@@ -103,6 +104,9 @@ class NexusBot(commands.Bot):
         self.api_url = api_url
         self.started_at = time.monotonic()
         self._shutdown: asyncio.Task[None] | None = None
+        # The deferral watchdog: one timer per interaction in flight (by id), and the few defers it is sending.
+        self._watchdogs: dict[int, asyncio.TimerHandle] = {}
+        self._late_defers: set[asyncio.Task[None]] = set()
 
     async def login(self, token: str) -> None:
         if self.api_url:
@@ -133,6 +137,53 @@ class NexusBot(commands.Bot):
         await self.services.command_sync.record(scope, digest)
         log.info("synced %d application commands to %s", len(synced), scope)
         return True
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Arm the watchdog: whatever answers this interaction, it is never left to expire.
+
+        discord.py dispatches `interaction` for every interaction (commands, components, modal submits) beside the
+        handler's own task. A timer costs nothing while it waits; when it fires on an interaction answered in
+        time it does nothing, so no task outlives an answered interaction.
+        """
+        if interaction.type not in replies.WATCHED:
+            return
+        delay = replies.defer_delay(interaction.created_at, discord.utils.utcnow())
+        self._watchdogs[interaction.id] = asyncio.get_running_loop().call_later(
+            delay, self._on_answer_deadline, interaction
+        )
+
+    def _on_answer_deadline(self, interaction: discord.Interaction) -> None:
+        self._watchdogs.pop(interaction.id, None)
+        if interaction.response.is_done():
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._defer_late(interaction), name=f"nexus-defer-{interaction.id}"
+        )
+        self._late_defers.add(task)
+        task.add_done_callback(self._late_defers.discard)
+
+    async def _defer_late(self, interaction: discord.Interaction) -> None:
+        try:
+            deferred = await replies.defer_unanswered(interaction)
+        except discord.HTTPException:
+            # Already expired (a long gateway lag) or Discord refused: the handler's own answer will fail and say so.
+            log.warning("could not defer %s in time", interaction_context(interaction), exc_info=True)
+            return
+        except Exception:
+            # A background task: never let a fault here vanish unreported.
+            log.exception("the watchdog failed on %s", interaction_context(interaction))
+            return
+        if deferred:
+            age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+            log.info("deferred %s: still unanswered %.1f s after it was sent", interaction_context(interaction), age)
+
+    async def close(self) -> None:
+        for handle in self._watchdogs.values():
+            handle.cancel()
+        self._watchdogs.clear()
+        for task in list(self._late_defers):
+            task.cancel()
+        await super().close()
 
     async def on_ready(self) -> None:
         user = self.user

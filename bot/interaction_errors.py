@@ -16,6 +16,8 @@ import discord
 from discord import app_commands
 from sqlalchemy import exc as sa_exc
 
+from bot import replies
+
 log = logging.getLogger(__name__)
 
 DATABASE_BUSY = "The database is busy right now; nothing was saved. Try again in a few seconds."
@@ -99,15 +101,8 @@ def _first_line(error: BaseException) -> str:
     return f"{type(original).__name__}: {lines[0][:200] if lines else ''}"
 
 
-async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Answer privately, whether or not the interaction was already acknowledged."""
-    if interaction.response.is_done():
-        await interaction.followup.send(message, ephemeral=True)
-    else:
-        await interaction.response.send_message(message, ephemeral=True)
-
-
-def _context(interaction: discord.Interaction) -> str:
+def interaction_context(interaction: discord.Interaction) -> str:
+    """What was used, by whom and where, for the log (never the user's text)."""
     command = interaction.command.qualified_name if interaction.command else None
     custom_id = interaction.data.get("custom_id") if interaction.data else None
     what = command or custom_id or interaction.type.name
@@ -119,19 +114,20 @@ async def report_interaction_error(interaction: discord.Interaction, error: Base
     reply = describe_error(error)
     if reply.transient:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        log.warning("database unavailable answering %s: %s", _context(interaction), _first_line(cause))
+        log.warning("database unavailable answering %s: %s", interaction_context(interaction), _first_line(cause))
         message = reply.message
     elif reply.unexpected:
         reference = secrets.token_hex(4)
-        log.error("unexpected error [ref %s] answering %s", reference, _context(interaction), exc_info=error)
+        log.error("unexpected error [ref %s] answering %s", reference, interaction_context(interaction), exc_info=error)
         message = (
             f"Sorry, something went wrong on my side. Nothing you did caused it; try again in a moment. "
             f"If it keeps happening, tell a mentor the reference `{reference}`."
         )
     else:
-        log.debug("expected error answering %s: %s", _context(interaction), reply.message)
+        log.debug("expected error answering %s: %s", interaction_context(interaction), reply.message)
         message = reply.message
     try:
-        await send_ephemeral(interaction, message)
+        # Privately, whether or not the interaction was acknowledged already (by the handler or the watchdog).
+        await replies.send(interaction, message, ephemeral=True)
     except discord.HTTPException:
-        log.warning("could not deliver an error reply for %s", _context(interaction), exc_info=True)
+        log.warning("could not deliver an error reply for %s", interaction_context(interaction), exc_info=True)

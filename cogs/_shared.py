@@ -9,6 +9,7 @@ import discord
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.embeds import EmbedSpec
+from bot.services.challenges import Person
 
 
 def to_embed(spec: EmbedSpec) -> discord.Embed:
@@ -44,3 +45,14 @@ async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
         with attempt:
             return await call()
     raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+async def person_of(interaction: discord.Interaction) -> Person:
+    """Who is acting, and whether they moderate here: for buttons, which outlive a restart and reach the bot
+    only through the interaction."""
+    from bot.client import NexusBot  # the bot module imports the cogs: import it when a button is used
+
+    client = interaction.client
+    if not isinstance(client, NexusBot):
+        raise TypeError("Nexus buttons need a NexusBot")
+    return await client.person(interaction)

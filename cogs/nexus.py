@@ -11,9 +11,10 @@ from discord import app_commands
 from discord.ext import commands
 
 import bot as nexus_package
+from bot import replies
 from bot.client import NexusBot
 from bot.embeds import EmbedField, EmbedSpec
-from bot.interaction_errors import report_interaction_error, send_ephemeral
+from bot.interaction_errors import report_interaction_error
 from bot.services.challenges import ANONYMOUS
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.privacy import Forgotten, PrivacyService
@@ -81,46 +82,46 @@ class ForgetMeView(discord.ui.View):
         self._owner_id = owner_id
         self._forget = forget
         self._answered = False
-        self.message_interaction: discord.Interaction | None = None
+        self.message: discord.Message | None = None
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id == self._owner_id:
             return True
-        await send_ephemeral(interaction, NOT_YOURS)
+        await replies.send(interaction, NOT_YOURS, ephemeral=True)
         return False
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMeView]) -> None:
         if self._answered:
-            await send_ephemeral(interaction, "This was already answered.")
+            await replies.send(interaction, "This was already answered.", ephemeral=True)
             return
         self._answered = True
-        await interaction.response.defer()  # the deletion may wait for the database: never let the click expire
+        await replies.defer(interaction)  # the deletion may wait for the database: never let the click expire
         try:
             forgotten = await self._forget()
         except BaseException:
             self._answered = False  # the buttons stay: pressing Confirm again finishes the job (it is idempotent)
             raise
         self.stop()
-        await interaction.edit_original_response(content=forget_summary(forgotten), view=None)
+        await replies.edit(interaction, content=forget_summary(forgotten), view=None)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMeView]) -> None:
         if self._answered:
-            await send_ephemeral(interaction, "This was already answered.")
+            await replies.send(interaction, "This was already answered.", ephemeral=True)
             return
         self._answered = True
         self.stop()
-        await interaction.response.edit_message(content=FORGET_CANCELLED, view=None)
+        await replies.edit(interaction, content=FORGET_CANCELLED, view=None)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /) -> None:
         await report_interaction_error(interaction, error)
 
     async def on_timeout(self) -> None:
-        if self._answered or self.message_interaction is None:
+        if self._answered or self.message is None:
             return
         with contextlib.suppress(discord.HTTPException):
-            await self.message_interaction.edit_original_response(content=FORGET_TIMED_OUT, view=None)
+            await self.message.edit(content=FORGET_TIMED_OUT, view=None)
 
 
 class NexusCog(commands.GroupCog, group_name="nexus", group_description="About Nexus and its settings"):
@@ -171,7 +172,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
             lines.append(
                 "In-channel posts are not read yet: restart Nexus (with the Message Content intent on) to start."
             )
-        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+        await replies.send(interaction, "\n".join(lines), ephemeral=True)
 
     @app_commands.command(name="about", description="Version, uptime, gateway latency and counts")
     async def about(self, interaction: discord.Interaction) -> None:
@@ -188,7 +189,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
                 EmbedField("Topics", str(len(self._bot.services.topics.knowledge_base)), inline=True),
             ),
         )
-        await interaction.response.send_message(embed=to_embed(spec), ephemeral=True)
+        await replies.send(interaction, embed=to_embed(spec), ephemeral=True)
 
     @app_commands.command(
         name="forget-me",
@@ -203,8 +204,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
             return await self._privacy.forget_me(guild_id, user_id)
 
         view = ForgetMeView(user_id, forget)
-        await interaction.response.send_message(FORGET_QUESTION, view=view, ephemeral=True)
-        view.message_interaction = interaction
+        view.message = await replies.send(interaction, FORGET_QUESTION, view=view, ephemeral=True)
 
 
 async def setup(bot: commands.Bot) -> None:

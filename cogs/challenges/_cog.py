@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import replies
 from bot.challenges.export import render_csv, render_markdown
 from bot.challenges.parsing import parse_solution, split_title
 from bot.embeds import EmbedSpec
@@ -58,7 +59,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
 
     async def _announce(self, interaction: discord.Interaction, logged: Logged) -> None:
         challenge = logged.challenge
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             acknowledgement(logged, self._challenges.topic_title),
             embed=to_embed(challenge_embed(challenge, self._challenges.topic_title)),
             view=challenge_view_buttons(challenge),
@@ -70,7 +72,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     @app_commands.guild_only()
     @app_commands.checks.cooldown(10, 60.0)
     async def new(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_modal(NewChallengeModal(self._challenges, self._announce))
+        await replies.send_modal(interaction, NewChallengeModal(self._challenges, self._announce))
 
     @app_commands.command(name="solve", description="Add a solution to a challenge")
     @app_commands.describe(id="The challenge: type its number or words of its title")
@@ -78,7 +80,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     @app_commands.checks.cooldown(5, 60.0)
     async def solve(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         challenge = await self._challenges.show(interaction.guild_id or 0, id)
-        await interaction.response.send_modal(SolutionModal(self._challenges, challenge))
+        await replies.send_modal(interaction, SolutionModal(self._challenges, challenge))
 
     @solve.autocomplete("id")
     async def solve_autocomplete(
@@ -100,7 +102,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
         challenge = await self._challenges.accept(
             interaction.guild_id or 0, id, solution, await self._person_of(interaction)
         )
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             f"Solution #{solution} is accepted: challenge #{id} is solved.",
             embed=to_embed(challenge_embed(challenge, self._challenges.topic_title)),
         )
@@ -110,7 +113,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     @app_commands.guild_only()
     async def show(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         challenge = await self._challenges.show(interaction.guild_id or 0, id)
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             embed=to_embed(challenge_embed(challenge, self._challenges.topic_title)),
             view=challenge_view_buttons(challenge),
         )
@@ -147,11 +151,10 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
 
         spec, pages = await render(0)
         if pages <= 1:
-            await interaction.response.send_message(embed=to_embed(spec), ephemeral=True)
+            await replies.send(interaction, embed=to_embed(spec), ephemeral=True)
             return
         view = PagerView(interaction.user.id, pages, render)
-        await interaction.response.send_message(embed=to_embed(spec), view=view, ephemeral=True)
-        view.message_interaction = interaction
+        view.message = await replies.send(interaction, embed=to_embed(spec), view=view, ephemeral=True)
 
     @list_.autocomplete("topic")
     async def list_topic_autocomplete(
@@ -167,20 +170,20 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
         self, interaction: discord.Interaction, period: Literal["week", "month", "all"] = "all"
     ) -> None:
         entries = await self._challenges.leaderboard(interaction.guild_id or 0, period)
-        await interaction.response.send_message(embed=to_embed(leaderboard_embed(entries, period)))
+        await replies.send(interaction, embed=to_embed(leaderboard_embed(entries, period)))
 
     @app_commands.command(name="search", description="Full-text search of challenges and solutions, error text too")
     @app_commands.describe(query="Words, or an error message such as IntegrityError or 502 Bad Gateway")
     @app_commands.guild_only()
     async def search(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
         results = await self._challenges.search(interaction.guild_id or 0, query)
-        await interaction.response.send_message(embed=to_embed(search_embed(query, results)), ephemeral=True)
+        await replies.send(interaction, embed=to_embed(search_embed(query, results)), ephemeral=True)
 
     @app_commands.command(name="export", description="A “Challenges & Solutions” document, grouped by topic")
     @app_commands.describe(format="Markdown (default) or CSV")
     @app_commands.guild_only()
     async def export(self, interaction: discord.Interaction, format: Literal["markdown", "csv"] = "markdown") -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await replies.defer(interaction, ephemeral=True, thinking=True)
         guild = interaction.guild
         items = [item async for item in self._challenges.export(interaction.guild_id or 0)]
         now = datetime.now(UTC)
@@ -191,7 +194,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             body = "".join(render_markdown(items, community=community, generated_at=now))
             name = f"challenges-{now:%Y%m%d}.md"
         file = discord.File(io.BytesIO(body.encode("utf-8")), filename=name)
-        await interaction.followup.send(f"{len(items)} challenges.", file=file, ephemeral=True)
+        await replies.send(interaction, f"{len(items)} challenges.", file=file, ephemeral=True)
 
     @app_commands.command(name="delete", description="Delete a challenge (kept for audit); author or moderator")
     @app_commands.describe(id="The challenge's number")
@@ -199,7 +202,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     @app_commands.checks.cooldown(5, 60.0)
     async def delete(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         challenge = await self._challenges.delete(interaction.guild_id or 0, id, await self._person_of(interaction))
-        await interaction.response.send_message(f"Challenge #{challenge.id} is deleted.", ephemeral=True)
+        await replies.send(interaction, f"Challenge #{challenge.id} is deleted.", ephemeral=True)
 
     # ----- message menus ---------------------------------------------------------------------
 
@@ -222,8 +225,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             source_message_id=message.id,
         )
         if not logged.created:
-            await interaction.response.send_message(
-                f"That message is already challenge #{logged.challenge.id}.", ephemeral=True
+            await replies.send(
+                interaction, f"That message is already challenge #{logged.challenge.id}.", ephemeral=True
             )
             return
         await self._announce(interaction, logged)
@@ -242,7 +245,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
         if target is None and isinstance(message.channel, discord.Thread):
             target = await self._challenges.challenge_for_message(guild_id, message.channel.id)
         if target is None:
-            await interaction.response.send_modal(ChooseChallengeModal(self._challenges, message, body))
+            await replies.send_modal(interaction, ChooseChallengeModal(self._challenges, message, body))
             return
         result: SolutionLogged = await self._challenges.add_solution(
             guild_id=guild_id,
@@ -252,12 +255,14 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             source_message_id=message.id,
         )
         if not result.created:
-            await interaction.response.send_message(
+            await replies.send(
+                interaction,
                 f"That message is already solution #{result.solution.id} to challenge #{result.challenge.id}.",
                 ephemeral=True,
             )
             return
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             acknowledgement(result, self._challenges.topic_title),
             view=accept_button_view(result.challenge.id, result.solution.id),
         )

@@ -9,12 +9,13 @@ from typing import Any
 
 import discord
 
+from bot import replies
 from bot.challenges.parsing import MAX_DETAILS, MAX_SOLUTION, MAX_TITLE
 from bot.embeds import EmbedSpec
 from bot.errors import InvalidInputError
-from bot.interaction_errors import report_interaction_error, send_ephemeral
+from bot.interaction_errors import report_interaction_error
 from bot.services.challenges import MAX_TRIED, ChallengeService, ChallengeView, Person
-from cogs._shared import to_embed
+from cogs._shared import person_of, to_embed
 from cogs.challenges._render import challenge_embed
 from cogs.pairing import FindPartnerButton
 
@@ -30,15 +31,6 @@ def service_of(interaction: discord.Interaction) -> ChallengeService:
     if not isinstance(client, NexusBot):
         raise TypeError("challenge buttons need a NexusBot")
     return client.services.challenges
-
-
-async def person_of(interaction: discord.Interaction) -> Person:
-    from bot.client import NexusBot
-
-    client = interaction.client
-    if not isinstance(client, NexusBot):
-        raise TypeError("challenge buttons need a NexusBot")
-    return await client.person(interaction)
 
 
 class AcceptButton(
@@ -70,7 +62,8 @@ class AcceptButton(
             challenge = await service.accept(
                 interaction.guild_id or 0, self.challenge_id, self.solution_id, await person_of(interaction)
             )
-            await interaction.response.send_message(
+            await replies.send(
+                interaction,
                 f"Solution #{self.solution_id} is accepted: challenge #{challenge.id} is solved. Thank you!",
                 embed=to_embed(challenge_embed(challenge, service.topic_title)),
             )
@@ -106,9 +99,11 @@ class EditButton(
             challenge = await service.show(interaction.guild_id or 0, self.challenge_id)
             person = await person_of(interaction)
             if not person.is_moderator and challenge.author_id != person.id:
-                await send_ephemeral(interaction, "Only the challenge's author or a moderator can edit it.")
+                await replies.send(
+                    interaction, "Only the challenge's author or a moderator can edit it.", ephemeral=True
+                )
                 return
-            await interaction.response.send_modal(EditChallengeModal(service, challenge))
+            await replies.send_modal(interaction, EditChallengeModal(service, challenge))
         except Exception as error:
             await report_interaction_error(interaction, error)
 
@@ -198,7 +193,8 @@ class SolutionModal(_ReportingModal, title="Add a solution"):
             author=await person_of(interaction),
             body=self.body.value,
         )
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             f"Solution #{logged.solution.id} logged for challenge #{logged.challenge.id}. "
             "Its author can accept it with the button below.",
             embed=to_embed(challenge_embed(logged.challenge, self._service.topic_title)),
@@ -231,7 +227,8 @@ class ChooseChallengeModal(_ReportingModal, title="Mark as solution"):
             body=self._body,
             source_message_id=self._message.id,
         )
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             f"Logged as solution #{logged.solution.id} to challenge #{logged.challenge.id}.",
             view=accept_button_view(logged.challenge.id, logged.solution.id),
         )
@@ -270,7 +267,8 @@ class EditChallengeModal(_ReportingModal, title="Edit the challenge"):
             details=self.details.value,
             topics=self.topics.value or None,
         )
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             f"Challenge #{updated.id} updated.",
             embed=to_embed(challenge_embed(updated, self._service.topic_title)),
             ephemeral=True,
@@ -286,7 +284,7 @@ class PagerView(discord.ui.View):
         self._render = render
         self.page = 0
         self.pages = pages
-        self.message_interaction: discord.Interaction | None = None
+        self.message: discord.Message | None = None
         self._sync_buttons()
 
     def _sync_buttons(self) -> None:
@@ -295,8 +293,8 @@ class PagerView(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self._owner_id:
-            await send_ephemeral(
-                interaction, "Only the person who asked can turn these pages; run the command yourself."
+            await replies.send(
+                interaction, "Only the person who asked can turn these pages; run the command yourself.", ephemeral=True
             )
             return False
         return True
@@ -305,7 +303,7 @@ class PagerView(discord.ui.View):
         spec, self.pages = await self._render(self.page + step)
         self.page = min(max(self.page + step, 0), self.pages - 1)
         self._sync_buttons()
-        await interaction.response.edit_message(embed=to_embed(spec), view=self)
+        await replies.edit(interaction, embed=to_embed(spec), view=self)
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, custom_id="nexus:pager:previous")
     async def previous(self, interaction: discord.Interaction, button: discord.ui.Button[PagerView]) -> None:
@@ -320,6 +318,6 @@ class PagerView(discord.ui.View):
 
     async def on_timeout(self) -> None:
         self.previous.disabled = self.next.disabled = True
-        if self.message_interaction is not None:
+        if self.message is not None:
             with contextlib.suppress(discord.HTTPException):
-                await self.message_interaction.edit_original_response(view=self)
+                await self.message.edit(view=self)

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import replies
 from bot.errors import PermissionDeniedError
 from bot.pairing.timezones import timezone_choices
 from bot.services.challenges import Person
@@ -92,22 +93,24 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
     @app_commands.guild_only()
     async def status(self, interaction: discord.Interaction) -> None:
         status = await self.pairing.status(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
-        await interaction.response.send_message(status_text(status, self.pairing.topic_title), ephemeral=True)
+        await replies.send(interaction, status_text(status, self.pairing.topic_title), ephemeral=True)
 
     @app_commands.command(name="cancel", description="Withdraw your waiting pairing request")
     @app_commands.guild_only()
     @app_commands.checks.cooldown(5, 60.0)
     async def cancel(self, interaction: discord.Interaction) -> None:
         await self.pairing.cancel(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
-        await interaction.response.send_message(
-            "Your pairing request is withdrawn. `/pair request` puts you back in the queue.", ephemeral=True
+        await replies.send(
+            interaction,
+            "Your pairing request is withdrawn. `/pair request` puts you back in the queue.",
+            ephemeral=True,
         )
 
     @app_commands.command(name="history", description="Your past and current pairings")
     @app_commands.guild_only()
     async def history(self, interaction: discord.Interaction) -> None:
         pairs = await self.pairing.history(interaction.guild_id or 0, interaction.user.id)
-        await interaction.response.send_message(history_text(pairs, self.pairing.topic_title), ephemeral=True)
+        await replies.send(interaction, history_text(pairs, self.pairing.topic_title), ephemeral=True)
 
     @app_commands.command(name="pause", description="Stay out of matching for a while, keeping your profile")
     @app_commands.describe(days=f"For how many days (1-{MAX_PAUSE_DAYS}); leave out to pause until you resume")
@@ -118,7 +121,8 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
     ) -> None:
         until = await self.pairing.pause(interaction.guild_id or 0, interaction.user.id, days, self.pairing.now())
         when = "until you `/pair resume`" if until >= UNTIL_RESUMED else f"until {stamp(until)}"
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             f"⏸️ Paused {when}. Your profile and any waiting request are kept; nobody is matched with you meanwhile.",
             ephemeral=True,
         )
@@ -129,7 +133,7 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
     async def resume(self, interaction: discord.Interaction) -> None:
         was_paused = await self.pairing.resume(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
         message = "Welcome back: you are in matching again." if was_paused else "You were not paused: nothing changed."
-        await interaction.response.send_message(message, ephemeral=True)
+        await replies.send(interaction, message, ephemeral=True)
 
     @app_commands.command(name="stats", description="Queue, waits, matches and check-ins (moderators)")
     @app_commands.guild_only()
@@ -137,7 +141,7 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
         if not (await self._person_of(interaction)).is_moderator:
             raise PermissionDeniedError("`/pair stats` is for moderators (Manage Messages or the moderator role).")
         stats = await self.pairing.stats(interaction.guild_id or 0, self.pairing.now())
-        await interaction.response.send_message(embed=to_embed(stats_embed(stats)), ephemeral=True)
+        await replies.send(interaction, embed=to_embed(stats_embed(stats)), ephemeral=True)
 
 
 class SessionCog(commands.GroupCog, group_name="session", group_description="Study sessions with your partner"):
@@ -177,7 +181,8 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
             now=self.pairing.now(),
         )
         timezone = await self.pairing.timezone_of(guild_id, interaction.user.id)
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             scheduled_text(session, interaction.user.id, timezone, self.pairing.topic_title),
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[partner]),
         )
@@ -192,7 +197,7 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
     async def list(self, interaction: discord.Interaction) -> None:
         sessions = await self.pairing.upcoming(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
         text = sessions_text(sessions, interaction.user.id, self.pairing.topic_title)
-        await interaction.response.send_message(text, ephemeral=True)
+        await replies.send(interaction, text, ephemeral=True)
 
     @app_commands.command(name="cancel", description="Call off one of your study sessions")
     @app_commands.describe(id="The session's number, from /session list")
@@ -203,7 +208,8 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
             interaction.guild_id or 0, id, interaction.user.id, self.pairing.now()
         )
         other = session.other(interaction.user.id)
-        await interaction.response.send_message(
+        await replies.send(
+            interaction,
             f"Session **#{session.session_id}** on {stamp(session.starts_at)} is cancelled; <@{other}>, no need "
             "to come. Book another with `/session schedule`.",
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(other)]),

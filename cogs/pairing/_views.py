@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
+from bot import replies
 from bot.errors import InvalidInputError, PermissionDeniedError
-from bot.interaction_errors import report_interaction_error, send_ephemeral
+from bot.interaction_errors import report_interaction_error
 from bot.services.pairing import MAX_DURATION, MIN_DURATION, PairAsk, PairingService, RequestOutcome
 from cogs._shared import only_pinging
 from cogs.pairing._render import mention, partner_left_text, request_reply, scheduled_text
@@ -44,15 +45,15 @@ async def request_and_announce(
 ) -> None:
     """Join the queue for the person who pressed or typed, reply privately, and introduce a match at once."""
     service, announcer = _parts(interaction)
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    await replies.defer(interaction, ephemeral=True, thinking=True)
     outcome = await ask(service, service.now())
     introduction = await announcer.announce(outcome.match) if outcome.match is not None else None
     if introduction is not None and introduction.partner_left:
         # The match was undone: saying "matched" would be wrong, the asker is waiting again.
-        await interaction.followup.send(partner_left_text(), ephemeral=True)
+        await replies.send(interaction, partner_left_text(), ephemeral=True)
         return
     thread_id = introduction.thread_id if introduction is not None else None
-    await interaction.followup.send(request_reply(outcome, service.topic_title, thread_id), ephemeral=True)
+    await replies.send(interaction, request_reply(outcome, service.topic_title, thread_id), ephemeral=True)
 
 
 class ScheduleButton(
@@ -83,7 +84,7 @@ class ScheduleButton(
             if interaction.user.id not in pair.members():
                 raise PermissionDeniedError("Only the two learners of this pairing can schedule its sessions.")
             partner = pair.partner_of(interaction.user.id)
-            await interaction.response.send_modal(ScheduleModal(pair.guild_id, partner.user_id))
+            await replies.send_modal(interaction, ScheduleModal(pair.guild_id, partner.user_id))
         except Exception as error:
             await report_interaction_error(interaction, error)
 
@@ -123,7 +124,8 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
                 now=service.now(),
             )
             timezone = await service.timezone_of(self.guild_id, interaction.user.id)
-            await interaction.response.send_message(
+            await replies.send(
+                interaction,
                 scheduled_text(session, interaction.user.id, timezone, service.topic_title),
                 allowed_mentions=only_pinging(self.partner_id),
             )
@@ -170,9 +172,10 @@ class EndPairButton(
         try:
             service, _ = _parts(interaction)
             await service.end_pair(self.pair_id, interaction.user.id, service.now())
-            await interaction.response.send_message(
+            await replies.send(
+                interaction,
                 f"{mention(interaction.user.id)} ended this pairing. Thank you both! "
-                "`/pair request` finds a new partner whenever you are ready."
+                "`/pair request` finds a new partner whenever you are ready.",
             )
         except Exception as error:
             await report_interaction_error(interaction, error)
@@ -205,7 +208,7 @@ class CheckinButton(
             service, _ = _parts(interaction)
             await service.answer_checkin(self.pair_id, self.user_id, self.answer == "yes", service.now())
             reply = "Great, thanks for telling me!" if self.answer == "yes" else "Thanks: I'll keep that in mind."
-            await send_ephemeral(interaction, reply)
+            await replies.send(interaction, reply, ephemeral=True)
         except Exception as error:
             await report_interaction_error(interaction, error)
 
@@ -240,7 +243,9 @@ class RateButton(
                 raise PermissionDeniedError("This rating is someone else's to give.")
             service, _ = _parts(interaction)
             await service.rate(self.session_id, self.user_id, RATINGS[self.value][0], service.now())
-            await send_ephemeral(interaction, "Thanks! Your rating is saved (only you and the matcher see it).")
+            await replies.send(
+                interaction, "Thanks! Your rating is saved (only you and the matcher see it).", ephemeral=True
+            )
         except Exception as error:
             await report_interaction_error(interaction, error)
 
@@ -319,7 +324,8 @@ class FindPartnerButton(
             if await service.has_profile(interaction.guild_id, interaction.user.id):
                 await request_and_announce(interaction, self.asking(interaction, None))
                 return
-            await interaction.response.send_message(
+            await replies.send(
+                interaction,
                 "Which track are you on? I'll look for a partner from the other one, with this challenge's topics.",
                 view=TrackChoice(self, interaction.user.id),
                 ephemeral=True,
@@ -355,7 +361,14 @@ class TrackChoice(discord.ui.View):
         self._user_id = user_id
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return interaction.user.id == self._user_id
+        if interaction.user.id != self._user_id:
+            await replies.send(
+                interaction,
+                "This choice is for the learner who asked; press **Find a study partner for this** yourself.",
+                ephemeral=True,
+            )
+            return False
+        return True
 
     async def _choose(self, interaction: discord.Interaction, track: str) -> None:
         try:

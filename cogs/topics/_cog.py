@@ -4,6 +4,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import replies
 from bot.knowledge import Category
 from bot.services import TopicService
 from cogs._shared import to_embed
@@ -39,11 +40,11 @@ class TopicsCog(commands.Cog):
             content = f"{user.mention}, {asker} thinks this card will help you."
             mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user])
         if private:
-            await interaction.response.send_message(content, embed=embed, ephemeral=True, allowed_mentions=mentions)
+            await replies.send(interaction, content, embed=embed, ephemeral=True, allowed_mentions=mentions)
             return
         view = discord.ui.View(timeout=None)
         view.add_item(DeleteCardButton(owner_id=interaction.user.id))
-        await interaction.response.send_message(content, embed=embed, view=view, allowed_mentions=mentions)
+        await replies.send(interaction, content, embed=embed, view=view, allowed_mentions=mentions)
 
     @topic.autocomplete("name")
     async def topic_autocomplete(
@@ -59,5 +60,4 @@ class TopicsCog(commands.Cog):
     async def topics(self, interaction: discord.Interaction, category: app_commands.Choice[str] | None = None) -> None:
         view = TopicBrowserView(self._topics)
         spec = self._topics.overview() if category is None else view.show_category(Category(category.value))
-        await interaction.response.send_message(embed=to_embed(spec), view=view, ephemeral=True)
-        view.message_interaction = interaction
+        view.message = await replies.send(interaction, embed=to_embed(spec), view=view, ephemeral=True)

@@ -6,12 +6,13 @@ from typing import Any
 
 import discord
 
+from bot import replies
 from bot.embeds import EmbedSpec
-from bot.interaction_errors import report_interaction_error, send_ephemeral
+from bot.interaction_errors import report_interaction_error
 from bot.knowledge import Category
 from bot.limits import SELECT_OPTION_DESCRIPTION, SELECT_OPTION_LABEL
 from bot.services import TopicService
-from cogs._shared import to_embed
+from cogs._shared import person_of, to_embed
 
 BROWSER_TIMEOUT_SECONDS = 300.0
 
@@ -40,13 +41,14 @@ class DeleteCardButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            if interaction.user.id != self.owner_id and not interaction.permissions.manage_messages:
-                await send_ephemeral(
-                    interaction, "Only the person who asked for this card, or a moderator, can delete it."
+            if interaction.user.id != self.owner_id and not (await person_of(interaction)).is_moderator:
+                await replies.send(
+                    interaction,
+                    "Only the person who asked for this card, or a moderator, can delete it.",
+                    ephemeral=True,
                 )
                 return
-            await interaction.response.defer()
-            await interaction.delete_original_response()
+            await replies.delete_message(interaction)
         except Exception as error:
             await report_interaction_error(interaction, error)
 
@@ -62,7 +64,7 @@ class TopicBrowserView(discord.ui.View):
     def __init__(self, topics: TopicService) -> None:
         super().__init__(timeout=BROWSER_TIMEOUT_SECONDS)
         self._topics = topics
-        self.message_interaction: discord.Interaction | None = None
+        self.message: discord.Message | None = None
         self._category: Category | None = None
         self._page = 0
         self._category_menu: discord.ui.Select[TopicBrowserView] = discord.ui.Select(
@@ -123,13 +125,14 @@ class TopicBrowserView(discord.ui.View):
 
     async def _on_category(self, interaction: discord.Interaction) -> None:
         spec = self.show_category(Category(self._category_menu.values[0]))
-        await interaction.response.edit_message(embed=to_embed(spec), view=self)
+        await replies.edit(interaction, embed=to_embed(spec), view=self)
 
     async def _turn(self, interaction: discord.Interaction, step: int) -> None:
         if self._category is None:
-            return await send_ephemeral(interaction, "Choose a category first.")
+            await replies.send(interaction, "Choose a category first.", ephemeral=True)
+            return
         spec = self.show_category(self._category, self._page + step)
-        await interaction.response.edit_message(embed=to_embed(spec), view=self)
+        await replies.edit(interaction, embed=to_embed(spec), view=self)
 
     async def _on_previous(self, interaction: discord.Interaction) -> None:
         await self._turn(interaction, -1)
@@ -143,7 +146,7 @@ class TopicBrowserView(discord.ui.View):
         for option in self._topic_menu.options:
             option.default = option.value == slug
         _card, spec = await self._topics.card(slug, interaction.guild_id)
-        await interaction.response.edit_message(embed=to_embed(spec), view=self)
+        await replies.edit(interaction, embed=to_embed(spec), view=self)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /) -> None:
         await report_interaction_error(interaction, error)
@@ -152,7 +155,7 @@ class TopicBrowserView(discord.ui.View):
         for item in self.children:
             if isinstance(item, discord.ui.Select | discord.ui.Button):
                 item.disabled = True
-        if self.message_interaction is not None:
+        if self.message is not None:
             # The ephemeral message may have been dismissed already: then there is nothing to tidy.
             with contextlib.suppress(discord.HTTPException):
-                await self.message_interaction.edit_original_response(view=self)
+                await self.message.edit(view=self)
