@@ -88,6 +88,15 @@ def _is_exception_class(name: str) -> bool:
     )
 
 
+# Something every exception class found below contains: a suffix, a known name, or a module that names one.
+# (Substring tests: a pass of `in` per hint is several times faster than one regex alternation of them all.)
+_CLASS_HINTS = (*_CLASS_SUFFIXES, *sorted(_KNOWN_CLASSES), *(f"{module}." for module in sorted(_EXCEPTION_MODULES)))
+
+
+def _maybe_class(text: str) -> bool:
+    return any(hint in text for hint in _CLASS_HINTS)
+
+
 def _exception_classes(text: str) -> Iterator[_Finding]:
     for match in _IDENTIFIER.finditer(text):
         offset = match.start()
@@ -159,6 +168,32 @@ def _condition(position: int, condition: _Condition, *, with_code: bool = True) 
     yield _Finding(position, condition.name)
     if with_code:
         yield _Finding(position, f"sqlstate{condition.sqlstate}")
+
+
+# Something every pattern of `_database_errors` needs, in the case-folded text (its patterns ignore case or
+# are a case of these): a post with none of them has no database error to find. MySQL's and MongoDB's codes
+# need four digits in a row.
+_DATABASE_HINTS = (
+    "sqlstate",
+    "sql state",
+    "sql_state",
+    "duplicate key",
+    "violates",
+    "does not exist",
+    "deadlock",
+    "could not serialize",
+    "password authentication",
+    "constraint failed",
+    "no such table",
+    "no such column",
+    "fatal:",
+)
+_FOUR_DIGITS = re.compile(r"[0-9]{4}")
+
+
+def _maybe_database(text: str) -> bool:
+    folded = text.casefold()
+    return any(hint in folded for hint in _DATABASE_HINTS) or _FOUR_DIGITS.search(text) is not None
 
 
 def _database_errors(text: str) -> Iterator[_Finding]:
@@ -244,19 +279,30 @@ def _phrase_of(code: int, phrase: str) -> bool:
     return _SPACES.sub(" ", phrase.lower()) in _REASONS.get(code, frozenset())
 
 
+# A status code: all but `_DISTINCT_PHRASES` need one, and the long alternation of reason phrases is the
+# costliest pattern here, so a post without a three-digit number skips them; the phrase before its code in
+# parentheses, the costliest of all, runs only where a "(404)" is.
+_MAYBE_CODE = re.compile(r"[1-5][0-9]{2}")
+_CODE_IN_PARENTHESES = re.compile(r"\([1-5][0-9]{2}\)")
+
+
+def _distinct_phrases(text: str) -> Iterator[_Finding]:
+    for match in _DISTINCT_PHRASES.finditer(text):
+        yield _Finding(match.start(), f"http{_DISTINCT_CODES[_SPACES.sub(' ', match.group(1).lower())]}")
+
+
 def _http_statuses(text: str) -> Iterator[_Finding]:
     for match in _CODE_THEN_PHRASE.finditer(text):
         if _phrase_of(int(match.group(1)), match.group(2)):
             yield _Finding(match.start(), f"http{match.group(1)}")
-    for match in _PHRASE_THEN_CODE.finditer(text):
+    for match in _PHRASE_THEN_CODE.finditer(text) if _CODE_IN_PARENTHESES.search(text) else ():
         if _phrase_of(int(match.group(2)), match.group(1)):
             yield _Finding(match.start(), f"http{match.group(2)}")
     for match in _WORD_THEN_CODE.finditer(text):
         # Only real statuses: "exit code 137" is a process, not a response.
         if int(match.group(1)) in _REASONS:
             yield _Finding(match.start(1), f"http{match.group(1)}")
-    for match in _DISTINCT_PHRASES.finditer(text):
-        yield _Finding(match.start(), f"http{_DISTINCT_CODES[_SPACES.sub(' ', match.group(1).lower())]}")
+    yield from _distinct_phrases(text)
 
 
 # --- well-known error words -----------------------------------------------------------------------------
@@ -297,14 +343,23 @@ def _error_words(text: str) -> Iterator[_Finding]:
 # --- together -------------------------------------------------------------------------------------------
 
 
-def error_signatures(text: str) -> tuple[str, ...]:
+def _findings(text: str, *, screened: bool = True) -> list[_Finding]:
+    """Every finding in `text`. Screened, a family of patterns runs only where a cheap pass found what all of
+    them need (most posts have no error text: it keeps parsing fast); `screened=False` runs them all, for the
+    test that shows both give the same."""
+    if not screened:
+        return [*_exception_classes(text), *_database_errors(text), *_http_statuses(text), *_error_words(text)]
+    findings = [*_exception_classes(text)] if _maybe_class(text) else []
+    if _maybe_database(text):
+        findings += _database_errors(text)
+    findings += _http_statuses(text) if _MAYBE_CODE.search(text) else _distinct_phrases(text)
+    findings += _error_words(text)
+    return findings
+
+
+def error_signatures(text: str, *, screened: bool = True) -> tuple[str, ...]:
     """The error signatures in `text`, each once, in order of first appearance, at most `MAX_SIGNATURES`."""
-    findings = [
-        *_exception_classes(text),
-        *_database_errors(text),
-        *_http_statuses(text),
-        *_error_words(text),
-    ]
+    findings = _findings(text, screened=screened)
     # A stable sort keeps a condition's name before its code when both come from one place.
     findings.sort(key=lambda finding: finding.position)
     tokens: dict[str, None] = {}

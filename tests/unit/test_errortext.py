@@ -319,3 +319,26 @@ def test_any_text_gives_well_formed_tokens(text: str) -> None:
 @given(st.lists(_FRAGMENTS, max_size=40).map("".join))
 def test_error_like_text_gives_well_formed_tokens(text: str) -> None:
     _check(error_signatures(text))
+
+
+@given(st.text() | st.lists(_FRAGMENTS, max_size=40).map("".join))
+def test_screening_finds_exactly_what_running_every_pattern_finds(text: str) -> None:
+    assert error_signatures(text) == error_signatures(text, screened=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "éexc.Thing failed",
+        "x.errors.Broken",
+        "ERROR 1045 (28000): Access denied",
+        "E11000 duplicate key",
+        'fatal: relation "orders" does not exist',
+        "Forbidden (403)",
+        "the gateway timed out: Bad Gateway",
+        "DoesNotExist",
+    ],
+)
+def test_screening_keeps_the_edge_cases(text: str) -> None:
+    assert error_signatures(text) == error_signatures(text, screened=False)
+    assert error_signatures(text)
