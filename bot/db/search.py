@@ -138,6 +138,9 @@ def _found(row: Sequence[Any]) -> FoundChallenge:
 
 
 class ChallengeSearchEngine(Protocol):
+    """`snippets=False` when only the challenges are wanted (suggestions, autocomplete): an empty snippet, and
+    neither the solutions' text read nor the highlighting done."""
+
     async def search(
         self,
         session: AsyncSession,
@@ -148,6 +151,7 @@ class ChallengeSearchEngine(Protocol):
         status: str | None = None,
         exclude_id: int | None = None,
         prefix: bool = False,
+        snippets: bool = True,
     ) -> list[SearchHit]: ...
 
 
@@ -320,6 +324,9 @@ class _Alternative:
     complete: bool = False  # requires every word of the query
 
 
+# For the snippet, which may come from a solution.
+_SOLUTIONS_TEXT = """coalesce((SELECT group_concat(body, ' ') FROM solutions AS solution
+                         WHERE solution.challenge_id = best.id AND solution.deleted_at IS NULL), '')"""
 _SQLITE_FOUND = _FOUND_COLUMNS.format(
     topics="(SELECT group_concat(slug, ' ') FROM (SELECT slug FROM challenge_topics AS t "
     "WHERE t.challenge_id = c.id ORDER BY t.position))"
@@ -340,6 +347,7 @@ class SqliteChallengeSearch:
         status: str | None = None,
         exclude_id: int | None = None,
         prefix: bool = False,
+        snippets: bool = True,
     ) -> list[SearchHit]:
         if query.is_empty() or limit <= 0:
             return []
@@ -367,10 +375,12 @@ class SqliteChallengeSearch:
         for all_words in (True, False) if match_all else (False,):
             alternatives = _alternatives(words, errors, frequencies, all_words=all_words)
             if alternatives:
-                sql, bound = _ranking_statement(alternatives, _filters(status, exclude_id), title_globs)
+                sql, bound = _ranking_statement(alternatives, _filters(status, exclude_id), title_globs, snippets)
                 rows = await run(sql, values | bound)
             if rows or len(words) < 2:
                 break
+        if not snippets:
+            return [SearchHit(_found(row), "") for row in rows]
         pattern = snippet_pattern(query.terms, prefix_term)
         hits = []
         for row in rows:
@@ -471,7 +481,7 @@ def _title_globs(term: str, *, prefix: bool) -> tuple[str, ...]:
 
 
 def _ranking_statement(
-    alternatives: Sequence[_Alternative], filters: str, title_globs: dict[str, tuple[str, ...]]
+    alternatives: Sequence[_Alternative], filters: str, title_globs: dict[str, tuple[str, ...]], snippets: bool
 ) -> tuple[str, dict[str, Any]]:
     """One statement: each alternative's newest matches in this server (the FTS5 cursor walks its doclists
     from the newest rowid and stops at the LIMIT), scored, summed per row, the best `:limit` with their text.
@@ -516,9 +526,7 @@ def _ranking_statement(
             FROM (SELECT id, grp, max(score) AS score FROM hits GROUP BY id, grp)
             GROUP BY id ORDER BY score DESC, id DESC LIMIT :limit
         )
-        SELECT {_SQLITE_FOUND},
-               coalesce((SELECT group_concat(body, ' ') FROM solutions AS solution
-                         WHERE solution.challenge_id = best.id AND solution.deleted_at IS NULL), '')
+        SELECT {_SQLITE_FOUND}, {_SOLUTIONS_TEXT if snippets else "''"}
         FROM best JOIN challenges AS c ON c.id = best.id
         ORDER BY best.score DESC, best.id DESC
         """  # noqa: S608 - only fixed SQL fragments are interpolated; values are bound
@@ -548,6 +556,7 @@ class PostgresChallengeSearch:
         status: str | None = None,
         exclude_id: int | None = None,
         prefix: bool = False,
+        snippets: bool = True,
     ) -> list[SearchHit]:
         if query.is_empty() or limit <= 0:
             return []
@@ -578,19 +587,22 @@ class PostgresChallengeSearch:
             for index, (expression, candidates) in enumerate(alternatives):
                 values |= {f"q{index}": expression, f"k{index}": candidates}
             rows = [
-                tuple(row) for row in await session.execute(_postgres_statement(len(alternatives), filters), values)
+                tuple(row)
+                for row in await session.execute(_postgres_statement(len(alternatives), filters, snippets), values)
             ]
             if rows or len(words) < 2:
                 break
         return [SearchHit(_found(row), row[_FOUND_WIDTH] or "") for row in rows]
 
 
+_HEADLINE = """ts_headline('simple', c.title || ' · ' || c.details, q.query,
+                           'StartSel=' || :start || ', StopSel=' || :end || ', MaxWords=24, MinWords=8')"""
 _POSTGRES_FOUND = _FOUND_COLUMNS.format(
     topics="(SELECT string_agg(t.slug, ' ' ORDER BY t.position) FROM challenge_topics AS t WHERE t.challenge_id = c.id)"
 )
 
 
-def _postgres_statement(alternatives: int, filters: str) -> TextClause:
+def _postgres_statement(alternatives: int, filters: str, snippets: bool) -> TextClause:
     newest = " UNION ".join(
         f"""(SELECT c.id FROM challenges AS c
              WHERE c.search_vector @@ to_tsquery('simple', :q{index})
@@ -616,10 +628,7 @@ def _postgres_statement(alternatives: int, filters: str) -> TextClause:
             FROM newest JOIN challenges AS c ON c.id = newest.id, q
             ORDER BY score DESC, c.id DESC LIMIT :limit
         )
-        SELECT {_POSTGRES_FOUND},
-               ts_headline('simple', c.title || ' · ' || c.details, q.query,
-                           'StartSel=' || :start || ', StopSel=' || :end || ', MaxWords=24, MinWords=8')
-               AS snippet
+        SELECT {_POSTGRES_FOUND}, {_HEADLINE if snippets else "''"} AS snippet
         FROM ranked JOIN challenges AS c ON c.id = ranked.id, q
         ORDER BY ranked.score DESC, ranked.id DESC
         """  # noqa: S608 - only fixed SQL fragments are interpolated; values are bound

@@ -1310,7 +1310,7 @@ class ChallengeService:
                     limit=limit,
                 )
             else:
-                hits = await self._search.search(session, guild_id, query, limit=limit, prefix=True)
+                hits = await self._search.search(session, guild_id, query, limit=limit, prefix=True, snippets=False)
                 rows = [hit.challenge for hit in hits]
             return [(row.id, f"#{row.id} {row.title}"[:100]) for row in rows]
 
@@ -1328,6 +1328,7 @@ class ChallengeService:
                 limit=SIMILAR,
                 status="solved",
                 exclude_id=challenge.id,
+                snippets=False,
             )
         return tuple(SimilarChallenge(hit.challenge.id, hit.challenge.title) for hit in hits)
 

@@ -149,8 +149,6 @@ class ChallengeLogCog(commands.Cog):
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(ACK_PATIENCE_SECONDS):
                         await self._challenges.idle()
-                if isinstance(result, Logged):
-                    result = replace(result, similar=await self._challenges.similar_solved(result.challenge))
                 await self._acknowledge(message, result)
             except Exception:
                 log.exception("could not acknowledge message %s (it is logged)", message.id)
@@ -159,16 +157,18 @@ class ChallengeLogCog(commands.Cog):
 
     async def _acknowledge(self, message: discord.Message, result: Logged | SolutionLogged) -> None:
         """React, then reply once; a failure to acknowledge never loses what was logged."""
-        view = (
-            accept_button_view(result.challenge.id, result.solution.id) if isinstance(result, SolutionLogged) else None
-        )
-        reply = acknowledgement(result, self._challenges.topic_title)
         try:
             await with_retries(lambda: message.add_reaction(ACKNOWLEDGED))
             # The reaction always; the reply within the channel's cap, so a flood of posts is not answered by a
-            # flood of replies (the post is logged all the same).
+            # flood of replies (the post is logged all the same), and similar challenges are looked up only then.
             if not self._reply_cap.allow(message.channel.id):
                 return
+            view = None
+            if isinstance(result, Logged):
+                result = replace(result, similar=await self._challenges.similar_solved(result.challenge))
+            else:
+                view = accept_button_view(result.challenge.id, result.solution.id)
+            reply = acknowledgement(result, self._challenges.topic_title)
             if view is None:
                 await with_retries(lambda: message.reply(reply, mention_author=False))
             else:

@@ -304,7 +304,7 @@ async def test_the_ranking_statement_streams_the_index_and_looks_rows_up(sqlite_
     alternatives = search._alternatives(words, errors, frequencies, all_words=True)
     assert any(alternative.since > 0 for alternative in alternatives), "a window of recent rows"
     title_globs = {word: search._title_globs(term, prefix=False) for word, term in zip(words, query.terms, strict=True)}
-    sql, values = search._ranking_statement(alternatives, search._filters("solved", 7), title_globs)
+    sql, values = search._ranking_statement(alternatives, search._filters("solved", 7), title_globs, snippets=True)
     values |= {"guild_id": GUILD, "status": "solved", "exclude_id": 7, "limit": 5}
     async with sqlite_engine.connect() as connection:
         nodes = [tuple(row) for row in await connection.execute(text(f"EXPLAIN QUERY PLAN {sql}"), values)]
