@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -92,19 +92,9 @@ class SolutionView:
 
 
 @dataclass(frozen=True, slots=True)
-class ChallengeView:
-    id: int
-    guild_id: int
-    channel_id: int
-    author_id: int | None
-    author_name: str
-    title: str
-    details: str
-    tried: str | None
-    status: str
-    topics: tuple[str, ...]
-    created_at: datetime
-    source_message_id: int | None
+class ChallengeView(FoundChallenge):
+    """A challenge's columns and topics (as search finds them), and its live solutions, accepted first."""
+
     solutions: tuple[SolutionView, ...] = ()
 
     @property
@@ -297,20 +287,7 @@ def challenge_view(challenge: Challenge, *, with_solutions: bool = True) -> Chal
 
 def found_view(found: FoundChallenge) -> ChallengeView:
     """A challenge as the search statement returned it (no solutions)."""
-    return ChallengeView(
-        id=found.id,
-        guild_id=found.guild_id,
-        channel_id=found.channel_id,
-        author_id=found.author_id,
-        author_name=found.author_name,
-        title=found.title,
-        details=found.details,
-        tried=found.tried,
-        status=found.status,
-        topics=found.topics,
-        created_at=found.created_at,
-        source_message_id=found.source_message_id,
-    )
+    return ChallengeView(*(getattr(found, field.name) for field in fields(FoundChallenge)))
 
 
 def _escape_markdown(text: str) -> str:

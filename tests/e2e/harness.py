@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +74,25 @@ async def running_bot(settings: Settings, **options: Any) -> AsyncIterator[Nexus
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, 10)
             return
+
+
+async def until(
+    condition: Callable[[], object],
+    what: str | Callable[[], Awaitable[str]],
+    seconds: float = 5.0,
+    every: float = 0.02,
+) -> None:
+    """Poll `condition` (plain, or async such as a database read) until it is truthy: for what the bot does after
+    it answered. Fails after `seconds`, naming `what`: a string, or an async function describing the state it
+    gave up in."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out waiting for {what if isinstance(what, str) else await what()}")
+        await asyncio.sleep(every)

@@ -6,8 +6,7 @@ rows are what another connection sees committed at that moment, on SQLite and on
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,19 +54,3 @@ def _sqlite_file_missing(url: URL) -> bool:
 
 def _missing_table(error: OperationalError | ProgrammingError) -> bool:
     return getattr(error.orig, "sqlstate", None) == UNDEFINED_TABLE or "no such table" in str(error.orig)
-
-
-async def until(
-    condition: Callable[[], Awaitable[object]],
-    what: str | Callable[[], Awaitable[str]],
-    seconds: float = 5.0,
-    every: float = 0.05,
-) -> None:
-    """Poll an async `condition` (a database read, say) until it is truthy; fail after `seconds`, naming `what`: a
-    string, or an async function describing the state it gave up in."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not await condition():
-        if loop.time() >= deadline:
-            raise AssertionError(f"timed out waiting for {what if isinstance(what, str) else await what()}")
-        await asyncio.sleep(every)

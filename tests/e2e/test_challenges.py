@@ -15,8 +15,8 @@ import pytest
 from bot.client import NexusBot
 from bot.ratelimit import AcknowledgementLimiter
 from cogs.challenges._listener import ChallengeLogCog
-from tests.e2e.harness import running_bot, settings_for
-from tests.e2e.rows import fetch, until
+from tests.e2e.harness import running_bot, settings_for, until
+from tests.e2e.rows import fetch
 from tests.e2e.server import JSON, FakeDiscord
 from tests.e2e.users import FakeUser
 
@@ -31,14 +31,6 @@ def _watching(server: FakeDiscord, database: str, **overrides: Any) -> Any:
 async def nexus(discord_server: FakeDiscord, database: str) -> AsyncIterator[NexusBot]:
     async with running_bot(_watching(discord_server, database)) as bot:
         yield bot
-
-
-async def _until(condition: Any, what: str, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _replies_to(server: FakeDiscord, message: JSON) -> list[JSON]:
@@ -61,7 +53,7 @@ async def _soft_deleted(database: str, post: JSON) -> None:
 
 
 async def _acknowledged(server: FakeDiscord, message: JSON) -> JSON:
-    await _until(lambda: _replies_to(server, message), f"a reply to message {message['id']}")
+    await until(lambda: _replies_to(server, message), f"a reply to message {message['id']}")
     assert (int(message["channel_id"]), int(message["id"]), "✅") in server.reactions
     return _replies_to(server, message)[0]
 
@@ -150,7 +142,7 @@ async def test_a_burst_of_posts_is_logged_and_acknowledged_once_each(
             "MESSAGE_CREATE", {**discord_server.public(posts[number]), "member": authors[number % 2].member}
         )
     expected = sorted((channel, int(post["id"]), "✅") for post in posts)
-    await _until(lambda: sorted(discord_server.reactions) == expected, "every post acknowledged", 30)
+    await until(lambda: sorted(discord_server.reactions) == expected, "every post acknowledged", 30)
     await asyncio.sleep(0.3)
     assert sorted(discord_server.reactions) == expected  # each ✅ once
     # Replies are capped per channel and minute: never two for a post, each a different challenge.

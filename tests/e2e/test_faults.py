@@ -15,8 +15,8 @@ import pytest
 
 from bot.client import NexusBot
 from bot.ratelimit import AcknowledgementLimiter
-from tests.e2e.harness import TOKEN, running_bot, settings_for
-from tests.e2e.rows import NotMigrated, fetch, until
+from tests.e2e.harness import TOKEN, running_bot, settings_for, until
+from tests.e2e.rows import NotMigrated, fetch
 from tests.e2e.server import JSON, FakeDiscord
 from tests.e2e.users import FakeUser
 
@@ -54,14 +54,6 @@ def _replies(server: FakeDiscord, post: JSON) -> int:
     )
 
 
-async def _until(condition: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _reactions(server: FakeDiscord, post: JSON) -> int:
     return sum(1 for _channel, message, _emoji in server.reactions if message == int(post["id"]))
 
@@ -74,7 +66,7 @@ async def _exactly_once(server: FakeDiscord, database: str, posts: list[JSON]) -
         return await _logged(database) == ids
 
     await until(all_logged, f"{len(ids)} posts logged", seconds=20)
-    await _until(lambda: all(_reactions(server, post) >= 1 for post in posts), "every post acknowledged")
+    await until(lambda: all(_reactions(server, post) >= 1 for post in posts), "every post acknowledged", seconds=20)
     await asyncio.sleep(0.5)  # anything that would double up has had time to
     assert await _logged(database) == ids
     assert [_reactions(server, post) for post in posts] == [1] * len(posts)

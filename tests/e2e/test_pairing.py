@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import LearnerProfile, PairCheckin, PairRequest, SessionRating, StudySession
 from bot.services.pairing import UNTIL_RESUMED, PairingService
 from cogs.pairing._scheduler import PairingSchedulerCog, PassReport
-from tests.e2e.harness import running_bot, settings_for
+from tests.e2e.harness import running_bot, settings_for, until
 from tests.e2e.server import EPHEMERAL, JSON, FakeDiscord
 from tests.e2e.users import Answer, FakeUser
 
@@ -110,15 +110,6 @@ def _scheduler(bot: NexusBot) -> PairingSchedulerCog:
 
 async def _pass(bot: NexusBot, now: datetime, *, force_round: bool = False) -> PassReport:
     return await _scheduler(bot).run_due_work(now, force_round=force_round)
-
-
-async def _until(condition: Callable[[], object], what: str, seconds: float = 5.0) -> None:
-    """Poll for something the bot does after it has answered (a DM sent after the reply, say)."""
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _pairing(bot: NexusBot) -> PairingService:
@@ -511,7 +502,7 @@ async def test_without_a_thread_the_introduction_comes_by_dm(
         assert booked.message["channel_id"] == str(discord_server.dm_channels[other_learner.id])
         (session,) = await _pairing(bot).upcoming(discord_server.guild_id, learner.id, clock.now)
         # The partner is not in that conversation: told in their own DMs, in their own time.
-        await _until(lambda: _dms_with(discord_server, learner, "Session **#1**"), "the partner's booking note")
+        await until(lambda: _dms_with(discord_server, learner, "Session **#1**"), "the partner's booking note")
         (told,) = _dms_with(discord_server, learner, "Session **#1**")
         assert told["content"].startswith(
             f"Session **#1** with <@{other_learner.id}> is booked for {_stamp(session.starts_at, 'F')} "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from bot import replies
 from bot.client import NexusBot
 from bot.services.challenges import Person
+from tests.e2e.harness import until
 from tests.e2e.server import EPHEMERAL, INTERACTION_ACK_SECONDS, JSON, FakeDiscord, Interaction
 from tests.e2e.users import Answer, FakeUser
 
@@ -39,14 +39,6 @@ def _slowed(monkeypatch: pytest.MonkeyPatch, service: object, name: str, seconds
         return await original(*args, **kwargs)
 
     monkeypatch.setattr(service, name, slow)
-
-
-async def _until(condition: Callable[[], object], what: str, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _callbacks(server: FakeDiscord, interaction: Interaction) -> list[tuple[Any, int]]:
@@ -143,7 +135,7 @@ async def test_a_slow_public_card_is_posted_publicly_after_a_private_thinking_me
     _deferred_in_time(discord_server, answer, DEFERRED_MESSAGE)
     # Discord makes the first follow-up *be* the private thinking message: settle that first, post the card as a
     # second follow-up, then remove the private note.
-    await _until(lambda: answer.deleted and answer.interaction.followup_ids, "the public card")
+    await until(lambda: answer.deleted and answer.interaction.followup_ids, "the public card")
     assert _webhook_calls(discord_server, answer.interaction) == ["PATCH @original", "POST", "DELETE @original"]
     card = answer.message
     assert not answer.ephemeral
@@ -237,7 +229,7 @@ async def test_a_slow_modal_submit_is_deferred_and_its_public_answer_posted(
     )
 
     _deferred_in_time(discord_server, logged, DEFERRED_MESSAGE)
-    await _until(lambda: logged.deleted and logged.interaction.followup_ids, "the public acknowledgement")
+    await until(lambda: logged.deleted and logged.interaction.followup_ids, "the public acknowledgement")
     assert _webhook_calls(discord_server, logged.interaction) == ["PATCH @original", "POST", "DELETE @original"]
     assert not logged.ephemeral
     assert logged.content.startswith("Logged as challenge **#1**")
@@ -295,6 +287,6 @@ async def test_a_command_waiting_on_a_locked_table_is_deferred_then_answered(
         await engine.dispose()
 
     _deferred_in_time(discord_server, answer, DEFERRED_MESSAGE)
-    await _until(lambda: answer.deleted and answer.interaction.followup_ids, "the public challenge")
+    await until(lambda: answer.deleted and answer.interaction.followup_ids, "the public challenge")
     assert not answer.ephemeral
     assert answer.embed["title"] == "#1 · Migrations hang on deploy"
