@@ -24,46 +24,11 @@ from bot.db.models import LearnerProfile, PairCheckin, PairRequest, SessionRatin
 from bot.services.pairing import UNTIL_RESUMED, PairingService
 from cogs.pairing._scheduler import PairingSchedulerCog, PassReport
 from tests.e2e.harness import running_bot, settings_for, until
+from tests.e2e.learners import BACKEND, BOGOTA, FRONTEND, LAGOS, NOW, Clock
 from tests.e2e.server import EPHEMERAL, JSON, FakeDiscord
 from tests.e2e.users import Answer, FakeUser
 
-
-def _next_monday_morning() -> datetime:
-    """A Monday 09:00 UTC at least a week ahead of the real clock: whatever the bot's own first pass does with the
-    real time finds nothing of these tests due."""
-    day = (datetime.now(UTC) + timedelta(days=7)).replace(hour=9, minute=0, second=0, microsecond=0)
-    return day + timedelta(days=(7 - day.weekday()) % 7)
-
-
-NOW = _next_monday_morning()
-LAGOS, BOGOTA = "Africa/Lagos", "America/Bogota"  # neither changes its clocks, so the expected hours never move
-FRONTEND: dict[str, str] = {
-    "track": "frontend",
-    "topics": "GraphQL, REST APIs",
-    "timezone": "Lagos",
-    "availability": "Mon-Fri 18:00-21:00",
-}
-BACKEND: dict[str, str] = {
-    "track": "backend",
-    "topics": "REST APIs, Docker",
-    "timezone": BOGOTA,
-    "availability": "Mon-Fri 13-17",
-}
 RATING_LABELS = ["👍 Went well", "😐 Okay", "👎 Didn't happen / went badly"]
-
-
-class Clock:
-    """What "now" is for the bot's commands and buttons; tests move it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -36,43 +36,13 @@ from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import SessionRating
 from cogs.pairing._scheduler import PairingSchedulerCog, PassReport
 from tests.e2e.harness import running_bot, settings_for
+from tests.e2e.learners import BACKEND, FRONTEND, NOW, Clock
 from tests.e2e.server import EPHEMERAL, JSON, FakeDiscord
 from tests.e2e.users import Answer, FakeUser
 
 MANAGE_SERVER = 1 << 5
 MANAGE_MESSAGES = 1 << 13
 ANONYMOUS = "a former member"
-FRONTEND: dict[str, Any] = {
-    "track": "frontend",
-    "topics": "REST APIs",
-    "timezone": "Africa/Lagos",
-    "availability": "Mon-Fri 18-21",
-}
-BACKEND: dict[str, Any] = {
-    "track": "backend",
-    "topics": "REST APIs",
-    "timezone": "America/Bogota",
-    "availability": "Mon-Fri 13-17",
-}
-
-
-def _next_monday_morning() -> datetime:
-    """A Monday 09:00 UTC at least a week ahead: nothing the bot's first real-time pass does is due then."""
-    day = (datetime.now(UTC) + timedelta(days=7)).replace(hour=9, minute=0, second=0, microsecond=0)
-    return day + timedelta(days=(7 - day.weekday()) % 7)
-
-
-NOW = _next_monday_morning()
-
-
-class Clock:
-    """ "Now" for the pairing service's commands and buttons; scenarios move it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
