@@ -38,7 +38,7 @@ from bot.db.copy import (
     search_index_problems,
     verify_copy,
 )
-from bot.db.engine import create_engine
+from bot.db.engine import POSTGRES_STATEMENT_CACHE_SIZE, create_engine
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.paths import default_data_dir
 from bot.services.challenges import IncomingMessage, Person
@@ -320,6 +320,32 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
         await engine.dispose()
     # `alembic check`: autogenerate against the migrated database finds nothing to do; raises otherwise.
     await asyncio.to_thread(command.check, migrate.alembic_config(database_url))
+
+
+async def test_postgres_connections_keep_a_bounded_set_of_prepared_statements(
+    postgres_cluster: PostgresCluster,
+) -> None:
+    """Statements of many shapes (as search builds them) leave at most POSTGRES_STATEMENT_CACHE_SIZE prepared on a
+    pooled connection, not asyncpg's default of 100 each (tens of KB a statement, on every pooled connection)."""
+    with postgres_cluster.database() as url:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            for shape in range(3 * POSTGRES_STATEMENT_CACHE_SIZE):
+                async with engine.connect() as connection:
+                    assert (
+                        await connection.execute(text(f"SELECT :value + {shape}"), {"value": 1})
+                    ).scalar() == shape + 1
+            async with engine.connect() as connection:
+                # asyncpg closes evicted statements on the server with the connection's next statement: this one.
+                kept = await connection.execute(
+                    text("SELECT count(*) FROM pg_prepared_statements WHERE starts_with(statement, :shape)"),
+                    {"shape": "SELECT $1 + "},
+                )
+            # SQLAlchemy's LRU cache prunes back to its size once it holds half as many again; the default
+            # of 100 would have kept all 96.
+            assert POSTGRES_STATEMENT_CACHE_SIZE <= kept.scalar_one() <= POSTGRES_STATEMENT_CACHE_SIZE * 1.5
+        finally:
+            await engine.dispose()
 
 
 async def test_services_write_every_table_and_the_search_index_covers_it(
