@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.db.child_migration import upgrade_in_child_process
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.search import search_engine_for
+from bot.heap import heap_trimmer, trim_heap_periodically
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, SolvedChallengeLog
@@ -114,6 +115,16 @@ MESSAGE_CONTENT_REFUSED = (
 async def run_bot(settings: Settings) -> None:
     """Migrate, start, and run until SIGINT/SIGTERM; the gateway is closed and the engine disposed."""
     loop = asyncio.get_running_loop()
+    trim = heap_trimmer()
+    trimming = loop.create_task(trim_heap_periodically(trim), name="nexus-heap-trim") if trim else None
+    try:
+        await _run_until_stopped(settings, loop)
+    finally:
+        if trimming is not None:
+            trimming.cancel()
+
+
+async def _run_until_stopped(settings: Settings, loop: asyncio.AbstractEventLoop) -> None:
     reads_messages: bool | None = None
     while True:
         async with open_bot(settings, reads_messages=reads_messages) as bot:
