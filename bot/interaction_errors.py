@@ -101,6 +101,15 @@ def _first_line(error: BaseException) -> str:
     return f"{type(original).__name__}: {lines[0][:200] if lines else ''}"
 
 
+def log_background_failure(logger: logging.Logger, error: BaseException, what: str, *args: object) -> None:
+    """Log a failure of background work that runs again later (a periodic pass, a backfill): the database away
+    for a moment is one warning line, as for commands; anything else is an error with its traceback."""
+    if database_unavailable(error):
+        logger.warning("%s: the database is unavailable (%s)", what % args, _first_line(error))
+    else:
+        logger.error(what, *args, exc_info=error)
+
+
 def interaction_context(interaction: discord.Interaction) -> str:
     """What was used, by whom and where, for the log (never the user's text)."""
     command = interaction.command.qualified_name if interaction.command else None

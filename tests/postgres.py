@@ -195,10 +195,10 @@ class PostgresCluster:
             self.stop()
             raise
 
-    def _start_server(self) -> None:
-        # Another process may take the free port between the probe and the bind: try a few.
+    def _start_server(self, port: int | None = None) -> None:
+        # Another process may take a free port between the probe and the bind: try a few (the same one if given).
         for attempt in range(3):
-            self.port = _free_port()
+            self.port = port or _free_port()
             options = (
                 f"-c listen_addresses={self.host} -p {self.port} -k {self.socket_dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -225,6 +225,16 @@ class PostgresCluster:
                     f"the PostgreSQL server did not start (exit code {result.returncode}):\n"
                     f"{result.stdout}{result.stderr}{log[-4000:]}".rstrip()
                 )
+
+    @contextlib.contextmanager
+    def server_down(self) -> Iterator[None]:
+        """The server stopped for the block, as in a restart or an outage (a fast shutdown: open connections are
+        closed), then started again on the same port with the same data, so existing URLs work again."""
+        self._checked("pg_ctl", "stop", "--pgdata", str(self.data_dir), "--mode", "fast", "--wait")
+        try:
+            yield
+        finally:
+            self._start_server(port=self.port)
 
     def stop(self) -> None:
         if self._base is None:

@@ -12,6 +12,7 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.client import NexusBot
+from bot.interaction_errors import log_background_failure
 from bot.ratelimit import AcknowledgementLimiter
 from bot.services.challenges import ChallengeService, IncomingMessage, IngestResult, Logged, Nudge, SolutionLogged
 from bot.services.guild_settings import GuildSettingsService
@@ -221,9 +222,9 @@ class ChallengeLogCog(commands.Cog):
                         continue
                     try:
                         read += await self._backfill_channel(channel)
-                    except Exception:
+                    except Exception as error:
                         # One failing channel must not stop the others, nor the bot.
-                        log.exception("backfill of channel %s failed", channel_id)
+                        log_background_failure(log, error, "backfill of channel %s failed", channel_id)
         return read
 
     async def _backfill_channel(self, channel: discord.TextChannel) -> int:
@@ -276,8 +277,13 @@ class ChallengeLogCog(commands.Cog):
     @tasks.loop(minutes=NUDGE_INTERVAL_MINUTES)
     async def nudge(self) -> None:
         async with self._nudge_lock:
-            if not self._closing:
+            if self._closing:
+                return
+            try:
                 await self.send_due_nudges(datetime.now(UTC))
+            except Exception as error:
+                # A task loop stops for good on an error it does not expect: the next round must still come.
+                log_background_failure(log, error, "nudge round failed; the next one retries")
 
     @nudge.before_loop
     async def _before_nudge(self) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from discord.ext import commands, tasks
 
+from bot.interaction_errors import log_background_failure
 from bot.services.pairing import PairingService
 from cogs.pairing._announce import Announcer
 from cogs.pairing._render import auto_paused_text, checkin_text, expired_text, notice_text
@@ -60,8 +61,8 @@ class PairingSchedulerCog(commands.Cog):
                 return
             try:
                 report = await self.run_due_work(self._pairing.now())
-            except Exception:
-                log.exception("pairing pass failed; the next one retries")
+            except Exception as error:
+                log_background_failure(log, error, "pairing pass failed; the next one retries")
                 return
         if report.matched or report.expired or report.checkins or report.paused or report.notices:
             log.info("pairing pass: %s", report)

@@ -4,6 +4,7 @@ of a burst of posts. In every case each post the server delivered is logged exac
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -14,11 +15,15 @@ from typing import Any
 import pytest
 
 from bot.client import NexusBot
+from bot.interaction_errors import DATABASE_BUSY
 from bot.ratelimit import AcknowledgementLimiter
+from bot.services.challenges import Person
 from tests.e2e.harness import TOKEN, running_bot, settings_for, until
+from tests.e2e.learners import FRONTEND
 from tests.e2e.rows import NotMigrated, fetch
 from tests.e2e.server import JSON, FakeDiscord
 from tests.e2e.users import FakeUser
+from tests.postgres import PostgresCluster
 
 
 def _watching(server: FakeDiscord, database: str) -> Any:
@@ -184,3 +189,53 @@ async def test_sigkill_in_a_burst_then_restart_logs_every_delivered_post_exactly
             await asyncio.wait_for(second.wait(), 30)
         except TimeoutError:
             second.kill()
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgresql)], indirect=True)
+async def test_while_postgresql_restarts_commands_say_try_again_and_nothing_is_half_stored(
+    nexus: NexusBot,
+    discord_server: FakeDiscord,
+    learner: FakeUser,
+    database: str,
+    postgres_cluster: PostgresCluster,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logged = await nexus.services.challenges.log_challenge(
+        guild_id=discord_server.guild_id,
+        channel_id=discord_server.general_id,
+        author=Person(learner.id, "ada"),
+        title="Migrations hang on deploy",
+        details="alembic upgrade head never finishes",
+    )
+    challenge_id = logged.challenge.id
+    assert (await learner.slash("challenge show", id=challenge_id)).embed["title"].endswith("Migrations hang on deploy")
+
+    with postgres_cluster.server_down():
+        # The pooled connections are dead now: a read and a write each get the clear, private "try again".
+        for answer in (
+            await learner.slash("challenge show", id=challenge_id),
+            await learner.slash("pair request", **FRONTEND),
+        ):
+            assert answer.ephemeral
+            assert answer.content == DATABASE_BUSY
+            assert not answer.interaction.expired
+        # So does the background work, and its loops live on to run again (a task loop would stop for good on an
+        # error it does not expect): one round of each, by hand, during the outage.
+        for cog, loop in (("ChallengeLogCog", "nudge"), ("PairingSchedulerCog", "periodic")):
+            await getattr(nexus.get_cog(cog), loop)()
+        assert nexus.is_ready()
+        assert not nexus.is_closed()
+
+    # Back up on the same address: the pool replaces its dead connections (pre-ping), nothing to restart.
+    assert (await learner.slash("challenge show", id=challenge_id)).embed["title"].endswith("Migrations hang on deploy")
+    assert "You are in the queue" in (await learner.slash("pair request", **FRONTEND)).content
+    # The request refused during the outage left nothing behind: one request, one profile.
+    requests = await fetch(database, "SELECT state FROM pair_requests WHERE user_id = :user", user=learner.id)
+    assert [row.state for row in requests] == ["waiting"]
+    assert len(await fetch(database, "SELECT track FROM learner_profiles WHERE user_id = :user", user=learner.id)) == 1
+    # Each failure was one warning line naming the outage; nothing was logged as a fault of the bot.
+    assert not [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    unavailable = [record.getMessage() for record in caplog.records if "database" in record.getMessage()]
+    assert any(message.startswith("database unavailable answering challenge show") for message in unavailable)
+    assert any(message.startswith("nudge round failed; the next one retries: the database") for message in unavailable)
+    assert any(message.startswith("pairing pass failed; the next one retries: the database") for message in unavailable)
