@@ -7,12 +7,10 @@ the challenge tests call `send_due_nudges`. "Now" for commands and buttons is th
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,9 +20,18 @@ from bot.client import NexusBot
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import LearnerProfile, PairCheckin, PairRequest, SessionRating, StudySession
 from bot.services.pairing import UNTIL_RESUMED, PairingService
-from cogs.pairing._scheduler import PairingSchedulerCog, PassReport
-from tests.e2e.harness import running_bot, settings_for, until
-from tests.e2e.learners import BACKEND, BOGOTA, FRONTEND, LAGOS, NOW, Clock
+from cogs.pairing._scheduler import PassReport
+from tests.e2e.harness import until
+from tests.e2e.learners import (
+    BACKEND,
+    BOGOTA,
+    FRONTEND,
+    LAGOS,
+    NOW,
+    Clock,
+    pairing_scheduler,
+    running_with_pairing_by_hand,
+)
 from tests.e2e.server import EPHEMERAL, JSON, FakeDiscord
 from tests.e2e.users import Answer, FakeUser
 
@@ -36,25 +43,9 @@ def clock() -> Clock:
     return Clock(NOW)
 
 
-@contextlib.asynccontextmanager
-async def _running(
-    server: FakeDiscord, database: str, clock: Clock, *, pairing_channel: bool = True
-) -> AsyncIterator[NexusBot]:
-    overrides = {"NEXUS_PAIRING_CHANNEL_ID": str(server.pairing_channel_id)} if pairing_channel else {}
-    async with running_bot(settings_for(server, database, **overrides)) as bot:
-        scheduler = _scheduler(bot)
-        # Stop the periodic loop (as unloading does: any pass in progress finishes first); tests run passes.
-        await scheduler.cog_unload()
-        task = scheduler.periodic.get_task()
-        if task is not None:
-            await asyncio.wait({task}, timeout=10)
-        bot.services.pairing.clock = clock
-        yield bot
-
-
 @pytest.fixture
 async def nexus(discord_server: FakeDiscord, database: str, clock: Clock) -> AsyncIterator[NexusBot]:
-    async with _running(discord_server, database, clock) as bot:
+    async with running_with_pairing_by_hand(discord_server, database, clock) as bot:
         yield bot
 
 
@@ -66,15 +57,8 @@ def third_learner(discord_server: FakeDiscord) -> FakeUser:
 # ----- helpers -----------------------------------------------------------------------------------------------------
 
 
-def _scheduler(bot: NexusBot) -> PairingSchedulerCog:
-    # Extensions are re-imported on every start, so the class differs from this module's import.
-    cog = bot.get_cog("PairingSchedulerCog")
-    assert cog is not None
-    return cast(PairingSchedulerCog, cog)
-
-
 async def _pass(bot: NexusBot, now: datetime, *, force_round: bool = False) -> PassReport:
-    return await _scheduler(bot).run_due_work(now, force_round=force_round)
+    return await pairing_scheduler(bot).run_due_work(now, force_round=force_round)
 
 
 def _pairing(bot: NexusBot) -> PairingService:
@@ -111,14 +95,6 @@ def _mentioned(message: JSON) -> set[int]:
 def _fields(message: JSON) -> dict[str, str]:
     (embed,) = message["embeds"]
     return {field["name"]: field["value"] for field in embed["fields"]}
-
-
-def _input_ids(modal: Answer) -> list[str]:
-    ids = []
-    for row in modal.modal["components"]:
-        inputs = [row["component"]] if row.get("type") == 18 else row["components"]
-        ids += [text_input["custom_id"] for text_input in inputs]
-    return ids
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -233,7 +209,7 @@ async def test_two_learners_are_matched_introduced_scheduled_reminded_and_rate(
     # A session booked with the thread's button and modal, in the organiser's own timezone.
     modal = await learner.click(intro, "Schedule a session")
     assert modal.modal["title"] == "Schedule a study session"
-    when, topic, minutes = _input_ids(modal)
+    when, topic, minutes = modal.input_ids
     booked = await learner.submit_modal(modal, **{when: "tomorrow 18:00", topic: "REST APIs", minutes: "45"})
     starts = _tomorrow_at(18, LAGOS, clock.now)
     assert not booked.ephemeral
@@ -349,16 +325,16 @@ async def test_buttons_and_reminders_survive_a_restart(
     discord_server: FakeDiscord, database: str, learner: FakeUser, other_learner: FakeUser, clock: Clock
 ) -> None:
     discord_server.closed_dms.add(learner.id)
-    async with _running(discord_server, database, clock):
+    async with running_with_pairing_by_hand(discord_server, database, clock):
         await _pair_up(discord_server, learner, other_learner, clock)
     intro = _intro(discord_server)
     thread_id = int(_thread(discord_server)["id"])
     starts = _tomorrow_at(18, LAGOS, clock.now)
 
     # A new process on the same database: the introduction's buttons still answer.
-    async with _running(discord_server, database, clock) as bot:
+    async with running_with_pairing_by_hand(discord_server, database, clock) as bot:
         modal = await learner.click(intro, "Schedule a session")
-        when, _topic, _minutes = _input_ids(modal)
+        when, _topic, _minutes = modal.input_ids
         booked = await learner.submit_modal(modal, **{when: "tomorrow 18:00"})
         assert f"Session **#1** with <@{other_learner.id}> is booked for {_stamp(starts, 'F')}" in booked.content
         assert [
@@ -369,7 +345,7 @@ async def test_buttons_and_reminders_survive_a_restart(
     # Another restart: reminders come from the database, and the one whose DMs are closed is reached in the
     # thread, though this process never saw the thread being created.
     day_before = starts - timedelta(hours=23)
-    async with _running(discord_server, database, clock) as bot:
+    async with running_with_pairing_by_hand(discord_server, database, clock) as bot:
         assert (await _pass(bot, day_before)).notices == {"day": 2}
     (fallback,) = [
         m for m in _thread_messages(discord_server, _thread(discord_server)) if "⏰ Reminder" in m["content"]
@@ -379,7 +355,7 @@ async def test_buttons_and_reminders_survive_a_restart(
     assert len(_dms_with(discord_server, other_learner, "⏰ Reminder")) == 1
 
     # And once sent, a reminder is not sent again by the next process.
-    async with _running(discord_server, database, clock) as bot:
+    async with running_with_pairing_by_hand(discord_server, database, clock) as bot:
         assert (await _pass(bot, day_before + timedelta(minutes=1))).notices == {}
         ended = await other_learner.click(intro, "End pairing")
         assert ended.content.startswith(f"<@{other_learner.id}> ended this pairing.")
@@ -442,7 +418,9 @@ async def test_without_a_thread_the_introduction_comes_by_dm(
     why: str,
 ) -> None:
     discord_server.threads_allowed = why != "threads refused"
-    async with _running(discord_server, database, clock, pairing_channel=why != "no pairing channel") as bot:
+    async with running_with_pairing_by_hand(
+        discord_server, database, clock, pairing_channel=why != "no pairing channel"
+    ) as bot:
         with caplog.at_level(logging.WARNING, logger="cogs.pairing._announce"):
             matched = await _pair_up(discord_server, learner, other_learner, clock)
         assert "Say hello in your DMs." in matched.content
@@ -461,7 +439,7 @@ async def test_without_a_thread_the_introduction_comes_by_dm(
         # The buttons of the DM work as the thread's do.
         (intro,) = _dms(discord_server, other_learner)
         modal = await other_learner.click(intro, "Schedule a session")
-        when, _topic, _minutes = _input_ids(modal)
+        when, _topic, _minutes = modal.input_ids
         booked = await other_learner.submit_modal(modal, **{when: "Fri 20:00"})
         assert f"Session **#1** with <@{learner.id}>" in booked.content
         assert booked.message["channel_id"] == str(discord_server.dm_channels[other_learner.id])
@@ -786,7 +764,7 @@ async def test_session_schedule_refuses_bad_input_and_stores_nothing(
     await _pair_up(discord_server, learner, other_learner, clock)
     modal = await learner.click(_intro(discord_server), "Schedule a session")
     discord_server.remove_member(other_learner.id)
-    when, _topic, minutes = _input_ids(modal)
+    when, _topic, minutes = modal.input_ids
     gone = await learner.submit_modal(modal, **{when: "tomorrow 18:00"})
     assert gone.ephemeral
     assert "no longer in this server" in gone.content
@@ -893,7 +871,7 @@ async def test_find_a_study_partner_from_an_open_challenge(
     await third_learner.slash("pair request", track="frontend")
     await third_learner.slash("pair cancel")
     form = await learner.slash("challenge new")
-    ids = _input_ids(form)
+    ids = form.input_ids
     logged = await learner.submit_modal(
         form, **dict(zip(ids, ["Containers cannot reach the database", "connection refused", "docker"], strict=False))
     )

@@ -22,11 +22,10 @@ Manage Server alone is not moderation, it is what `/nexus setup` needs.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -34,9 +33,8 @@ from sqlalchemy import select
 from bot.client import NexusBot
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import SessionRating
-from cogs.pairing._scheduler import PairingSchedulerCog, PassReport
-from tests.e2e.harness import running_bot, settings_for
-from tests.e2e.learners import BACKEND, FRONTEND, NOW, Clock
+from cogs.pairing._scheduler import PassReport
+from tests.e2e.learners import BACKEND, FRONTEND, NOW, Clock, pairing_scheduler, running_with_pairing_by_hand
 from tests.e2e.server import EPHEMERAL, JSON, FakeDiscord
 from tests.e2e.users import Answer, FakeUser
 
@@ -50,24 +48,11 @@ def clock() -> Clock:
     return Clock(NOW)
 
 
-def _scheduler(bot: NexusBot) -> PairingSchedulerCog:
-    cog = bot.get_cog("PairingSchedulerCog")
-    assert cog is not None
-    return cast(PairingSchedulerCog, cog)
-
-
 @pytest.fixture
 async def nexus(discord_server: FakeDiscord, database: str, clock: Clock) -> AsyncIterator[NexusBot]:
     """The bot with a pairing channel, its pairing clock under the test's control and its periodic pass stopped
     (scenarios run a pass themselves at the time they want)."""
-    settings = settings_for(discord_server, database, NEXUS_PAIRING_CHANNEL_ID=str(discord_server.pairing_channel_id))
-    async with running_bot(settings) as bot:
-        scheduler = _scheduler(bot)
-        await scheduler.cog_unload()
-        task = scheduler.periodic.get_task()
-        if task is not None:
-            await asyncio.wait({task}, timeout=10)
-        bot.services.pairing.clock = clock
+    async with running_with_pairing_by_hand(discord_server, database, clock) as bot:
         yield bot
 
 
@@ -113,7 +98,7 @@ class World:
 
     async def run_pass(self, now: datetime) -> PassReport:
         self.clock.now = now
-        return await _scheduler(self.bot).run_due_work(now)
+        return await pairing_scheduler(self.bot).run_due_work(now)
 
 
 Scenario = Callable[[World, FakeUser, bool], Awaitable[None]]
@@ -139,14 +124,6 @@ def assert_refused(answer: Answer, *phrases: str) -> None:
         assert phrase in answer.content, answer.content
 
 
-def _input_ids(modal: Answer) -> list[str]:
-    ids = []
-    for row in modal.modal["components"]:
-        inputs = [row["component"]] if row.get("type") == 18 else row["components"]
-        ids += [text_input["custom_id"] for text_input in inputs]
-    return ids
-
-
 def _labels(message: JSON) -> list[str]:
     return [component["label"] for row in message.get("components", []) for component in row["components"]]
 
@@ -164,7 +141,7 @@ def _dms_with(server: FakeDiscord, user: FakeUser, text: str) -> list[JSON]:
 
 async def _log(user: FakeUser, title: str, details: str = "It fails.", topics: str = "") -> Answer:
     form = await user.slash("challenge new")
-    title_id, details_id, topics_id, _tried_id = _input_ids(form)
+    title_id, details_id, topics_id, _tried_id = form.input_ids
     logged = await user.submit_modal(form, **{title_id: title, details_id: details, topics_id: topics})
     assert "Logged as challenge" in logged.content, logged.content
     return logged
@@ -172,7 +149,7 @@ async def _log(user: FakeUser, title: str, details: str = "It fails.", topics: s
 
 async def _solve(user: FakeUser, challenge_id: int, body: str) -> Answer:
     form = await user.slash("challenge solve", id=challenge_id)
-    (body_id,) = _input_ids(form)
+    (body_id,) = form.input_ids
     solved = await user.submit_modal(form, **{body_id: body})
     assert f"logged for challenge #{challenge_id}" in solved.content, solved.content
     return solved
@@ -264,7 +241,7 @@ async def _edit_button(world: World, actor: FakeUser, allowed: bool) -> None:
     answer = await actor.click(logged.message, "Edit")
     if allowed:
         assert answer.modal["title"] == "Edit the challenge"
-        title_id, _details_id, _topics_id = _input_ids(answer)
+        title_id, _details_id, _topics_id = answer.input_ids
         edited = await actor.submit_modal(answer, **{title_id: "Celery beat never fires on schedule"})
         assert edited.content == "Challenge #1 updated."
     else:
@@ -356,7 +333,7 @@ async def _pair_schedule(world: World, actor: FakeUser, allowed: bool) -> None:
     answer = await actor.click(intro, "Schedule a session")
     if allowed:
         assert answer.modal["title"] == "Schedule a study session"
-        when_id, _topic_id, _minutes_id = _input_ids(answer)
+        when_id, _topic_id, _minutes_id = answer.input_ids
         booked = await actor.submit_modal(answer, **{when_id: "tomorrow 18:00"})
         assert "Session **#1**" in booked.content, booked.content
         assert "**#1**" in (await world.ada.slash("session list")).content

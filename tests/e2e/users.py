@@ -74,6 +74,15 @@ class Answer:
         return dict(self.interaction.response or {})
 
     @property
+    def input_ids(self) -> list[str]:
+        """The modal's text inputs' custom ids, in order (in action rows, or in labels: component type 18)."""
+        ids = []
+        for row in self.modal["components"]:
+            inputs = [row["component"]] if row.get("type") == 18 else row["components"]
+            ids += [text_input["custom_id"] for text_input in inputs]
+        return ids
+
+    @property
     def deleted(self) -> bool:
         original = self.interaction.original_message_id
         return original is not None and bool(self.server.messages[original].get("deleted"))
