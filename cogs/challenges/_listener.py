@@ -26,6 +26,10 @@ ACKNOWLEDGED = "✅"
 BACKFILL_LIMIT = 1000  # messages per channel per start: enough for a night away, bounded
 FIRST_RUN_BACKFILL = 100
 BACKFILL_REWIND = timedelta(minutes=10)
+# A backfill that failed (the database or Discord away for a moment) is tried again after this, then twice as long
+# each time up to the cap, until it succeeds: what was posted while the bot was away must not wait for a restart.
+BACKFILL_RETRY_SECONDS = 30.0
+BACKFILL_RETRY_CAP_SECONDS = 30 * 60.0
 NUDGE_INTERVAL_MINUTES = 5
 # Acknowledgements wait while posts are being written, but no longer than this each: a burst is
 # committed first, and a steady stream of posts still gets its acknowledgements.
@@ -57,6 +61,9 @@ class ChallengeLogCog(commands.Cog):
         self._closing = False
         self._nudge_lock = asyncio.Lock()
         self._backfill_task: asyncio.Task[int] | None = None
+        self.backfill_retry_seconds = BACKFILL_RETRY_SECONDS
+        self._backfill_failures = 0
+        self._backfill_retry: asyncio.TimerHandle | None = None
         # Posts are acknowledged after their commit, in order, by one task that lets the writer go first.
         self._acks: asyncio.Queue[Acknowledgement] = asyncio.Queue()
         self._ack_task: asyncio.Task[None] | None = None
@@ -68,6 +75,8 @@ class ChallengeLogCog(commands.Cog):
     async def cog_unload(self) -> None:
         # Let database work finish rather than cancel it half-way: the engine is disposed next.
         self._closing = True
+        if self._backfill_retry is not None:
+            self._backfill_retry.cancel()
         async with self._nudge_lock:  # waits for a round in progress; the loop is then only sleeping
             self.nudge.cancel()
         if self._backfill_task is not None and not self._backfill_task.done():
@@ -207,15 +216,37 @@ class ChallengeLogCog(commands.Cog):
         self._start_backfill()
 
     def _start_backfill(self) -> None:
-        if self._reads_messages and (self._backfill_task is None or self._backfill_task.done()):
+        if self._closing or not self._reads_messages:
+            return
+        if self._backfill_task is None or self._backfill_task.done():
             self._backfill_task = asyncio.create_task(self.backfill())
 
+    def _retry_backfill_later(self) -> None:
+        if self._closing or (self._backfill_retry is not None and not self._backfill_retry.cancelled()):
+            return
+        delay = min(self.backfill_retry_seconds * 2**self._backfill_failures, BACKFILL_RETRY_CAP_SECONDS)
+        self._backfill_failures += 1
+
+        def retry() -> None:
+            self._backfill_retry = None
+            self._start_backfill()
+
+        self._backfill_retry = asyncio.get_running_loop().call_later(delay, retry)
+        log.info("backfill will be tried again in %.0f s", delay)
+
     async def backfill(self) -> int:
-        """Read what watched channels received while the bot was away; returns messages read."""
+        """Read what watched channels received while the bot was away; returns messages read. A channel that
+        fails is tried again later (`_retry_backfill_later`)."""
         read = 0
+        failed = False
         async with self._backfill_lock:
             for guild in self._bot.guilds:
-                settings = await self._guild_settings.get(guild.id)
+                try:
+                    settings = await self._guild_settings.get(guild.id)
+                except Exception as error:
+                    failed = True
+                    log_background_failure(log, error, "backfill of server %s failed", guild.id)
+                    continue
                 for channel_id in settings.challenge_channel_ids:
                     channel = guild.get_channel(channel_id)
                     if not isinstance(channel, discord.TextChannel):
@@ -224,7 +255,12 @@ class ChallengeLogCog(commands.Cog):
                         read += await self._backfill_channel(channel)
                     except Exception as error:
                         # One failing channel must not stop the others, nor the bot.
+                        failed = True
                         log_background_failure(log, error, "backfill of channel %s failed", channel_id)
+        if failed:
+            self._retry_backfill_later()
+        else:
+            self._backfill_failures = 0
         return read
 
     async def _backfill_channel(self, channel: discord.TextChannel) -> int:

@@ -239,3 +239,40 @@ async def test_while_postgresql_restarts_commands_say_try_again_and_nothing_is_h
     assert any(message.startswith("database unavailable answering challenge show") for message in unavailable)
     assert any(message.startswith("nudge round failed; the next one retries: the database") for message in unavailable)
     assert any(message.startswith("pairing pass failed; the next one retries: the database") for message in unavailable)
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgresql)], indirect=True)
+async def test_a_backfill_that_finds_the_database_down_is_tried_again_until_it_succeeds(
+    nexus: NexusBot,
+    discord_server: FakeDiscord,
+    database: str,
+    learner: FakeUser,
+    postgres_cluster: PostgresCluster,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    listener = nexus.get_cog("ChallengeLogCog")
+    assert listener is not None
+    listener.backfill_retry_seconds = 0.5  # type: ignore[attr-defined]  # the cog's class is re-imported per start
+    posts = _burst(learner, discord_server, 0, 3)
+    await _exactly_once(discord_server, database, posts)
+
+    with postgres_cluster.server_down():
+        identified = discord_server.identify_count
+        await discord_server.send_invalid_session()
+        posts += _burst(learner, discord_server, 3, 5)  # never delivered: only the channel's history has them
+        await discord_server.wait_connected(within=30)
+        assert discord_server.identify_count > identified
+
+        def backfill_failed() -> bool:
+            return any(
+                record.getMessage().startswith("backfill of channel")
+                and "the database is unavailable" in record.getMessage()
+                for record in caplog.records
+            )
+
+        await until(backfill_failed, "the backfill on the new session, failing")
+        await asyncio.sleep(1.0)  # a retry fails too: the database is still down
+
+    # Back up: a later retry reads the history, and each post is logged and acknowledged once.
+    await _exactly_once(discord_server, database, posts)
+    assert not [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
