@@ -223,19 +223,11 @@ class FakeUser:
 
     async def submit_modal(self, modal_answer: Answer, **values: str) -> Answer:
         """Fill the modal shown in `modal_answer` (by text input custom_id) and submit it."""
-        modal = modal_answer.modal
-        rows = []
-        for row in modal.get("components", []):
-            inputs = [row.get("component")] if row.get("type") == 18 else row.get("components", [])
-            for text_input in inputs:
-                custom_id = text_input["custom_id"]
-                rows.append(
-                    {
-                        "type": 1,
-                        "components": [{"type": 4, "custom_id": custom_id, "value": values.get(custom_id, "")}],
-                    }
-                )
-        data = {"custom_id": modal["custom_id"], "components": rows}
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": custom_id, "value": values.get(custom_id, "")}]}
+            for custom_id in modal_answer.input_ids
+        ]
+        data = {"custom_id": modal_answer.modal["custom_id"], "components": rows}
         channel = int(modal_answer.interaction.payload["channel_id"])
         interaction = self.server.new_interaction(5, data, self.id, channel)
         return await self._answer(interaction)
