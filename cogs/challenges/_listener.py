@@ -222,7 +222,7 @@ class ChallengeLogCog(commands.Cog):
             self._backfill_task = asyncio.create_task(self.backfill())
 
     def _retry_backfill_later(self) -> None:
-        if self._closing or (self._backfill_retry is not None and not self._backfill_retry.cancelled()):
+        if self._closing or self._backfill_retry is not None:  # closing cancels it; firing clears it
             return
         delay = min(self.backfill_retry_seconds * 2**self._backfill_failures, BACKFILL_RETRY_CAP_SECONDS)
         self._backfill_failures += 1
