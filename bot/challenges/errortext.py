@@ -72,8 +72,6 @@ _KNOWN_CLASSES = frozenset(
 # Module segments after which a capitalised name is an exception even without a suffix:
 # `psycopg2.errors.UniqueViolation`, `rest_framework.exceptions.NotAuthenticated`, `sqlalchemy.exc.X`.
 _EXCEPTION_MODULES = frozenset({"exceptions", "errors", "exc"})
-# Dotted identifiers; unambiguous (a dot always starts a new part), so matching is linear.
-_IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def _is_exception_class(name: str) -> bool:
@@ -97,20 +95,29 @@ def _maybe_class(text: str) -> bool:
     return any(hint in text for hint in _CLASS_HINTS)
 
 
+# The parts of dotted identifiers (`psycopg2.errors.UniqueViolation`) that may name an exception class,
+# found in C: a part (it starts after no letter, digit or underscore) that ends in a suffix or is a
+# well-known name, or any capitalised part after a module that names exceptions (in its group).
+_NAMED_CLASS = re.compile(
+    rf"(?<![A-Za-z0-9_])(?:[A-Z][A-Za-z0-9]*(?:{'|'.join(_CLASS_SUFFIXES)})"
+    rf"|{'|'.join(sorted(_KNOWN_CLASSES, key=len, reverse=True))})(?![A-Za-z0-9_])"
+)
+_AFTER_EXCEPTION_MODULE = re.compile(rf"(?<![A-Za-z0-9_])(?:{'|'.join(_EXCEPTION_MODULES)})\.([A-Z][A-Za-z0-9_]*)")
+
+
 def _exception_classes(text: str) -> Iterator[_Finding]:
-    for match in _IDENTIFIER.finditer(text):
-        offset = match.start()
-        parts = match.group().split(".")
-        for index, part in enumerate(parts):
-            after_module = index > 0 and parts[index - 1] in _EXCEPTION_MODULES and part[:1].isupper()
-            if _is_exception_class(part) or after_module:
-                token = _token(part)
-                yield _Finding(offset, token)
-                # psycopg's `UniqueViolation` and asyncpg's `UniqueViolationError` name a SQLSTATE.
-                condition = _CONDITION_BY_NAME.get(token.removesuffix("error"))
-                if condition:
-                    yield from _condition(offset, condition)
-            offset += len(part) + 1
+    parts = {
+        match.start(): match.group() for match in _NAMED_CLASS.finditer(text) if _is_exception_class(match.group())
+    }
+    for match in _AFTER_EXCEPTION_MODULE.finditer(text):
+        parts[match.start(1)] = match.group(1)
+    for offset in sorted(parts):
+        token = _token(parts[offset])
+        yield _Finding(offset, token)
+        # psycopg's `UniqueViolation` and asyncpg's `UniqueViolationError` name a SQLSTATE.
+        condition = _CONDITION_BY_NAME.get(token.removesuffix("error"))
+        if condition:
+            yield from _condition(offset, condition)
 
 
 # --- database errors ------------------------------------------------------------------------------------
