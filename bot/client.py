@@ -108,6 +108,10 @@ class NexusBot(commands.Bot):
         self._watchdogs: dict[int, asyncio.TimerHandle] = {}
         self._late_defers: set[asyncio.Task[None]] = set()
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Nexus has slash commands only: no message is parsed as a prefix command (`commands.Bot` would build
+        a command context for every message a watched channel receives)."""
+
     async def login(self, token: str) -> None:
         if self.api_url:
             point_at_api(self.api_url)
