@@ -1255,7 +1255,7 @@ async def _serve_discord_async(connection: Connection, database: Path) -> None:
         channel = server.challenges_channel_id
         users = [FakeUser(server, member) for member in list(server.members)[2:]]
         connection.send((server.api_url, server.guild_id, channel))
-        burst: list[str] = []
+        burst: list[tuple[dict[str, Any], str]] = []  # (the payload, as JSON)
         while True:
             command, argument = await loop.run_in_executor(None, connection.recv)
             if command == "connected":
@@ -1268,7 +1268,8 @@ async def _serve_discord_async(connection: Connection, database: Path) -> None:
                 for number, post in enumerate(argument):
                     user = users[number % len(users)]
                     message = server._store_message(channel, {"content": post}, author=user.member["user"])
-                    burst.append(json.dumps({**server.public(message), "member": user.member}))
+                    payload = {**server.public(message), "member": user.member}
+                    burst.append((payload, json.dumps(payload)))
                 connection.send(len(burst))
             elif command == "burst":
                 target, within = argument
@@ -1276,9 +1277,9 @@ async def _serve_discord_async(connection: Connection, database: Path) -> None:
                 assert session is not None
                 assert session.socket is not None
                 started = time.perf_counter()
-                for data in burst:
+                for payload, data in burst:
                     session.sequence += 1
-                    session.events.append((session.sequence, "MESSAGE_CREATE", json.loads(data)))
+                    session.events.append((session.sequence, "MESSAGE_CREATE", payload))  # kept for a RESUME
                     frame = f'{{"op":0,"t":"MESSAGE_CREATE","s":{session.sequence},"d":{data}}}'
                     await session.socket.send_str(frame)
                 sent = time.perf_counter()
@@ -1377,6 +1378,7 @@ async def _ingestion_suite(folder: Path) -> tuple[list[Row], list[str]]:
                 NEXUS_CHALLENGE_CHANNEL_IDS=str(server.channel_id),
                 NEXUS_LOG_LEVEL="WARNING",
             )
+            # Set up as `python -m bot run` sets it up, its garbage collector settled after start-up.
             async with running_bot(settings):
                 await server.ask("connected")
                 await asyncio.sleep(0.5)  # the start-up backfill of the (empty) channel
