@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -55,10 +55,10 @@ MAX_BATCH = 500
 PARSE_SLICE = 16
 # A batch the database refused (locked past its busy timeout, connection lost) is tried again after these.
 WRITE_RETRY_PAUSES = (0.5, 2.0)
-# Parsing a post (its parts, error signatures, topics) costs far more than writing it. The first batch
-# this big (a burst: a flood of posts, or a backfill) starts worker processes, kept from then on, that
-# parse every batch of at least POOL_BATCH posts: the event loop stays free for the gateway and the
-# writes. Until a burst comes, as in the usual trickle of posts, everything is parsed in the bot's process.
+# Parsing a post (its parts, error signatures, topics) costs far more than writing it. The first time this
+# many are being parsed at once (a burst: a flood of posts, or a backfill), worker processes start, kept from
+# then on, that parse every batch of at least POOL_BATCH posts: the event loop stays free for the gateway and
+# the writes. Until a burst comes, as in the usual trickle of posts, everything is parsed in the bot's process.
 POOL_START = 32
 POOL_BATCH = 4
 PARSE_WORKERS = 2
@@ -234,6 +234,49 @@ class _Change:
 
 
 _Post = _ChallengePost | _SolutionReply
+
+
+@dataclass(slots=True)
+class _ParsedBatch:
+    """Messages parsed, waiting for the writer: their posts, the answers for the others, and the newest
+    message per watched channel (its cursor moves past it when they are written)."""
+
+    posts: list[_Post]
+    answered: list[tuple[asyncio.Future[IngestResult], Exception | None]]
+    cursors: _Cursors
+
+    def __len__(self) -> int:
+        return len(self.posts) + len(self.answered)
+
+    def move_cursor(self, channel_id: int, guild_id: int, message_id: int) -> None:
+        newest = self.cursors.get(channel_id, (guild_id, 0))[1]
+        self.cursors[channel_id] = (guild_id, max(newest, message_id))
+
+    def absorb(self, later: _ParsedBatch) -> None:
+        """Add the batch parsed after this one: written together, as one batch."""
+        self.posts += later.posts
+        self.answered += later.answered
+        for channel_id, (guild_id, newest) in later.cursors.items():
+            self.move_cursor(channel_id, guild_id, newest)
+
+    def cancel(self) -> None:
+        for post in self.posts:
+            post.done.cancel()
+        for done, _ in self.answered:
+            done.cancel()
+
+
+@dataclass(slots=True)
+class _Parsing:
+    """A batch of messages being parsed."""
+
+    batch: list[_Arrived]
+    task: asyncio.Task[_ParsedBatch]
+
+    def cancel(self) -> None:
+        self.task.cancel()
+        for item in self.batch:
+            item.done.cancel()  # no-op for those already resolved
 
 
 class _Retry(Exception):
@@ -646,6 +689,9 @@ class ChallengeService:
         # In-channel writes, in arrival order, for the one writer task (see `submit`).
         self._queue: deque[_Arrived | _Change] = deque()
         self._writer: asyncio.Task[None] | None = None
+        # Batches being parsed, oldest first; `_dispatch` is due once per turn of the event loop.
+        self._parsing: deque[_Parsing] = deque()
+        self._dispatch_due = False
         self._pool: ProcessPoolExecutor | None = None
         self._pool_ready: asyncio.Future[Any] | None = None
         self._pool_broken = False
@@ -864,8 +910,13 @@ class ChallengeService:
 
     def _enqueue(self, item: _Arrived | _Change) -> None:
         self._queue.append(item)
+        loop = asyncio.get_running_loop()
+        if not self._dispatch_due:
+            # Once per turn of the event loop: the messages a turn of gateway events brought are parsed together.
+            self._dispatch_due = True
+            loop.call_soon(self._dispatch)
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_queue(), name="challenge-writer")
+            self._writer = loop.create_task(self._write_queue(), name="challenge-writer")
 
     async def _in_turn(self, run: Callable[[], Awaitable[Any]]) -> Any:
         """Run a write after every post queued before it: an edit racing its post's creation finds it."""
@@ -879,55 +930,67 @@ class ChallengeService:
             await asyncio.wait([self._writer])
 
     async def _write_queue(self) -> None:
-        """The writer: batches of messages, parsed while the batch before is being written."""
+        """The writer: writes what was parsed, in order, while what arrived since is being parsed.
+
+        Messages are parsed from the moment they arrive (`_dispatch`), several batches at once; a write
+        takes every batch parsed by the time it starts, up to `MAX_BATCH` messages, in one transaction. So
+        the parsing workers are busy while a burst is still arriving, and the burst is committed in a few
+        group commits. A change (an edit, a deletion) waits until every message queued before it is written.
+        """
+        loop = asyncio.get_running_loop()
         writing: asyncio.Task[None] | None = None
-        batch: list[_Arrived] = []
         try:
             while True:
-                if not self._queue:
-                    if writing is None:
-                        return  # nothing queued, nothing in flight: `_enqueue` starts a new writer
-                    await writing
-                    writing = None
+                self._dispatch()
+                parsing = self._parsing[0].task if self._parsing else None
+                if writing is None and parsing is not None and parsing.done():
+                    batch = self._take_parsed()
+                    writing = loop.create_task(self._write_posts(batch.posts, batch.answered, batch.cursors))
+                if writing is None and parsing is None:
+                    if not self._queue:
+                        return  # `_enqueue` starts a new writer
+                    # A change heads the queue (`_dispatch` would have taken a message), and every message
+                    # before it is written: its turn.
+                    await self._run_change(cast(_Change, self._queue.popleft()))
                     continue
-                first = self._queue.popleft()
-                if isinstance(first, _Change):
-                    if writing is not None:
-                        await writing
-                        writing = None
-                    await self._run_change(first)
-                    continue
-                # Every message queued up to the next other write: one batch.
-                batch = [first]
-                while self._queue and len(batch) < MAX_BATCH:
-                    following = self._queue[0]
-                    if isinstance(following, _Change):
-                        break
-                    batch.append(following)
-                    self._queue.popleft()
-                posts, answered = await self._parse_batch(batch)
+                # The next write waits for the write in flight, then for the oldest batch being parsed.
                 if writing is not None:
-                    await writing
-                cursors: _Cursors = {}
-                for item in batch:
-                    message = item.message
-                    if message.watched_channel_id is not None:
-                        newest = cursors.get(message.watched_channel_id, (0, 0))[1]
-                        cursors[message.watched_channel_id] = (message.guild_id, max(newest, message.message_id))
-                writing = asyncio.get_running_loop().create_task(self._write_posts(posts, answered, cursors))
+                    await writing  # it answers its posts, failed or not: it raises only if cancelled
+                    writing = None
+                elif parsing is not None:
+                    await asyncio.wait([parsing])
         finally:
             # Only when cancelled (the loop is closing) is anything left: nothing will write it.
             if writing is not None:
                 writing.cancel()
-            for item in batch:
-                item.done.cancel()  # no-op for those already resolved
+            while self._parsing:
+                self._parsing.popleft().cancel()
             while self._queue:
                 self._queue.popleft().done.cancel()
 
-    async def _parse_batch(
-        self, batch: list[_Arrived]
-    ) -> tuple[list[_Post], list[tuple[asyncio.Future[IngestResult], Exception | None]]]:
-        """The batch's posts, and the answers for its other messages (no post, or one that cannot be logged)."""
+    def _dispatch(self) -> None:
+        """Start parsing every message queued up to the next change, in batches of at most `MAX_BATCH`."""
+        self._dispatch_due = False
+        while self._queue and isinstance(self._queue[0], _Arrived):
+            batch: list[_Arrived] = []
+            while self._queue and len(batch) < MAX_BATCH and isinstance(self._queue[0], _Arrived):
+                batch.append(cast(_Arrived, self._queue.popleft()))
+            self._parsing.append(_Parsing(batch, self._start_parse(batch)))
+
+    def _take_parsed(self) -> _ParsedBatch:
+        """The oldest parsed batches as one: all parsed so far that fit in `MAX_BATCH` messages (at least one)."""
+        batch = self._parsing.popleft().task.result()
+        while self._parsing and self._parsing[0].task.done():
+            following = self._parsing[0].task.result()
+            if len(batch) + len(following) > MAX_BATCH:
+                break
+            batch.absorb(following)
+            self._parsing.popleft()
+        return batch
+
+    def _start_parse(self, batch: list[_Arrived]) -> asyncio.Task[_ParsedBatch]:
+        """Parse a batch: a big one in the parsing workers, if they run, which get it now (not on the
+        event loop's next turns, which may be busy reading a burst of gateway events)."""
         work = [
             (
                 item.message.content,
@@ -935,58 +998,82 @@ class ChallengeService:
             )
             for item in batch
         ]
-        parsed = await self._parse(work)
-        posts: list[_Post] = []
-        answered: list[tuple[asyncio.Future[IngestResult], Exception | None]] = []
-        for item, result in zip(batch, parsed, strict=True):
+        loop = asyncio.get_running_loop()
+        pool = self._pool_for(len(work))
+        sent: list[asyncio.Future[list[_Parsed | Exception]]] = []
+        if pool is not None:
+            size = -(-len(work) // PARSE_WORKERS)
+            try:
+                for start in range(0, len(work), size):
+                    sent.append(loop.run_in_executor(pool, _parse_in_worker, work[start : start + size]))
+            except RuntimeError:  # the workers are gone (BrokenProcessPool), or stopped
+                for future in sent:
+                    future.cancel()
+                sent = []
+                self._workers_failed()
+        return loop.create_task(self._parsed(batch, work, sent))
+
+    async def _parsed(
+        self, batch: list[_Arrived], work: list[tuple[str, bool]], sent: list[asyncio.Future[list[_Parsed | Exception]]]
+    ) -> _ParsedBatch:
+        """The batch's posts, the answers for its other messages (no post, or one that cannot be logged),
+        and how far it moves its channels' cursors."""
+        parsed: list[_Parsed | Exception] | None = None
+        if sent:
+            # A failed part is an exception here, a stopped pool's a cancellation: either way, parse it here.
+            parts = await asyncio.gather(*sent, return_exceptions=True)
+            if any(isinstance(part, BaseException) for part in parts):
+                self._workers_failed(next(part for part in parts if isinstance(part, BaseException)))
+            else:
+                parsed = [result for part in parts for result in cast(list[_Parsed | Exception], part)]
+        if parsed is None:
+            parsed = []
+            for index, (content, answers) in enumerate(work):
+                parsed.append(_parse_or_error(content, answers, self._matcher))
+                if index % PARSE_SLICE == PARSE_SLICE - 1:
+                    await asyncio.sleep(0)  # the batch in flight moves on meanwhile
+        result = _ParsedBatch([], [], {})
+        for item, outcome in zip(batch, parsed, strict=True):
             message = item.message
-            if isinstance(result, _ParsedChallenge):
-                posts.append(
+            if isinstance(outcome, _ParsedChallenge):
+                result.posts.append(
                     _ChallengePost(
                         message,
-                        result.title,
-                        result.details,
-                        result.error_terms,
-                        result.topics,
-                        result.solution,
+                        outcome.title,
+                        outcome.details,
+                        outcome.error_terms,
+                        outcome.topics,
+                        outcome.solution,
                         item.at,
                         item.done,
                     )
                 )
-            elif isinstance(result, _ParsedSolution):
+            elif isinstance(outcome, _ParsedSolution):
                 target = message.reference_message_id or message.thread_parent_message_id or 0
-                posts.append(_SolutionReply(message, result.body, target, item.at, item.done))
+                result.posts.append(_SolutionReply(message, outcome.body, target, item.at, item.done))
             else:
-                answered.append((item.done, result))
-        return posts, answered
+                result.answered.append((item.done, outcome))
+            if message.watched_channel_id is not None:
+                result.move_cursor(message.watched_channel_id, message.guild_id, message.message_id)
+        return result
 
-    async def _parse(self, work: list[tuple[str, bool]]) -> list[_Parsed | Exception]:
-        pool = self._pool_for(len(work))
-        if pool is not None:
-            loop = asyncio.get_running_loop()
-            size = -(-len(work) // PARSE_WORKERS)
-            chunks = [work[start : start + size] for start in range(0, len(work), size)]
-            try:
-                parts = await asyncio.gather(*(loop.run_in_executor(pool, _parse_in_worker, chunk) for chunk in chunks))
-            except Exception:  # a worker died, or could not be reached: the bot's process parses from now on
-                log.warning("the parsing workers failed; parsing in the bot's process from now on", exc_info=True)
-                self._pool_broken = True
-                self._stop_pool()
-            else:
-                return [result for part in parts for result in part]
-        results: list[_Parsed | Exception] = []
-        for index, (content, answers) in enumerate(work):
-            results.append(_parse_or_error(content, answers, self._matcher))
-            if index % PARSE_SLICE == PARSE_SLICE - 1:
-                await asyncio.sleep(0)  # the batch in flight moves on meanwhile
-        return results
+    def _workers_failed(self, error: BaseException | None = None) -> None:
+        """A worker died, or could not be reached: the bot's process parses from now on."""
+        if not self._pool_broken:
+            log.warning(
+                "the parsing workers failed; parsing in the bot's process from now on",
+                exc_info=error or True,
+            )
+            self._pool_broken = True
+        self._stop_pool()
 
     def _pool_for(self, count: int) -> ProcessPoolExecutor | None:
         """The parsing workers for a batch of `count` messages, or None to parse in this process."""
         if count < POOL_BATCH or self._pool_broken:
             return None
         if self._pool is None:
-            if count >= POOL_START:
+            # A burst: this batch and those still being parsed (a burst comes in over several turns of the loop).
+            if count + sum(len(parsing.batch) for parsing in self._parsing) >= POOL_START:
                 self._start_pool()
             return None  # this batch is parsed here (while the workers start)
         if self._pool_ready is None or not self._pool_ready.done():

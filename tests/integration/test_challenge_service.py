@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -828,6 +830,25 @@ async def test_posts_parsed_in_worker_processes_are_stored_as_parsed_here(
     assert len(rows) == 24
     assert [tuple(row)[1:] for row in rows[:12]] == [tuple(row)[1:] for row in rows[12:]]
     assert rows[0].error_terms == "integrityerror"
+
+
+async def test_posts_are_parsed_here_when_the_parsing_workers_die(
+    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(challenges_module, "POOL_START", 8)
+    monkeypatch.setattr(challenges_module, "PARSE_WORKERS", 1)
+    await _posted(log, _burst(61_000, 12))
+    assert await asyncio.wait_for(log.parsing_workers_started(), 120)
+    for worker in multiprocessing.active_children():  # killed outright, as the OOM killer would
+        os.kill(worker.pid or 0, signal.SIGKILL)
+        worker.join(10)
+    results = await _posted(log, _burst(62_000, 12))
+    assert all(isinstance(result, Logged) and result.created for result in results)
+    assert "the parsing workers failed; parsing in the bot's process from now on" in caplog.text
+    assert not await log.parsing_workers_started()
+    results = await _posted(log, _burst(63_000, 12))  # and from then on
+    assert all(isinstance(result, Logged) and result.created for result in results)
+    assert (await _stored(engine))["challenges"] == 36
 
 
 # --- accept ---------------------------------------------------------------------------------------------------
