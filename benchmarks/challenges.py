@@ -1379,7 +1379,7 @@ async def _ingestion_suite(folder: Path) -> tuple[list[Row], list[str]]:
                 NEXUS_LOG_LEVEL="WARNING",
             )
             # Set up as `python -m bot run` sets it up, its garbage collector settled after start-up.
-            async with running_bot(settings):
+            async with running_bot(settings, settle_heap_after_setup=True):
                 await server.ask("connected")
                 await asyncio.sleep(0.5)  # the start-up backfill of the (empty) channel
                 # A warm-up burst: the bot starts its parsing workers on its first burst and keeps them.

@@ -127,7 +127,7 @@ async def run_bot(settings: Settings) -> None:
 async def _run_until_stopped(settings: Settings, loop: asyncio.AbstractEventLoop) -> None:
     reads_messages: bool | None = None
     while True:
-        async with open_bot(settings, reads_messages=reads_messages) as bot:
+        async with open_bot(settings, reads_messages=reads_messages, settle_heap_after_setup=True) as bot:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, bot.request_shutdown)
             try:

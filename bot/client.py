@@ -18,6 +18,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot import replies
+from bot.heap import settle_startup_heap
 from bot.interaction_errors import interaction_context, report_interaction_error
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
@@ -84,6 +85,7 @@ class NexusBot(commands.Bot):
         guild_id: int | None = None,
         api_url: str | None = None,
         reads_messages: bool = False,
+        settle_heap_after_setup: bool = False,
         **options: Any,
     ) -> None:
         options.setdefault("intents", required_intents(reads_messages=reads_messages))
@@ -100,6 +102,9 @@ class NexusBot(commands.Bot):
         )
         self.services = services
         self.reads_messages = reads_messages
+        # The process's garbage collector is tuned once set-up is done (`settle_startup_heap`): for the bot's own
+        # process, not for one that starts many bots (the tests).
+        self._settle_heap_after_setup = settle_heap_after_setup
         self.guild_id = guild_id
         self.api_url = api_url
         self.started_at = time.monotonic()
@@ -126,6 +131,8 @@ class NexusBot(commands.Bot):
         for extension in discover_extensions():
             await self.load_extension(extension)
         await self.sync_commands()
+        if self._settle_heap_after_setup:
+            settle_startup_heap()
 
     async def sync_commands(self) -> bool:
         """Sync the command tree when it differs from the last sync of this scope; True if it synced."""

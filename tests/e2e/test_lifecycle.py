@@ -46,6 +46,21 @@ async def test_commands_sync_once_and_not_again_after_a_restart(discord_server: 
     assert len(discord_server.command_puts) == 1, "unchanged commands were synced again"
 
 
+async def test_the_garbage_collector_is_settled_after_set_up_only_when_asked(
+    discord_server: FakeDiscord, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settled: list[int] = []
+    # Recorded, not run: freezing the test process's objects would keep every later test's garbage.
+    monkeypatch.setattr("bot.client.settle_startup_heap", lambda: settled.append(len(discord_server.command_puts)))
+    settings = settings_for(discord_server, database)
+    async with running_bot(settings):
+        pass
+    assert settled == []
+    async with running_bot(settings, settle_heap_after_setup=True):
+        pass
+    assert settled == [1], "settled once, after the commands were synced"
+
+
 async def test_without_a_guild_commands_sync_globally(discord_server: FakeDiscord, database: str) -> None:
     settings = settings_for(discord_server, database, NEXUS_GUILD_ID=None)
     async with running_bot(settings):

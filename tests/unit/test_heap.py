@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bot.heap import heap_trimmer, trim_heap_periodically
+from bot.heap import YOUNG_COLLECTION_EVERY, heap_trimmer, trim_heap_periodically
 
 
 def _resident_mb() -> float:
@@ -56,3 +58,24 @@ async def test_the_loop_trims_every_interval_until_cancelled() -> None:
     await asyncio.sleep(0.05)
     assert settled >= 3
     assert calls == settled  # nothing runs after the cancel
+
+
+def test_settling_freezes_what_start_up_built_and_collects_young_objects_less_often() -> None:
+    # In a process of its own: frozen objects are never collected, which this test process must not suffer.
+    script = """
+import gc
+from bot.heap import settle_startup_heap
+built = [[index] for index in range(50_000)]
+cycle = []
+cycle.append(cycle)
+del cycle
+settle_startup_heap()
+print(gc.get_freeze_count() >= len(built), gc.get_threshold()[0], gc.collect())
+"""
+    result = subprocess.run(  # noqa: S603  (our own interpreter, our script)
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    frozen, young, left = result.stdout.split()
+    assert frozen == "True"
+    assert int(young) == YOUNG_COLLECTION_EVERY
+    assert left == "0", "the garbage start-up left was collected before freezing"
