@@ -29,6 +29,36 @@ def _token(name: str) -> str:
     return _NOT_TOKEN.sub("", name.lower())
 
 
+# Ignoring case, Python's `re` matches four non-ASCII letters to ASCII ones: U+0130 and U+0131 (dotted capital and
+# dotless small I) to "i", U+017F (long S) to "s", U+212A (Kelvin sign) to "k" (its documentation lists them).
+# Mapped to those, then lowered, a text holds the ASCII words of every match of a pattern that ignores case: the
+# screens look for those words there.
+_CASELESS_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _caseless(text: str) -> str:
+    """`text` mapped and lowered so: what a pattern ignoring case matched reads as its lowercase ASCII words."""
+    return text.translate(_CASELESS_TO_ASCII).lower()
+
+
+_FOUR_DIGITS = re.compile(r"[0-9]{4}")
+
+
+class _Screen:
+    """A text as the screens read it: a pattern runs only where what every match of it needs is found."""
+
+    __slots__ = ("folded", "four_digits", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded = _caseless(text)
+        self.four_digits = _FOUR_DIGITS.search(text) is not None
+
+    def holds(self, words: tuple[str, ...]) -> bool:
+        """Whether any of these lowercase words is in the text, whatever its case."""
+        return any(word in self.folded for word in words)
+
+
 # --- exception classes ----------------------------------------------------------------------------------
 
 _CLASS_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Timeout", "Fault")
@@ -143,24 +173,25 @@ _CONDITION_BY_NAME = {condition.name: condition for condition in _CONDITIONS}
 _CONDITION_BY_CODE = {condition.sqlstate: condition for condition in _CONDITIONS}
 # PostgreSQL's messages for those conditions, and SQLite's wording of the same faults (SQLite has no
 # SQLSTATE, so its messages give the condition name only).
+# Each with the words every match of it holds, for the screen (lowercase; SQLite's as written).
 _POSTGRES_MESSAGES = (
-    (re.compile(r"duplicate key value violates unique constraint", re.IGNORECASE), "uniqueviolation"),
-    (re.compile(r"violates foreign key constraint", re.IGNORECASE), "foreignkeyviolation"),
-    (re.compile(r"violates not-null constraint", re.IGNORECASE), "notnullviolation"),
-    (re.compile(r"violates check constraint", re.IGNORECASE), "checkviolation"),
-    (re.compile(r"\brelation \"[^\"\n]{1,200}\" does not exist", re.IGNORECASE), "undefinedtable"),
-    (re.compile(r"\bcolumn \"?[\w.]{1,200}\"? does not exist", re.IGNORECASE), "undefinedcolumn"),
-    (re.compile(r"\bdeadlock detected\b", re.IGNORECASE), "deadlockdetected"),
-    (re.compile(r"could not serialize access", re.IGNORECASE), "serializationfailure"),
-    (re.compile(r"password authentication failed", re.IGNORECASE), "invalidpassword"),
+    (re.compile(r"duplicate key value violates unique constraint", re.IGNORECASE), "uniqueviolation", "duplicate"),
+    (re.compile(r"violates foreign key constraint", re.IGNORECASE), "foreignkeyviolation", "violates"),
+    (re.compile(r"violates not-null constraint", re.IGNORECASE), "notnullviolation", "violates"),
+    (re.compile(r"violates check constraint", re.IGNORECASE), "checkviolation", "violates"),
+    (re.compile(r"\brelation \"[^\"\n]{1,200}\" does not exist", re.IGNORECASE), "undefinedtable", "does not exist"),
+    (re.compile(r"\bcolumn \"?[\w.]{1,200}\"? does not exist", re.IGNORECASE), "undefinedcolumn", "does not exist"),
+    (re.compile(r"\bdeadlock detected\b", re.IGNORECASE), "deadlockdetected", "deadlock"),
+    (re.compile(r"could not serialize access", re.IGNORECASE), "serializationfailure", "serialize"),
+    (re.compile(r"password authentication failed", re.IGNORECASE), "invalidpassword", "password"),
 )
 _SQLITE_MESSAGES = (
-    (re.compile(r"\bUNIQUE constraint failed"), "uniqueviolation"),
-    (re.compile(r"\bFOREIGN KEY constraint failed"), "foreignkeyviolation"),
-    (re.compile(r"\bNOT NULL constraint failed"), "notnullviolation"),
-    (re.compile(r"\bCHECK constraint failed"), "checkviolation"),
-    (re.compile(r"\bno such table\b"), "undefinedtable"),
-    (re.compile(r"\bno such column\b"), "undefinedcolumn"),
+    (re.compile(r"\bUNIQUE constraint failed"), "uniqueviolation", "UNIQUE constraint failed"),
+    (re.compile(r"\bFOREIGN KEY constraint failed"), "foreignkeyviolation", "FOREIGN KEY constraint failed"),
+    (re.compile(r"\bNOT NULL constraint failed"), "notnullviolation", "NOT NULL constraint failed"),
+    (re.compile(r"\bCHECK constraint failed"), "checkviolation", "CHECK constraint failed"),
+    (re.compile(r"\bno such table\b"), "undefinedtable", "no such table"),
+    (re.compile(r"\bno such column\b"), "undefinedcolumn", "no such column"),
 )
 # "SQLSTATE[23505]", "sqlstate 23505", "SQL state: 23505"; a code is five characters, one a digit.
 _SQLSTATE = re.compile(r"\bSQL[ _]?STATE\b[ \t]*[\[(:=]?[ \t]*(?=[A-Z]{0,4}[0-9])([0-9A-Z]{5})\b", re.IGNORECASE)
@@ -177,52 +208,33 @@ def _condition(position: int, condition: _Condition, *, with_code: bool = True) 
         yield _Finding(position, f"sqlstate{condition.sqlstate}")
 
 
-# Something every pattern of `_database_errors` needs, in the case-folded text (its patterns ignore case or
-# are a case of these): a post with none of them has no database error to find. MySQL's and MongoDB's codes
-# need four digits in a row.
-_DATABASE_HINTS = (
-    "sqlstate",
-    "sql state",
-    "sql_state",
-    "duplicate key",
-    "violates",
-    "does not exist",
-    "deadlock",
-    "could not serialize",
-    "password authentication",
-    "constraint failed",
-    "no such table",
-    "no such column",
-    "fatal:",
-)
-_FOUR_DIGITS = re.compile(r"[0-9]{4}")
-
-
-def _maybe_database(text: str) -> bool:
-    folded = text.casefold()
-    return any(hint in folded for hint in _DATABASE_HINTS) or _FOUR_DIGITS.search(text) is not None
-
-
-def _database_errors(text: str) -> Iterator[_Finding]:
-    for match in _SQLSTATE.finditer(text):
-        code = match.group(1).lower()
-        known = _CONDITION_BY_CODE.get(code)
-        if known:
-            yield from _condition(match.start(), known)
-        else:
-            yield _Finding(match.start(), f"sqlstate{code}")
-    for pattern, name in _POSTGRES_MESSAGES:
-        for match in pattern.finditer(text):
-            yield from _condition(match.start(), _CONDITION_BY_NAME[name])
-    for pattern, name in _SQLITE_MESSAGES:
-        for match in pattern.finditer(text):
-            yield from _condition(match.start(), _CONDITION_BY_NAME[name], with_code=False)
-    for match in _MYSQL.finditer(text):
-        yield _Finding(match.start(), f"mysql{match.group(1) or match.group(2)}")
-    for match in _MONGO.finditer(text):
-        yield _Finding(match.start(), f"mongoe{match.group(1)}")
-    for match in _PG_FATAL.finditer(text):
-        yield _Finding(match.start(), "pgfatal")
+def _database_errors(text: str, screen: _Screen | None = None) -> Iterator[_Finding]:
+    """Database errors; with a `screen`, only the patterns whose words (or four digits) the text holds run."""
+    if screen is None or ("sql" in screen.folded and "state" in screen.folded):
+        for match in _SQLSTATE.finditer(text):
+            code = _caseless(match.group(1))
+            known = _CONDITION_BY_CODE.get(code)
+            if known:
+                yield from _condition(match.start(), known)
+            else:
+                yield _Finding(match.start(), f"sqlstate{code}")
+    for pattern, name, words in _POSTGRES_MESSAGES:
+        if screen is None or words in screen.folded:
+            for match in pattern.finditer(text):
+                yield from _condition(match.start(), _CONDITION_BY_NAME[name])
+    for pattern, name, words in _SQLITE_MESSAGES:
+        if screen is None or words in text:
+            for match in pattern.finditer(text):
+                yield from _condition(match.start(), _CONDITION_BY_NAME[name], with_code=False)
+    if screen is None or (screen.four_digits and ("ERROR" in text or "Error" in text)):
+        for match in _MYSQL.finditer(text):
+            yield _Finding(match.start(), f"mysql{match.group(1) or match.group(2)}")
+    if screen is None or screen.four_digits:
+        for match in _MONGO.finditer(text):
+            yield _Finding(match.start(), f"mongoe{match.group(1)}")
+    if screen is None or "FATAL:" in text:
+        for match in _PG_FATAL.finditer(text):
+            yield _Finding(match.start(), "pgfatal")
 
 
 # --- HTTP statuses --------------------------------------------------------------------------------------
@@ -263,6 +275,7 @@ _WORD_THEN_CODE = re.compile(
     rf"[\"']?[ \t]*[:=#]?[ \t]*{_CODE}",
     re.IGNORECASE,
 )
+_STATUS_WORDS = ("http", "status", "error", "response")
 # Phrases that name one status on their own, without its number; the plainer ones ("Not Found",
 # "Bad Request") are ordinary English and need the number.
 _DISTINCT_PHRASES = re.compile(
@@ -279,11 +292,12 @@ _DISTINCT_CODES = {
     "method not allowed": 405,
     "unprocessable entity": 422,
 }
+_PHRASE_WORDS = ("internal", "gateway", "unavailable", "requests", "allowed", "unprocessable")
 _SPACES = re.compile(r"[ \t]+")
 
 
 def _phrase_of(code: int, phrase: str) -> bool:
-    return _SPACES.sub(" ", phrase.lower()) in _REASONS.get(code, frozenset())
+    return _SPACES.sub(" ", _caseless(phrase)) in _REASONS.get(code, frozenset())
 
 
 # A status code: all but `_DISTINCT_PHRASES` need one, and the long alternation of reason phrases is the
@@ -293,23 +307,25 @@ _MAYBE_CODE = re.compile(r"[1-5][0-9]{2}")
 _CODE_IN_PARENTHESES = re.compile(r"\([1-5][0-9]{2}\)")
 
 
-def _distinct_phrases(text: str) -> Iterator[_Finding]:
+def _distinct_phrases(text: str, screen: _Screen | None = None) -> Iterator[_Finding]:
+    if screen is not None and not screen.holds(_PHRASE_WORDS):
+        return
     for match in _DISTINCT_PHRASES.finditer(text):
-        yield _Finding(match.start(), f"http{_DISTINCT_CODES[_SPACES.sub(' ', match.group(1).lower())]}")
+        yield _Finding(match.start(), f"http{_DISTINCT_CODES[_SPACES.sub(' ', _caseless(match.group(1)))]}")
 
 
-def _http_statuses(text: str) -> Iterator[_Finding]:
+def _http_statuses(text: str, screen: _Screen | None = None) -> Iterator[_Finding]:
     for match in _CODE_THEN_PHRASE.finditer(text):
         if _phrase_of(int(match.group(1)), match.group(2)):
             yield _Finding(match.start(), f"http{match.group(1)}")
     for match in _PHRASE_THEN_CODE.finditer(text) if _CODE_IN_PARENTHESES.search(text) else ():
         if _phrase_of(int(match.group(2)), match.group(1)):
             yield _Finding(match.start(), f"http{match.group(2)}")
-    for match in _WORD_THEN_CODE.finditer(text):
+    for match in _WORD_THEN_CODE.finditer(text) if screen is None or screen.holds(_STATUS_WORDS) else ():
         # Only real statuses: "exit code 137" is a process, not a response.
         if int(match.group(1)) in _REASONS:
             yield _Finding(match.start(1), f"http{match.group(1)}")
-    yield from _distinct_phrases(text)
+    yield from _distinct_phrases(text, screen)
 
 
 # --- well-known error words -----------------------------------------------------------------------------
@@ -342,25 +358,31 @@ _WORD = re.compile(
 )
 
 
-def _error_words(text: str) -> Iterator[_Finding]:
+# The longest word of each, for the screen.
+_WORD_WORDS = tuple(sorted({max(word.split(" "), key=len) for word in _WORDS}))
+
+
+def _error_words(text: str, screen: _Screen | None = None) -> Iterator[_Finding]:
+    if screen is not None and not screen.holds(_WORD_WORDS):
+        return
     for match in _WORD.finditer(text):
-        yield _Finding(match.start(), _WORDS[_SPACES.sub(" ", match.group(1).lower())])
+        yield _Finding(match.start(), _WORDS[_SPACES.sub(" ", _caseless(match.group(1)))])
 
 
 # --- together -------------------------------------------------------------------------------------------
 
 
 def _findings(text: str, *, screened: bool = True) -> list[_Finding]:
-    """Every finding in `text`. Screened, a family of patterns runs only where a cheap pass found what all of
-    them need (most posts have no error text: it keeps parsing fast); `screened=False` runs them all, for the
+    """Every finding in `text`. Screened, a pattern runs only where a cheap pass found what all its matches
+    need (most posts have no error text: it keeps parsing fast); `screened=False` runs them all, for the
     test that shows both give the same."""
     if not screened:
         return [*_exception_classes(text), *_database_errors(text), *_http_statuses(text), *_error_words(text)]
+    screen = _Screen(text)
     findings = [*_exception_classes(text)] if _maybe_class(text) else []
-    if _maybe_database(text):
-        findings += _database_errors(text)
-    findings += _http_statuses(text) if _MAYBE_CODE.search(text) else _distinct_phrases(text)
-    findings += _error_words(text)
+    findings += _database_errors(text, screen)
+    findings += _http_statuses(text, screen) if _MAYBE_CODE.search(text) else _distinct_phrases(text, screen)
+    findings += _error_words(text, screen)
     return findings
 
 

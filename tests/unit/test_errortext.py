@@ -300,6 +300,14 @@ _FRAGMENTS = st.sampled_from(
         "Connection refused",
         "é",
         "_",
+        # The non-ASCII letters Python's `re` matches to ASCII ones when it ignores case.
+        "\u0130",
+        "\u0131",
+        "\u017f",
+        "\u212a",
+        "INTERNAL SERVER ERROR",
+        "SIGSEGV",
+        "violates unique constraint",
     ]
 )
 
@@ -337,8 +345,25 @@ def test_screening_finds_exactly_what_running_every_pattern_finds(text: str) -> 
         "Forbidden (403)",
         "the gateway timed out: Bad Gateway",
         "DoesNotExist",
+        "duplicate key value VIOLATES unique constraint".replace("I", "\u0130", 1),
+        "sqlstate 23505".replace("s", "\u017f", 1),
     ],
 )
 def test_screening_keeps_the_edge_cases(text: str) -> None:
     assert error_signatures(text) == error_signatures(text, screened=False)
     assert error_signatures(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\u0130NTERNAL SERVER ERROR on every request", ("http500",)),
+        ("the worker died: S\u0130GSEGV", ("segfault",)),
+        ("\u0131'm a teapot: 418", ()),  # no word before the code, no code before the phrase
+        ("418 \u0130'M A TEAPOT", ("http418",)),
+        ("SQLSTATE 2350\u212a", ("sqlstate2350k",)),
+    ],
+)
+def test_letters_that_match_ascii_ones_ignoring_case_read_as_those(text: str, expected: tuple[str, ...]) -> None:
+    assert error_signatures(text) == expected
+    _check(error_signatures(text))
