@@ -259,12 +259,6 @@ class _ParsedBatch:
         for channel_id, (guild_id, newest) in later.cursors.items():
             self.move_cursor(channel_id, guild_id, newest)
 
-    def cancel(self) -> None:
-        for post in self.posts:
-            post.done.cancel()
-        for done, _ in self.answered:
-            done.cancel()
-
 
 @dataclass(slots=True)
 class _Parsing:
@@ -277,6 +271,10 @@ class _Parsing:
         self.task.cancel()
         for item in self.batch:
             item.done.cancel()  # no-op for those already resolved
+
+
+def _parsed_well(task: asyncio.Task[_ParsedBatch]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
 
 
 class _Retry(Exception):
@@ -979,8 +977,10 @@ class ChallengeService:
 
     def _take_parsed(self) -> _ParsedBatch:
         """The oldest parsed batches as one: all parsed so far that fit in `MAX_BATCH` messages (at least one)."""
-        batch = self._parsing.popleft().task.result()
-        while self._parsing and self._parsing[0].task.done():
+        # Taken from the queue once parsed: a batch whose parsing failed stays for the writer's end to answer.
+        batch = self._parsing[0].task.result()
+        self._parsing.popleft()
+        while self._parsing and _parsed_well(self._parsing[0].task):
             following = self._parsing[0].task.result()
             if len(batch) + len(following) > MAX_BATCH:
                 break
