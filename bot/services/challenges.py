@@ -259,6 +259,12 @@ class _ParsedBatch:
         for channel_id, (guild_id, newest) in later.cursors.items():
             self.move_cursor(channel_id, guild_id, newest)
 
+    def cancel(self) -> None:
+        for post in self.posts:
+            post.done.cancel()  # no-op for those already answered
+        for done, _ in self.answered:
+            done.cancel()
+
 
 @dataclass(slots=True)
 class _Parsing:
@@ -271,6 +277,17 @@ class _Parsing:
         self.task.cancel()
         for item in self.batch:
             item.done.cancel()  # no-op for those already resolved
+
+    def failed(self) -> None:
+        """Parsing failed (its messages get the error) or was cancelled (so are they)."""
+        error = None if self.task.cancelled() else self.task.exception()
+        if error is not None:
+            log.error("could not parse %d messages", len(self.batch), exc_info=error)
+        for item in self.batch:
+            if error is None:
+                item.done.cancel()
+            else:
+                _settle(item.done, error=error)
 
 
 def _parsed_well(task: asyncio.Task[_ParsedBatch]) -> bool:
@@ -690,6 +707,7 @@ class ChallengeService:
         # Batches being parsed, oldest first; `_dispatch` is due once per turn of the event loop.
         self._parsing: deque[_Parsing] = deque()
         self._dispatch_due = False
+        self._parsing_here = asyncio.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._pool_ready: asyncio.Future[Any] | None = None
         self._pool_broken = False
@@ -912,7 +930,7 @@ class ChallengeService:
         if not self._dispatch_due:
             # Once per turn of the event loop: the messages a turn of gateway events brought are parsed together.
             self._dispatch_due = True
-            loop.call_soon(self._dispatch)
+            loop.call_soon(self._dispatch_turn)
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write_queue(), name="challenge-writer")
 
@@ -937,13 +955,17 @@ class ChallengeService:
         """
         loop = asyncio.get_running_loop()
         writing: asyncio.Task[None] | None = None
+        written: _ParsedBatch | None = None  # what `writing` writes
         try:
             while True:
                 self._dispatch()
                 parsing = self._parsing[0].task if self._parsing else None
+                if parsing is not None and parsing.done() and not _parsed_well(parsing):
+                    self._parsing.popleft().failed()  # its messages get the error; the others go on
+                    continue
                 if writing is None and parsing is not None and parsing.done():
-                    batch = self._take_parsed()
-                    writing = loop.create_task(self._write_posts(batch.posts, batch.answered, batch.cursors))
+                    written = self._take_parsed()
+                    writing = loop.create_task(self._write_posts(written.posts, written.answered, written.cursors))
                 if writing is None and parsing is None:
                     if not self._queue:
                         return  # `_enqueue` starts a new writer
@@ -954,21 +976,26 @@ class ChallengeService:
                 # The next write waits for the write in flight, then for the oldest batch being parsed.
                 if writing is not None:
                     await writing  # it answers its posts, failed or not: it raises only if cancelled
-                    writing = None
+                    writing, written = None, None
                 elif parsing is not None:
                     await asyncio.wait([parsing])
         finally:
             # Only when cancelled (the loop is closing) is anything left: nothing will write it.
             if writing is not None:
                 writing.cancel()
+            if written is not None:
+                written.cancel()  # a write cancelled before it started cannot answer its posts itself
             while self._parsing:
                 self._parsing.popleft().cancel()
             while self._queue:
                 self._queue.popleft().done.cancel()
 
+    def _dispatch_turn(self) -> None:
+        self._dispatch_due = False
+        self._dispatch()
+
     def _dispatch(self) -> None:
         """Start parsing every message queued up to the next change, in batches of at most `MAX_BATCH`."""
-        self._dispatch_due = False
         while self._queue and isinstance(self._queue[0], _Arrived):
             batch: list[_Arrived] = []
             while self._queue and len(batch) < MAX_BATCH and isinstance(self._queue[0], _Arrived):
@@ -977,7 +1004,6 @@ class ChallengeService:
 
     def _take_parsed(self) -> _ParsedBatch:
         """The oldest parsed batches as one: all parsed so far that fit in `MAX_BATCH` messages (at least one)."""
-        # Taken from the queue once parsed: a batch whose parsing failed stays for the writer's end to answer.
         batch = self._parsing[0].task.result()
         self._parsing.popleft()
         while self._parsing and _parsed_well(self._parsing[0].task):
@@ -999,18 +1025,18 @@ class ChallengeService:
             for item in batch
         ]
         loop = asyncio.get_running_loop()
-        pool = self._pool_for(len(work))
         sent: list[asyncio.Future[list[_Parsed | Exception]]] = []
-        if pool is not None:
-            size = -(-len(work) // PARSE_WORKERS)
-            try:
+        try:
+            pool = self._pool_for(len(work))
+            if pool is not None:
+                size = -(-len(work) // PARSE_WORKERS)
                 for start in range(0, len(work), size):
                     sent.append(loop.run_in_executor(pool, _parse_in_worker, work[start : start + size]))
-            except RuntimeError:  # the workers are gone (BrokenProcessPool), or stopped
-                for future in sent:
-                    future.cancel()
-                sent = []
-                self._workers_failed()
+        except Exception as error:  # the workers are gone (BrokenProcessPool), stopped, or could not start
+            for future in sent:
+                future.cancel()
+            sent = []
+            self._workers_failed(error)
         return loop.create_task(self._parsed(batch, work, sent))
 
     async def _parsed(
@@ -1028,10 +1054,13 @@ class ChallengeService:
                 parsed = [result for part in parts for result in cast(list[_Parsed | Exception], part)]
         if parsed is None:
             parsed = []
-            for index, (content, answers) in enumerate(work):
-                parsed.append(_parse_or_error(content, answers, self._matcher))
-                if index % PARSE_SLICE == PARSE_SLICE - 1:
-                    await asyncio.sleep(0)  # the batch in flight moves on meanwhile
+            # One batch at a time, oldest first: several at once would all finish late, and the next write
+            # needs the oldest.
+            async with self._parsing_here:
+                for index, (content, answers) in enumerate(work):
+                    parsed.append(_parse_or_error(content, answers, self._matcher))
+                    if index % PARSE_SLICE == PARSE_SLICE - 1:
+                        await asyncio.sleep(0)  # the batch in flight moves on meanwhile
         result = _ParsedBatch([], [], {})
         for item, outcome in zip(batch, parsed, strict=True):
             message = item.message
@@ -1069,18 +1098,22 @@ class ChallengeService:
 
     def _pool_for(self, count: int) -> ProcessPoolExecutor | None:
         """The parsing workers for a batch of `count` messages, or None to parse in this process."""
-        if count < POOL_BATCH or self._pool_broken:
+        if self._pool_broken:
             return None
         if self._pool is None:
             # A burst: this batch and those still being parsed (a burst comes in over several turns of the loop).
-            if count + sum(len(parsing.batch) for parsing in self._parsing) >= POOL_START:
+            parsing = sum(len(item.batch) for item in self._parsing if not item.task.done())
+            if count + parsing >= POOL_START:
                 self._start_pool()
             return None  # this batch is parsed here (while the workers start)
+        if count < POOL_BATCH:
+            return None
         if self._pool_ready is None or not self._pool_ready.done():
             return None
         return self._pool
 
     def _start_pool(self) -> None:
+        pool: ProcessPoolExecutor | None = None
         try:
             # Spawned, not forked: the bot's process has threads (the database driver's) a fork would copy.
             pool = ProcessPoolExecutor(
@@ -1092,9 +1125,11 @@ class ChallengeService:
             started: list[Future[list[_Parsed | Exception]]] = [
                 pool.submit(_parse_in_worker, []) for _ in range(PARSE_WORKERS)
             ]
-        except (OSError, RuntimeError):
+        except Exception:  # no processes here (OSError), or the matcher could not be sent to them
             log.warning("cannot start parsing workers; parsing in the bot's process", exc_info=True)
             self._pool_broken = True
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             return
         self._pool = pool
         self._pool_ready = asyncio.gather(*(asyncio.wrap_future(future) for future in started))

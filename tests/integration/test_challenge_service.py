@@ -851,6 +851,41 @@ async def test_posts_are_parsed_here_when_the_parsing_workers_die(
     assert (await _stored(engine))["challenges"] == 36
 
 
+async def test_posts_are_parsed_here_when_the_parsing_workers_cannot_start(
+    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused(*_args: object, **_options: object) -> None:
+        raise TypeError("cannot pickle the topic matcher")  # as a spawn that cannot send its arguments
+
+    monkeypatch.setattr(challenges_module, "POOL_START", 8)
+    monkeypatch.setattr(challenges_module, "ProcessPoolExecutor", refused)
+    results = await _posted(log, _burst(64_000, 12))
+    assert all(isinstance(result, Logged) and result.created for result in results)
+    assert "cannot start parsing workers; parsing in the bot's process" in caplog.text
+    assert not await log.parsing_workers_started()
+    assert (await _stored(engine))["challenges"] == 12
+
+
+async def test_a_batch_that_cannot_be_parsed_fails_alone(
+    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parse = ChallengeService._parsed
+
+    async def failing(self: ChallengeService, batch: list[Any], *args: Any) -> Any:
+        if any(item.message.message_id == 65_000 for item in batch):
+            raise RuntimeError("the parser broke")
+        return await parse(self, batch, *args)
+
+    monkeypatch.setattr(ChallengeService, "_parsed", failing)
+    broken = asyncio.ensure_future(log.ingest(_burst(65_000, 1)[0], suggest_similar=False))
+    await asyncio.sleep(0)  # its own turn of the loop, so its own batch
+    after = await _posted(log, _burst(65_001, 3))
+    with pytest.raises(RuntimeError, match="the parser broke"):
+        await broken
+    assert all(isinstance(result, Logged) and result.created for result in after)
+    assert (await _stored(engine))["challenges"] == 3
+
+
 # --- accept ---------------------------------------------------------------------------------------------------
 
 
