@@ -102,8 +102,8 @@ class NexusBot(commands.Bot):
         )
         self.services = services
         self.reads_messages = reads_messages
-        # The process's garbage collector is tuned once set-up is done (`settle_startup_heap`): for the bot's own
-        # process, not for one that starts many bots (the tests).
+        # Start-up's objects are frozen out of the garbage collector's scans once set-up is done
+        # (`settle_startup_heap`): in the bot's own process, not in one that starts many bots (the tests).
         self._settle_heap_after_setup = settle_heap_after_setup
         self.guild_id = guild_id
         self.api_url = api_url
