@@ -10,7 +10,7 @@ paste or a hostile query costs one pass per pattern.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import NamedTuple
 
@@ -47,16 +47,20 @@ _FOUR_DIGITS = re.compile(r"[0-9]{4}")
 class _Screen:
     """A text as the screens read it: a pattern runs only where what every match of it needs is found."""
 
-    __slots__ = ("folded", "four_digits", "text")
+    __slots__ = ("folded", "four_digits")
 
     def __init__(self, text: str) -> None:
-        self.text = text
         self.folded = _caseless(text)
         self.four_digits = _FOUR_DIGITS.search(text) is not None
 
     def holds(self, words: tuple[str, ...]) -> bool:
         """Whether any of these lowercase words is in the text, whatever its case."""
         return any(word in self.folded for word in words)
+
+
+def _longest_words(phrases: Iterable[str]) -> tuple[str, ...]:
+    """The longest word of each phrase: a screen for a pattern of the phrases, each word of which it matches."""
+    return tuple(sorted({max(phrase.split(" "), key=len) for phrase in phrases}))
 
 
 # --- exception classes ----------------------------------------------------------------------------------
@@ -292,7 +296,7 @@ _DISTINCT_CODES = {
     "method not allowed": 405,
     "unprocessable entity": 422,
 }
-_PHRASE_WORDS = ("internal", "gateway", "unavailable", "requests", "allowed", "unprocessable")
+_PHRASE_WORDS = _longest_words(_DISTINCT_CODES)
 _SPACES = re.compile(r"[ \t]+")
 
 
@@ -358,8 +362,7 @@ _WORD = re.compile(
 )
 
 
-# The longest word of each, for the screen.
-_WORD_WORDS = tuple(sorted({max(word.split(" "), key=len) for word in _WORDS}))
+_WORD_WORDS = _longest_words(_WORDS)
 
 
 def _error_words(text: str, screen: _Screen | None = None) -> Iterator[_Finding]:

@@ -1,4 +1,5 @@
-"""The heap trimmer: on glibc it gives a fragmented heap's free pages back; the loop calls it until cancelled."""
+"""The heap trimmer (on glibc it gives a fragmented heap's free pages back; the loop calls it until cancelled), and
+the garbage collector settled after start-up."""
 
 from __future__ import annotations
 
