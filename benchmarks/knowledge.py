@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from benchmarks._table import Row, row, time_calls
@@ -105,6 +106,7 @@ def synthetic_cards(count: int, seed: int = 7) -> list[TopicCard]:
                 summary=body,
                 key_points=body,
                 pitfalls=body,
+                reviewed=date(2026, 12, 7),
             )
         )
     return cards
@@ -114,7 +116,7 @@ def _write_cards(directory: Path, cards: list[TopicCard]) -> None:
     for card in cards:
         text = (
             f"---\ntitle: {card.title}\nslug: {card.slug}\ncategory: {card.category.value}\n"
-            f"aliases: [{', '.join(card.aliases)}]\n---\n\n## Summary\n{card.summary}\n\n"
+            f"aliases: [{', '.join(card.aliases)}]\nreviewed: {card.reviewed.isoformat()}\n---\n\n## Summary\n{card.summary}\n\n"
             f"## Key points\n{card.key_points}\n\n## Common pitfalls\n{card.pitfalls}\n"
         )
         (directory / f"{card.slug}.md").write_text(text, encoding="utf-8")

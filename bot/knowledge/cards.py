@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
@@ -21,6 +22,8 @@ class Category(StrEnum):
     DEVOPS = "devops"
     ARCHITECTURE = "architecture"
     TESTING = "testing"
+    WEB = "web"
+    FRONTEND = "frontend"
 
     @property
     def label(self) -> str:
@@ -38,6 +41,8 @@ _CATEGORY_LABELS = {
     Category.DEVOPS: "DevOps & delivery",
     Category.ARCHITECTURE: "Architecture & operations",
     Category.TESTING: "Testing & workflow",
+    Category.WEB: "Web platform: JS, TS & CSS",
+    Category.FRONTEND: "Frontend apps: React & Next.js",
 }
 
 
@@ -69,6 +74,8 @@ class TopicCard(BaseModel):
     keywords: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     docs: tuple[DocLink, ...] = Field(default=(), max_length=5)
+    # The day the card was last checked against its official docs (`nexus-bot check --stale`).
+    reviewed: date
     summary: str = Field(min_length=50, max_length=1000)
     key_points: str = Field(min_length=50, max_length=1000)
     pitfalls: str = Field(min_length=50, max_length=1000)

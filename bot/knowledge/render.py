@@ -20,6 +20,8 @@ CATEGORY_COLOURS: Mapping[Category, int] = {
     Category.DEVOPS: 0x2496ED,
     Category.ARCHITECTURE: 0x607D8B,
     Category.TESTING: 0x2E7D32,
+    Category.WEB: 0xF7DF1E,
+    Category.FRONTEND: 0x61DAFB,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from hypothesis import given, settings
@@ -260,6 +261,7 @@ def _synthetic_cards(count: int) -> list[TopicCard]:
                 summary=SECTION,
                 key_points=SECTION,
                 pitfalls=SECTION,
+                reviewed=date(2026, 12, 7),
             )
         )
     return cards

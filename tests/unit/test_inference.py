@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,6 +30,7 @@ def _card(slug: str, title: str, aliases: tuple[str, ...] = (), keywords: tuple[
         summary=_FILLER,
         key_points=_FILLER,
         pitfalls=_FILLER,
+        reviewed=date(2026, 12, 7),
     )
 
 

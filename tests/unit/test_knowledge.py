@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,7 @@ def card_markdown(
         f"category: {category}",
         f"aliases: [{', '.join(aliases)}]",
         f"related: [{', '.join(related)}]",
+        "reviewed: 2026-12-07",
         "docs:",
         "  - title: Reference",
         "    url: https://docs.example.org/reference/",
@@ -345,6 +347,7 @@ def _largest_valid_card() -> tuple[TopicCard, dict[str, str]]:
         key_points="k" * 1000,
         pitfalls="p" * 1000,
         example="e" * 1000,
+        reviewed=date(2026, 12, 7),
     )
     return card, dict.fromkeys(related, "R" * 80)
 
