@@ -373,9 +373,19 @@ class ChallengeRepository:
         return list(rows)
 
     async def export_batch(
-        self, guild_id: int, after_id: int, limit: int
+        self,
+        guild_id: int,
+        after_id: int,
+        limit: int,
+        *,
+        status: str | None = None,
+        topic: str | None = None,
+        since: datetime | None = None,
     ) -> tuple[list[Any], dict[int, list[str]], dict[int, list[Any]]]:
         """Plain rows, not ORM objects: an export reads every challenge, and objects cost ten times more."""
+        conditions = self._page_conditions(guild_id, status, topic, None)
+        if since is not None:
+            conditions.append(Challenge.created_at >= since)
         challenges = list(
             await self._session.execute(
                 select(
@@ -388,7 +398,7 @@ class ChallengeRepository:
                     Challenge.status,
                     Challenge.created_at,
                 )
-                .where(Challenge.guild_id == guild_id, _LIVE, Challenge.id > after_id)
+                .where(*conditions, Challenge.id > after_id)
                 .order_by(Challenge.id)
                 .limit(limit)
             )

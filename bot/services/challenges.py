@@ -11,13 +11,16 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from sqlalchemy import update
@@ -25,7 +28,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.challenges.errortext import error_signatures
-from bot.challenges.export import ExportChallenge, ExportSolution
+from bot.challenges.export import (
+    CsvExport,
+    ExportChallenge,
+    ExportSolution,
+    ExportTooLarge,
+    MarkdownExport,
+    describe_scope,
+)
 from bot.challenges.inference import TopicMatcher
 from bot.challenges.parsing import (
     MAX_DETAILS,
@@ -40,7 +50,14 @@ from bot.db.base import utcnow
 from bot.db.models import Challenge, ChallengeTopic, Solution
 from bot.db.repositories import ChallengeRepository, LoggedSource
 from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine, FoundChallenge
-from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RateLimitedError
+from bot.errors import (
+    ExportBusyError,
+    ExportTooLargeError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 from bot.knowledge.render import SolvedChallengeRef, SolvedChallenges
 from bot.ratelimit import SlidingWindowLimiter
 from bot.services.topics import TopicService
@@ -69,6 +86,31 @@ ANONYMOUS = "a former member"
 NEW_CHALLENGES_PER_HOUR = 10
 Period = Literal["week", "month", "all"]
 Sort = Literal["newest", "oldest"]
+Status = Literal["open", "solved"]
+ExportFormat = Literal["markdown", "csv"]
+# Challenges read from the database at a time for an export: each batch is rendered in a worker thread, so the
+# event loop only ever holds the rows of one batch, and only for as long as the driver takes to hand them over.
+EXPORT_BATCH = 500
+
+
+def parse_since(text: str) -> date:
+    """The `since` option of an export: a date as YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInputError(
+            f"`since` takes a date written YYYY-MM-DD, such as 2024-05-01; `{text.strip()[:40]}` is not one."
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedFile:
+    """An export written to a temporary file, there until the `export_file` block that made it ends."""
+
+    path: Path
+    filename: str  # the name to give the file when it is sent
+    challenges: int
+    size: int  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -713,6 +755,8 @@ class ChallengeService:
         self._pool_broken = False
         # Channels whose cursor stays before a batch that could not be written (see `_hold_cursors`).
         self._held_cursors: dict[int, int] = {}
+        # Servers with an export being prepared or sent: one at a time each (an export reads the whole log).
+        self._exporting: set[int] = set()
 
     def _changed(self, guild_id: int) -> None:
         """A write may have changed what is solved in this server: `/topic` cards must not go stale."""
@@ -1584,32 +1628,143 @@ class ChallengeService:
 
     async def export(self, guild_id: int, *, batch: int = 2000) -> AsyncIterator[ExportChallenge]:
         """Every live challenge of a server with its solutions (accepted first), streamed in id order."""
+        async for raw in self._export_batches(guild_id, batch=batch):
+            for item in self._export_items(raw):
+                yield item
+
+    async def _export_batches(
+        self,
+        guild_id: int,
+        *,
+        batch: int,
+        status: Status | None = None,
+        topic: str | None = None,
+        since: datetime | None = None,
+    ) -> AsyncIterator[tuple[list[Any], dict[int, list[str]], dict[int, list[Any]]]]:
+        """The rows of the export, `batch` challenges at a time, in id order (keyset: no batch rereads another)."""
         after = 0
         while True:
             async with self._sessions() as session:
-                rows, topics, solutions = await ChallengeRepository(session).export_batch(guild_id, after, batch)
-            for row in rows:
-                yield ExportChallenge(
-                    id=row.id,
-                    title=row.title,
-                    details=row.details,
-                    tried=row.tried,
-                    author=row.author_name if row.author_id is not None else ANONYMOUS,
-                    status=row.status,
-                    created_at=row.created_at,
-                    topics=tuple(self.topic_title(slug) for slug in topics.get(row.id, ())),
-                    solutions=tuple(
-                        ExportSolution(
-                            author=solution.author_name if solution.author_id is not None else ANONYMOUS,
-                            body=solution.body,
-                            accepted=solution.accepted,
-                        )
-                        for solution in solutions.get(row.id, ())
-                    ),
+                raw = await ChallengeRepository(session).export_batch(
+                    guild_id, after, batch, status=status, topic=topic, since=since
                 )
+            rows = raw[0]
+            if rows:
+                yield raw
             if len(rows) < batch:
                 return
             after = rows[-1].id
+
+    def _export_items(
+        self, raw: tuple[list[Any], dict[int, list[str]], dict[int, list[Any]]]
+    ) -> Iterator[ExportChallenge]:
+        rows, topics, solutions = raw
+        for row in rows:
+            yield ExportChallenge(
+                id=row.id,
+                title=row.title,
+                details=row.details,
+                tried=row.tried,
+                author=row.author_name if row.author_id is not None else ANONYMOUS,
+                status=row.status,
+                created_at=row.created_at,
+                topics=tuple(self.topic_title(slug) for slug in topics.get(row.id, ())),
+                solutions=tuple(
+                    ExportSolution(
+                        author=solution.author_name if solution.author_id is not None else ANONYMOUS,
+                        body=solution.body,
+                        accepted=solution.accepted,
+                    )
+                    for solution in solutions.get(row.id, ())
+                ),
+            )
+
+    @contextlib.asynccontextmanager
+    async def export_file(
+        self,
+        guild_id: int,
+        *,
+        community: str,
+        format: ExportFormat = "markdown",
+        limit: int | None = None,
+        topic: str | None = None,
+        status: Status | None = None,
+        since: date | None = None,
+    ) -> AsyncIterator[ExportedFile]:
+        """The "Challenges & Solutions" document of a server in a temporary file, removed when the block ends.
+
+        Rows come from the database in batches and are rendered in a worker thread, so the event loop is never
+        held for long and memory stays bounded whatever the size of the log. Past `limit` bytes (the server's
+        upload limit) it stops and raises `ExportTooLargeError`, which offers the filters. One export at a time
+        per server, from the start of rendering to the end of the block (its upload): a second gets
+        `ExportBusyError`.
+        """
+        card = self._topics.find(topic) if topic else None
+        if guild_id in self._exporting:
+            raise ExportBusyError()
+        self._exporting.add(guild_id)
+        try:
+            folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="nexus-export-"))
+            try:
+                yield await self._write_export(
+                    folder,
+                    guild_id,
+                    community=community,
+                    format=format,
+                    limit=limit,
+                    topic=(card.slug, card.title) if card else None,
+                    status=status,
+                    since=since,
+                )
+            finally:
+                await asyncio.to_thread(shutil.rmtree, folder, True)
+        finally:
+            self._exporting.discard(guild_id)
+
+    async def _write_export(
+        self,
+        folder: Path,
+        guild_id: int,
+        *,
+        community: str,
+        format: ExportFormat,
+        limit: int | None,
+        topic: tuple[str, str] | None,
+        status: Status | None,
+        since: date | None,
+    ) -> ExportedFile:
+        now = utcnow()
+        slug, title = topic if topic else (None, None)
+        filename = f"challenges-{slug + '-' if slug else ''}{now:%Y%m%d}.{'csv' if format == 'csv' else 'md'}"
+        path = folder / filename
+        count = 0
+        with contextlib.ExitStack() as files:
+            out = files.enter_context(path.open("wb"))
+            writer: MarkdownExport | CsvExport
+            if format == "csv":
+                writer = CsvExport(out, limit=limit)
+            else:
+                writer = MarkdownExport(
+                    out,
+                    community=community,
+                    generated_at=now,
+                    limit=limit,
+                    lead_topic=title,
+                    scope=describe_scope(topic=title, status=status, since=since),
+                    # The rendered entries wait on disk for their section, not in memory.
+                    scratch=lambda: files.enter_context(tempfile.TemporaryFile(dir=folder)),
+                )
+            starts = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
+            try:
+                async for raw in self._export_batches(
+                    guild_id, batch=EXPORT_BATCH, status=status, topic=slug, since=starts
+                ):
+                    await asyncio.to_thread(writer.add, self._export_items(raw))
+                    count += len(raw[0])
+                size = await asyncio.to_thread(writer.finish)
+            except ExportTooLarge as error:
+                raise ExportTooLargeError(error.limit, error.exported) from None
+        return ExportedFile(path, filename, count, size)
 
     # ----- limits and forgetting -------------------------------------------------------------
 

@@ -10,14 +10,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Row, event, text
+from sqlalchemy import Row, event, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,10 +27,12 @@ from bot.client import Services
 from bot.config import load_settings
 from bot.db.base import utcnow
 from bot.db.engine import create_session_factory
-from bot.db.models import Solution
+from bot.db.models import Challenge, Solution
 from bot.db.repositories import ChallengeRepository
 from bot.db.search import search_engine_for
 from bot.errors import (
+    ExportBusyError,
+    ExportTooLargeError,
     InvalidInputError,
     NexusError,
     NotFoundError,
@@ -49,6 +52,7 @@ from bot.services.challenges import (
     Person,
     SolutionLogged,
     SolvedChallengeLog,
+    parse_since,
 )
 from bot.services.guild_settings import GuildSettingsService
 
@@ -1472,6 +1476,121 @@ async def test_export_streams_every_live_challenge(
     assert [item.id for item in exported] == [item.id async for item in log.export(GUILD, batch=5)]
     assert [item.id for item in exported] == [item.id async for item in log.export(GUILD)]
     assert [item async for item in log.export(12345, batch=2)] == []
+
+
+async def test_export_file_lists_each_challenge_once_with_its_topics(
+    log: ChallengeService, knowledge_base: KnowledgeBase
+) -> None:
+    both = await _new(log, "Celery worker cannot reach Redis", topics="celery, redis")
+    only_redis = await _new(log, "Redis keys never expire", topics="redis")
+    async with log.export_file(GUILD, community="ALX ProDev") as exported:
+        document = exported.path.read_text(encoding="utf-8")
+        assert exported.challenges == 2
+        assert exported.size == exported.path.stat().st_size
+        assert exported.filename.endswith(".md")
+    celery, redis = (knowledge_base.by_slug[slug].title for slug in ("celery", "redis"))
+    assert document.count(f"### #{both.id} Celery worker cannot reach Redis") == 1
+    assert document.count(f"### #{only_redis.id} Redis keys never expire") == 1
+    assert f"## {celery}" in document
+    assert f"## {redis}" in document
+    assert f"- #{both.id} Celery worker cannot reach Redis (under {celery})" in document
+    assert f"**Also about:** {redis}" in document
+
+
+async def test_export_file_filters_by_topic_status_and_since(
+    log: ChallengeService, engine: AsyncEngine, knowledge_base: KnowledgeBase
+) -> None:
+    old_docker = await _new(log, "Old docker question", topics="docker")
+    new_docker = await _new(log, "New docker question", topics="docker")
+    solved = await _solved(log, "Solved redis question")
+    await _new(log, "Other server docker", guild_id=OTHER_GUILD, topics="docker")
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Challenge)
+            .where(Challenge.id == old_docker.id)
+            .values(created_at=datetime(2024, 1, 10, 12, tzinfo=UTC))
+        )
+
+    async def ids(**filters: Any) -> list[int]:
+        async with log.export_file(GUILD, community="X", format="csv", **filters) as exported:
+            rows = exported.path.read_text(encoding="utf-8").splitlines()[1:]
+        return [int(row.split(",", 1)[0]) for row in rows]
+
+    assert await ids(topic="docker") == [old_docker.id, new_docker.id]
+    assert await ids(status="solved") == [solved.id]
+    assert await ids(status="open", topic="docker") == [old_docker.id, new_docker.id]
+    assert await ids(since=date(2024, 1, 11)) == [new_docker.id, solved.id]
+    assert await ids(topic="docker", since=date(2024, 1, 10)) == [old_docker.id, new_docker.id]
+    with pytest.raises(TopicNotFoundError):
+        await ids(topic="basketweaving")
+    async with log.export_file(GUILD, community="X", topic="docker", status="open") as exported:
+        document = exported.path.read_text(encoding="utf-8")
+        assert f"challenges-{knowledge_base.by_slug['docker'].slug}-" in exported.filename
+    assert f"Only open challenges about {knowledge_base.by_slug['docker'].title}." in document
+    async with log.export_file(GUILD, community="X", status="solved", since=date(2030, 1, 1)) as exported:
+        assert exported.challenges == 0
+        assert "No challenge matches" in exported.path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("written", ["2024-13-01", "yesterday", "01/05/2024", ""])
+def test_since_must_be_a_date(written: str) -> None:
+    with pytest.raises(InvalidInputError, match="YYYY-MM-DD"):
+        parse_since(written)
+    assert parse_since(" 2024-05-01 ") == date(2024, 5, 1)
+
+
+@pytest.mark.parametrize("output_format", ["markdown", "csv"])
+async def test_export_file_stops_at_the_upload_limit_and_offers_filters(
+    log: ChallengeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output_format: str
+) -> None:
+    scratch = tmp_path / "temporary"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    for number in range(6):
+        await _new(log, f"Long challenge {number}", details="A long story. " * 100)
+    with pytest.raises(ExportTooLargeError) as raised:
+        async with log.export_file(GUILD, community="X", format=output_format, limit=3000):
+            pytest.fail("an export over the limit was handed out")
+    message = raised.value.user_message
+    assert "upload limit" in message
+    assert "2.9 KB" in message
+    assert all(f"`{option}`" in message for option in ("topic", "status", "since"))
+    assert list(scratch.iterdir()) == []  # nothing left behind
+    # Under a limit it fits, and the file is removed once the caller is done with it.
+    async with log.export_file(GUILD, community="X", format=output_format, limit=1_000_000) as exported:
+        assert exported.size <= 1_000_000
+        path = exported.path
+        assert path.exists()
+    assert not path.exists()
+    assert list(scratch.iterdir()) == []
+
+
+async def test_one_export_at_a_time_per_server(log: ChallengeService) -> None:
+    await _new(log, "Something to export")
+    async with log.export_file(GUILD, community="X"):
+        with pytest.raises(ExportBusyError, match="already being prepared"):
+            async with log.export_file(GUILD, community="X"):
+                pytest.fail("a second export ran beside the first")
+        async with log.export_file(OTHER_GUILD, community="Y") as other:  # another server is not held up
+            assert other.challenges == 0
+    async with log.export_file(GUILD, community="X") as again:
+        assert again.challenges == 1
+
+    async def attempt() -> str:
+        try:
+            async with log.export_file(GUILD, community="X"):
+                await asyncio.sleep(0.05)
+        except ExportBusyError:
+            return "busy"
+        return "exported"
+
+    assert sorted(await asyncio.gather(attempt(), attempt(), attempt())) == ["busy", "busy", "exported"]
+    # A failed export releases the server too.
+    with pytest.raises(ExportTooLargeError):
+        async with log.export_file(GUILD, community="X", limit=10):
+            pass
+    async with log.export_file(GUILD, community="X") as after:
+        assert after.challenges == 1
 
 
 # --- solved challenges per topic ----------------------------------------------------------------------------
