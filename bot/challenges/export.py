@@ -234,12 +234,12 @@ def describe_scope(*, topic: str | None = None, status: str | None = None, since
     """One sentence for the document's head saying which challenges a filtered export holds ("" for all)."""
     if topic is None and status is None and since is None:
         return ""
-    words = ["Only", f"{status} challenges" if status else "challenges"]
+    text = f"Only {status} challenges" if status else "Only challenges"
     if topic:
-        words.append(f"about {_one_line(topic)}")
+        text += f" about {_one_line(topic)}" + ("," if since else "")
     if since:
-        words.append(f"logged since {since.isoformat()}")
-    return " ".join(words) + "."
+        text += f" logged since {since.isoformat()}"
+    return text + "."
 
 
 class _Ranges:

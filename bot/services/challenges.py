@@ -1703,23 +1703,28 @@ class ChallengeService:
         if guild_id in self._exporting:
             raise ExportBusyError()
         self._exporting.add(guild_id)
+        folder: Path | None = None
         try:
             folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="nexus-export-"))
-            try:
-                yield await self._write_export(
-                    folder,
-                    guild_id,
-                    community=community,
-                    format=format,
-                    limit=limit,
-                    topic=(card.slug, card.title) if card else None,
-                    status=status,
-                    since=since,
-                )
-            finally:
-                await asyncio.to_thread(shutil.rmtree, folder, True)
+            yield await self._write_export(
+                folder,
+                guild_id,
+                community=community,
+                format=format,
+                limit=limit,
+                topic=(card.slug, card.title) if card else None,
+                status=status,
+                since=since,
+            )
         finally:
+            # The server is free as soon as the file is sent; removing it needs no guard.
             self._exporting.discard(guild_id)
+            if folder is not None:
+                await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    def exporting(self, guild_id: int) -> bool:
+        """Whether an export of this server is being prepared or sent."""
+        return guild_id in self._exporting
 
     async def _write_export(
         self,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Literal
 
 import discord
@@ -12,11 +10,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import replies
-from bot.challenges.export import render_csv, render_markdown
 from bot.challenges.parsing import parse_solution, split_title
 from bot.embeds import EmbedSpec
-from bot.errors import InvalidInputError, PermissionDeniedError
-from bot.services.challenges import ChallengeService, Logged, Person, SolutionLogged
+from bot.errors import InvalidInputError, PermissionDeniedError, size_text
+from bot.services.challenges import ChallengeService, Logged, Person, SolutionLogged, parse_since
 from cogs._shared import to_embed
 from cogs.challenges._render import (
     acknowledgement,
@@ -35,6 +32,9 @@ from cogs.challenges._views import (
 )
 
 PersonOf = Callable[[discord.Interaction], Awaitable[Person]]
+# Exports a member may ask for in a while: enough to narrow one down with filters, not to keep the bot busy.
+EXPORTS_PER_MEMBER = 3
+EXPORT_COOLDOWN_SECONDS = 300.0
 
 
 class ChallengesCog(commands.GroupCog, group_name="challenge", group_description="The log of challenges and solutions"):
@@ -180,21 +180,46 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
         await replies.send(interaction, embed=to_embed(search_embed(query, results)), ephemeral=True)
 
     @app_commands.command(name="export", description="A “Challenges & Solutions” document, grouped by topic")
-    @app_commands.describe(format="Markdown (default) or CSV")
+    @app_commands.describe(
+        format="Markdown (default) or CSV",
+        topic="Only challenges about this topic",
+        status="Only open or only solved challenges",
+        since="Only challenges logged on or after this date, written YYYY-MM-DD",
+    )
     @app_commands.guild_only()
-    async def export(self, interaction: discord.Interaction, format: Literal["markdown", "csv"] = "markdown") -> None:
+    @app_commands.checks.cooldown(EXPORTS_PER_MEMBER, EXPORT_COOLDOWN_SECONDS)
+    async def export(
+        self,
+        interaction: discord.Interaction,
+        format: Literal["markdown", "csv"] = "markdown",
+        topic: str | None = None,
+        status: Literal["open", "solved"] | None = None,
+        since: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        starts = parse_since(since) if since else None
         await replies.defer(interaction, ephemeral=True, thinking=True)
         guild = interaction.guild
-        items = [item async for item in self._challenges.export(interaction.guild_id or 0)]
-        now = datetime.now(UTC)
-        if format == "csv":
-            body, name = "".join(render_csv(items)), f"challenges-{now:%Y%m%d}.csv"
-        else:
-            community = guild.name if guild else "this server"
-            body = "".join(render_markdown(items, community=community, generated_at=now))
-            name = f"challenges-{now:%Y%m%d}.md"
-        file = discord.File(io.BytesIO(body.encode("utf-8")), filename=name)
-        await replies.send(interaction, f"{len(items)} challenges.", file=file, ephemeral=True)
+        # What Discord says this interaction may upload, and what discord.py reckons for the server's boost tier.
+        limit = min(interaction.filesize_limit, guild.filesize_limit) if guild else interaction.filesize_limit
+        async with self._challenges.export_file(
+            interaction.guild_id or 0,
+            community=guild.name if guild else "this server",
+            format=format,
+            limit=limit,
+            topic=topic,
+            status=status,
+            since=starts,
+        ) as exported:
+            count = exported.challenges
+            summary = f"{count:,} {'challenge' if count == 1 else 'challenges'} ({size_text(exported.size)})."
+            file = discord.File(exported.path, filename=exported.filename)
+            await replies.send(interaction, summary, file=file, ephemeral=True)
+
+    @export.autocomplete("topic")
+    async def export_topic_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=slug) for name, slug in self._challenges.topic_choices(current)]
 
     @app_commands.command(name="delete", description="Delete a challenge (kept for audit); author or moderator")
     @app_commands.describe(id="The challenge's number")

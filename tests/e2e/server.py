@@ -29,6 +29,8 @@ DISCORD_EPOCH_MS = 1420070400000
 EPHEMERAL = 1 << 6
 INTERACTION_ACK_SECONDS = 3.0
 INTERACTION_TOKEN_SECONDS = 15 * 60
+# What Discord lets a server without boosts upload per file (10 MiB since 2024; discord.py's Guild.filesize_limit).
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 ALL_PERMISSIONS = str((1 << 50) - 1)
 # @everyone's permissions in a fresh server: view, send, read history, use application commands, etc.
 EVERYONE_PERMISSIONS = str(0x0000_0000_0006_3584_C0 | (1 << 31))
@@ -171,6 +173,8 @@ class FakeDiscord:
         self.forced_5xx: dict[str, int] = {}
         self.reactions: list[tuple[int, int, str]] = []
         self.uploads: dict[tuple[int, str], bytes] = {}
+        # Sent in every interaction (`attachment_size_limit`); a larger file gets Discord's 413. A test may lower it.
+        self.attachment_size_limit = ATTACHMENT_SIZE_LIMIT
         self.threads: list[JSON] = []
         self.dm_channels: dict[int, int] = {}
         # Members whose DMs are closed to the bot (Discord answers 50007), and whether the bot may open threads.
@@ -391,6 +395,12 @@ class FakeDiscord:
         call = Call(request.method, request.path, request.path, body, dict(request.query), files=files)
         request[CALL_KEY] = call
         self.calls.append(call)
+        too_large = [name for name, data in files if len(data) > self.attachment_size_limit]
+        if too_large:
+            # Discord refuses the whole request; the bot should have checked the limit before uploading.
+            call.status = 413
+            self.violations.append(Violation(call.route, [(name, "file over the upload limit") for name in too_large]))
+            return json_response({"message": "Request entity too large", "code": 40005}, status=413)
         response = await handler(request)
         call.status = response.status
         return response
@@ -618,7 +628,14 @@ class FakeDiscord:
             "mentions": users,
             "mention_roles": roles,
             "attachments": [
-                {"id": str(self.snowflake()), "filename": name, "size": len(data), "url": f"attachment://{name}"}
+                # Discord's attachment object: `url` and `proxy_url` are required (discord.py reads both).
+                {
+                    "id": str(self.snowflake()),
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"attachment://{name}",
+                    "proxy_url": f"attachment://{name}",
+                }
                 for name, data in payload.get("_files", [])
             ],
             "embeds": payload.get("embeds") or [],
@@ -872,7 +889,7 @@ class FakeDiscord:
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(self.guild_id)},
             "context": 0,
-            "attachment_size_limit": 8 * 1024 * 1024,
+            "attachment_size_limit": self.attachment_size_limit,
             **extra,
         }
         if channel_id in self.dm_channels.values():
