@@ -1727,3 +1727,22 @@ async def test_nexus_bot_export_writes_the_document_offline(
         subprocess.run, [*command, "--guild", str(GUILD), "--format", "csv"], env=env, capture_output=True, text=True
     )
     assert as_csv.stdout.splitlines()[0].startswith("id,title,status")
+    # The filters of `/challenge export`, and their mistakes, each with a clear line.
+    only_solved = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "--guild", str(GUILD), "--status", "solved", "--since", "2000-01-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert only_solved.returncode == 0, only_solved.stderr
+    assert "Only solved challenges logged since 2000-01-01." in only_solved.stdout
+    assert f"#{solved.id} Offline export of a solved one" in only_solved.stdout
+    assert "Another one still open" not in only_solved.stdout
+    for wrong, says in ((["--since", "yesterday"], "YYYY-MM-DD"), (["--topic", "basketweaving"], "No topic")):
+        refused = await asyncio.to_thread(
+            subprocess.run, [*command, "--guild", str(GUILD), *wrong], env=env, capture_output=True, text=True
+        )
+        assert refused.returncode == 2
+        assert says in refused.stderr
+        assert refused.stdout == ""
