@@ -403,10 +403,12 @@ class ChallengeRepository:
                 .limit(limit)
             )
         )
-        ids = [row.id for row in challenges]
         topics: dict[int, list[str]] = {}
         solutions: dict[int, list[Any]] = {}
-        if ids:
+        if challenges:
+            # The batch again as a subquery (its id range and conditions) rather than a list of its ids: a list of
+            # a thousand parameters costs more to build and bind, in the event loop, than the query itself.
+            ids = select(Challenge.id).where(*conditions, Challenge.id > after_id, Challenge.id <= challenges[-1].id)
             for challenge_id, slug in await self._session.execute(
                 select(ChallengeTopic.challenge_id, ChallengeTopic.slug)
                 .where(ChallengeTopic.challenge_id.in_(ids))

@@ -130,6 +130,7 @@ class FakeDiscord:
         guild_members: int = 3,
         heartbeat_interval_ms: int = 41250,
         privileged_intents: int = PRIVILEGED_INTENTS,
+        guild_id: int | None = None,
     ) -> None:
         # Privileged intents the application is allowed in the Developer Portal; asking for others
         # closes the gateway with 4014, as Discord does.
@@ -137,7 +138,7 @@ class FakeDiscord:
         self.snowflake = SnowflakeFactory()
         self.application_id = self.snowflake()
         self.bot_user: JSON = self._user(self.application_id, "Nexus", bot=True)
-        self.guild_id = self.snowflake()
+        self.guild_id = guild_id or self.snowflake()  # a benchmark may serve a generated log's server
         self.owner_id = self.snowflake()
         self.channels: dict[int, JSON] = {}
         self.general_id = self._add_channel("general")
@@ -173,8 +174,10 @@ class FakeDiscord:
         self.forced_5xx: dict[str, int] = {}
         self.reactions: list[tuple[int, int, str]] = []
         self.uploads: dict[tuple[int, str], bytes] = {}
-        # Sent in every interaction (`attachment_size_limit`); a larger file gets Discord's 413. A test may lower it.
+        # Sent in every interaction (`attachment_size_limit`); a larger file gets Discord's 413. A test may lower it,
+        # or raise it with the server's boost level (`premium_tier`, sent in GUILD_CREATE; 3 allows 100 MiB).
         self.attachment_size_limit = ATTACHMENT_SIZE_LIMIT
+        self.premium_tier = 0
         self.threads: list[JSON] = []
         self.dm_channels: dict[int, int] = {}
         # Members whose DMs are closed to the bot (Discord answers 50007), and whether the bot may open threads.
@@ -198,7 +201,9 @@ class FakeDiscord:
         await self.stop()
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._record])
+        # Uploads are held to `attachment_size_limit` per file, as Discord does; aiohttp's own cap (1 MiB) would
+        # refuse a real export first.
+        app = web.Application(middlewares=[self._record], client_max_size=1024**3)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._dispatch_rest)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -336,7 +341,7 @@ class FakeDiscord:
             "explicit_content_filter": 0,
             "mfa_level": 0,
             "nsfw_level": 0,
-            "premium_tier": 0,
+            "premium_tier": self.premium_tier,
             "premium_progress_bar_enabled": False,
             "system_channel_id": None,
             "system_channel_flags": 0,
