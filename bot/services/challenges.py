@@ -91,7 +91,7 @@ Status = Literal["open", "solved"]
 ExportFormat = Literal["markdown", "csv"]
 # Challenges read from the database at a time for an export: each batch is rendered in a worker thread, so the
 # event loop only ever holds the rows of one batch, and only for as long as the driver takes to hand them over.
-EXPORT_BATCH = 1000
+EXPORT_BATCH = 500
 
 
 # The export's worker thread renders this many challenges, then pauses this long. A thread running Python keeps
