@@ -116,7 +116,8 @@ def _write_cards(directory: Path, cards: list[TopicCard]) -> None:
     for card in cards:
         text = (
             f"---\ntitle: {card.title}\nslug: {card.slug}\ncategory: {card.category.value}\n"
-            f"aliases: [{', '.join(card.aliases)}]\nreviewed: {card.reviewed.isoformat()}\n---\n\n## Summary\n{card.summary}\n\n"
+            f"aliases: [{', '.join(card.aliases)}]\nreviewed: {card.reviewed.isoformat()}\n"
+            f"---\n\n## Summary\n{card.summary}\n\n"
             f"## Key points\n{card.key_points}\n\n## Common pitfalls\n{card.pitfalls}\n"
         )
         (directory / f"{card.slug}.md").write_text(text, encoding="utf-8")

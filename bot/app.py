@@ -23,7 +23,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, SolvedChallengeLog
 from bot.services.guild_settings import GuildSettingsService
-from bot.services.pairing import PairingService
+from bot.services.pairing import PairingService, ProfileTracks
 from bot.services.privacy import PrivacyService
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def configure_logging(settings: Settings) -> None:
 def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: KnowledgeBase) -> Services:
     sessions = create_session_factory(engine)
     solved_log = SolvedChallengeLog(sessions)
-    topics = TopicService(knowledge_base, solved_log)
+    topics = TopicService(knowledge_base, solved_log, tracks=ProfileTracks(sessions))
     challenges = ChallengeService(
         sessions,
         search_engine_for(engine.dialect.name),

@@ -186,8 +186,8 @@ def _export(guild_id: int | None, output_format: str, output: str | None) -> int
     return 0
 
 
-def _check(settings: Settings) -> int:
-    from bot.knowledge import KnowledgeBaseError, load_knowledge_base
+def _check(settings: Settings, stale_days: int | None = None) -> int:
+    from bot.knowledge import KnowledgeBaseError, load_knowledge_base, stale_cards
     from bot.knowledge.render import card_problems
 
     try:
@@ -207,7 +207,17 @@ def _check(settings: Settings) -> int:
         f"configuration valid; knowledge base {settings.topics_dir}: {len(knowledge_base)} cards "
         f"in {len(knowledge_base.categories)} categories, every card within Discord's limits"
     )
-    return 0
+    if stale_days is None:
+        return 0
+    today = datetime.now(UTC).date()
+    stale = stale_cards(knowledge_base, today, stale_days)
+    if not stale:
+        print(f"every card was reviewed within the last {stale_days} days")
+        return 0
+    print(f"{len(stale)} card(s) not reviewed within the last {stale_days} days, oldest first:")
+    for card in stale:
+        print(f"  {card.slug:<40} reviewed {card.reviewed.isoformat()} ({(today - card.reviewed).days} days ago)")
+    return 1
 
 
 def _positive(value: str) -> int:
@@ -221,7 +231,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nexus-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="migrate the database to the newest revision and start the bot")
-    commands.add_parser("check", help="validate the configuration and the whole knowledge base")
+    check = commands.add_parser("check", help="validate the configuration and the whole knowledge base")
+    check.add_argument(
+        "--stale",
+        type=_positive,
+        metavar="DAYS",
+        help="also list the cards not reviewed within DAYS days (exit status 1 if any)",
+    )
     db = commands.add_parser("db", help="database migrations")
     db_actions = db.add_subparsers(dest="action", required=True)
     upgrade = db_actions.add_parser("upgrade", help="migrate to a revision (default: head)")
@@ -253,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args.guild, args.format, args.output)
         settings = load_settings()
         if args.command == "check":
-            return _check(settings)
+            return _check(settings, args.stale)
         return _run(settings)
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)

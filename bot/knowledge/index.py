@@ -1,4 +1,4 @@
-"""Alias, prefix and fuzzy lookup of topics: the hot path of every autocomplete keystroke.
+"""Alias, prefix and fuzzy lookup of topics: every autocomplete keystroke, and every name typed and sent.
 
 Everything is precomputed once; a keystroke costs two binary searches and, only when those
 leave room, one fuzzy pass in rapidfuzz's C++ core. No database hop.
@@ -6,20 +6,41 @@ leave room, one fuzzy pass in rapidfuzz's C++ core. No database hop.
 
 from __future__ import annotations
 
+import heapq
+import re
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from bot.knowledge.cards import TopicCard
+from bot.knowledge.cards import Category, TopicCard
 from bot.knowledge.text import normalise
 from bot.limits import AUTOCOMPLETE_CHOICES, CHOICE_NAME
 
 # Below this a fuzzy match is noise ("redis" for "rest"); measured on the real cards.
 FUZZY_CUTOFF = 62.0
-# At or above this, a name is a typo of one card ("kubernets", "postgress"), not a question.
-TYPO_CUTOFF = 85.0
+# At or above this, a name is a typo of one card ("kubernets", "postgress", "djnago"), not a question,
+# unless another card scores within TYPO_MARGIN of it. Tuned on tests/unit/test_resolution.py's table.
+TYPO_CUTOFF = 80.0
+TYPO_MARGIN = 8.0
+# A query word of one or two letters is no word of a name ("js" aside, which is an alias's whole word).
+_MIN_PREFIX = 3
+_NOT_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"[a-z0-9+#]+")
+
+
+def compact(text: str) -> str:
+    """The name without spaces or punctuation: 'Next.js', 'next js' and 'nextjs' meet."""
+    return _NOT_ALPHANUMERIC.sub("", normalise(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a typed name means: one card, or (when it is not clear which) the closest few."""
+
+    card: TopicCard | None
+    candidates: tuple[TopicCard, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +87,15 @@ class TopicIndex:
                 self._by_second.setdefault(key[1], []).append(key)
                 self._by_second_and_length.setdefault((key[1], len(key)), []).append(key)
         self._choices = {card.slug: self._choice(card) for card in cards}
+        # A compact form two cards share ("c i" and "ci") belongs to neither.
+        compacts: dict[str, str | None] = {}
+        for key, slug in owner.items():
+            folded = _NOT_ALPHANUMERIC.sub("", key)
+            compacts[folded] = slug if compacts.get(folded, slug) == slug else None
+        self._compact_owner = {key: slug for key, slug in compacts.items() if slug is not None and key}
+        # Whole words of each card's title and slug, and of all its names, for a name typed in part.
+        self._title_words = _WordIndex((card.slug, (card.title, card.slug)) for card in cards)
+        self._name_words = _WordIndex((card.slug, (card.title, card.slug, *card.aliases)) for card in cards)
 
     @staticmethod
     def _choice(card: TopicCard) -> TopicChoice:
@@ -85,18 +115,65 @@ class TopicIndex:
         slug = self._owner.get(normalise(name))
         return self._cards[slug] if slug else None
 
-    def closest(self, query: str) -> TopicCard | None:
-        """The card a misspelt name clearly means, else None."""
-        text = normalise(query)
-        if not text:
-            return None
-        best = process.extractOne(
-            text, self._fuzzy_candidates(text), scorer=fuzz.ratio, processor=None, score_cutoff=TYPO_CUTOFF
-        )
-        return self._cards[self._owner[best[0]]] if best else None
+    def lookup(self, name: str, limit: int = 3) -> Lookup:
+        """The card a typed name means whenever only one fits, else up to `limit` close candidates.
 
-    def search(self, query: str, limit: int = AUTOCOMPLETE_CHOICES) -> list[TopicCard]:
-        """Cards for a partial or misspelt name: exact, then prefix, then word prefix, then fuzzy."""
+        In order, the first step that finds anything decides: the exact name (case, spacing and
+        punctuation aside); the words of one card's title or slug; the words of one card's names;
+        the same two as word prefixes; the start of a name; a typo close to one name only.
+        """
+        text = normalise(name)
+        if not text:
+            return Lookup(None)
+        slug = self._owner.get(text) or self._compact_owner.get(_NOT_ALPHANUMERIC.sub("", text))
+        if slug:
+            return Lookup(self._cards[slug])
+        words = _WORD.findall(text)
+        for index, prefix in (
+            (self._title_words, False),
+            (self._name_words, False),
+            (self._title_words, True),
+            (self._name_words, True),
+        ):
+            found = index.cards_with(words, prefix=prefix)
+            if len(found) == 1:
+                return Lookup(self._cards[next(iter(found))])
+            if found:
+                return Lookup(None, self._ranked(text, found, limit))
+        starting = {self._owner[self._keys[position]] for position in _prefixed(self._keys, text)}
+        if len(starting) == 1:
+            return Lookup(self._cards[starting.pop()])
+        if starting:
+            return Lookup(None, self._ranked(text, starting, limit))
+        scores: dict[str, float] = {}
+        for key, score, _ in process.extract(
+            text, self._fuzzy_candidates(text), scorer=fuzz.ratio, processor=None, limit=None, score_cutoff=FUZZY_CUTOFF
+        ):
+            owner_slug = self._owner[key]
+            scores[owner_slug] = max(score, scores.get(owner_slug, 0.0))
+        ranked = sorted(scores, key=lambda slug: -scores[slug])
+        # One close card is the answer; a clear winner among several is too.
+        if len(ranked) == 1 or (
+            ranked and scores[ranked[0]] >= TYPO_CUTOFF and scores[ranked[1]] < scores[ranked[0]] - TYPO_MARGIN
+        ):
+            return Lookup(self._cards[ranked[0]])
+        return Lookup(None, tuple(self._cards[slug] for slug in ranked[:limit]))
+
+    def _ranked(self, text: str, slugs: Collection[str], limit: int) -> tuple[TopicCard, ...]:
+        """The ambiguous cards in autocomplete's order (then alphabetical), for "did you mean"."""
+        order = [card.slug for card in self.search(text, limit=min(len(slugs), 50) + limit) if card.slug in slugs]
+        rest = (slug for slug in slugs if slug not in order)
+        order += heapq.nsmallest(limit, rest, key=lambda slug: self._cards[slug].title.lower())
+        return tuple(self._cards[slug] for slug in order[:limit])
+
+    def search(
+        self, query: str, limit: int = AUTOCOMPLETE_CHOICES, prefer: Collection[Category] = ()
+    ) -> list[TopicCard]:
+        """Cards for a partial or misspelt name: exact, then prefix, then word prefix, then fuzzy;
+        cards of the `prefer`red categories (a learner's track) first among those found."""
+        if prefer:
+            wider = self.search(query, limit * 4)
+            return sorted(wider, key=lambda card: card.category not in prefer)[:limit]
         text = normalise(query)
         if not text:
             return list(self._alphabetical[:limit])
@@ -123,12 +200,10 @@ class TopicIndex:
                 break
         return self._cards_for(found)
 
-    def autocomplete(self, query: str, limit: int = AUTOCOMPLETE_CHOICES) -> list[TopicChoice]:
-        return [self._choices[card.slug] for card in self.search(query, limit)]
-
-    def suggestions(self, query: str, limit: int = 3) -> list[TopicCard]:
-        """The closest few cards for a name that did not resolve (for "did you mean")."""
-        return self.search(query, limit)
+    def autocomplete(
+        self, query: str, limit: int = AUTOCOMPLETE_CHOICES, prefer: Collection[Category] = ()
+    ) -> list[TopicChoice]:
+        return [self._choices[card.slug] for card in self.search(query, limit, prefer)]
 
     def _fuzzy_candidates(self, text: str) -> list[str]:
         """Names that keep the query's first letter, lack it, have an extra or a swapped one, or (at
@@ -143,3 +218,34 @@ class TopicIndex:
 
     def _cards_for(self, slugs: dict[str, None]) -> list[TopicCard]:
         return [self._cards[slug] for slug in slugs]
+
+
+class _WordIndex:
+    """Which cards have a word, or a word beginning with a given prefix, among some of their names."""
+
+    def __init__(self, names: Iterable[tuple[str, Sequence[str]]]) -> None:
+        cards_by_word: dict[str, set[str]] = {}
+        for slug, card_names in names:
+            for name in card_names:
+                for word in _WORD.findall(normalise(name)):
+                    cards_by_word.setdefault(word, set()).add(slug)
+        self._cards_by_word = cards_by_word
+        self._sorted = sorted(cards_by_word)
+
+    def cards_with(self, words: Sequence[str], *, prefix: bool) -> set[str]:
+        """Slugs of the cards holding every one of `words` (or a word each starts, `prefix`)."""
+        found: set[str] | None = None
+        for word in words:
+            cards = self._prefixed(word) if prefix else self._cards_by_word.get(word, set())
+            found = cards if found is None else found & cards
+            if not found:
+                return set()
+        return found or set()
+
+    def _prefixed(self, word: str) -> set[str]:
+        if len(word) < _MIN_PREFIX:
+            return set(self._cards_by_word.get(word, ()))
+        cards: set[str] = set()
+        for position in _prefixed(self._sorted, word):
+            cards |= self._cards_by_word[self._sorted[position]]
+        return cards

@@ -730,9 +730,10 @@ class ChallengeService:
                 slugs.append(slug)
         return _with_inferred(slugs, self._matcher, text)
 
-    def topic_choices(self, current: str) -> list[tuple[str, str]]:
-        """(name, slug) pairs for a topic option's autocomplete."""
-        return [(choice.name, choice.value) for choice in self._topics.autocomplete(current)]
+    async def topic_choices(self, current: str, guild_id: int | None, user_id: int) -> list[tuple[str, str]]:
+        """(name, slug) pairs for a topic option's autocomplete, the member's track first."""
+        track = await self._topics.learner_track(guild_id, user_id)
+        return [(choice.name, choice.value) for choice in self._topics.autocomplete(current, track)]
 
     def topic_title(self, slug: str) -> str:
         card = self._topics.knowledge_base.by_slug.get(slug)

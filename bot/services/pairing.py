@@ -272,6 +272,18 @@ def _past_pair(pair: Pair, user_id: int) -> PastPair:
     return PastPair(pair.id, partner, pair.matched_at, pair.ended_at, _slugs(pair.shared_topics), pair.thread_id)
 
 
+class ProfileTracks:
+    """Learners' tracks from their pairing profiles: the topic service's `LearnerTrackSource`."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def track_of(self, guild_id: int, user_id: int) -> str | None:
+        async with self._sessions() as session:
+            profile = await PairingRepository(session).profile(guild_id, user_id)
+        return profile.track if profile else None
+
+
 class PairingService:
     def __init__(
         self,
@@ -310,12 +322,16 @@ class PairingService:
         card = self._topics.knowledge_base.by_slug.get(slug)
         return card.title if card else slug
 
-    def topic_choices(self, current: str) -> list[tuple[str, str]]:
-        """(name, value) pairs for a topics option: the last comma-separated name is the one being typed."""
+    async def topic_choices(
+        self, current: str, guild_id: int | None, user_id: int, track: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(name, value) pairs for a topics option: the last comma-separated name is the one being typed.
+        Cards of `track` (the one being asked for, else the member's own) come first."""
         done, _, typing = current.rpartition(",")
         prefix = f"{done.strip()}, " if done.strip() else ""
         choices = []
-        for choice in self._topics.autocomplete(typing.strip()):
+        track = track or await self._topics.learner_track(guild_id, user_id)
+        for choice in self._topics.autocomplete(typing.strip(), track):
             # The label ("Docker · DevOps & delivery") is for reading; the value is the title, which resolves.
             value = prefix + self.topic_title(choice.value)
             if len(value) <= 100:

@@ -160,7 +160,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     async def list_topic_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=slug) for name, slug in self._challenges.topic_choices(current)]
+        choices = await self._challenges.topic_choices(current, interaction.guild_id, interaction.user.id)
+        return [app_commands.Choice(name=name, value=slug) for name, slug in choices]
 
     @app_commands.command(name="leaderboard", description="Members whose solutions were accepted most")
     @app_commands.describe(period="This week, this month or all time")

@@ -83,7 +83,10 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
 
     @request.autocomplete("topics")
     async def _topics(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=value) for name, value in self.pairing.topic_choices(current)]
+        # The track being asked for in this same command, when already chosen, decides the order.
+        track = getattr(interaction.namespace, "track", None)
+        choices = await self.pairing.topic_choices(current, interaction.guild_id, interaction.user.id, track)
+        return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
     @request.autocomplete("timezone")
     async def _timezone(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -189,7 +192,7 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
 
     @schedule.autocomplete("topic")
     async def _topic(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        choices = self.pairing.topic_choices(current.replace(",", " "))
+        choices = await self.pairing.topic_choices(current.replace(",", " "), interaction.guild_id, interaction.user.id)
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
     @app_commands.command(name="list", description="Your upcoming study sessions")

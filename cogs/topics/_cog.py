@@ -50,8 +50,10 @@ class TopicsCog(commands.Cog):
     async def topic_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        track = await self._topics.learner_track(interaction.guild_id, interaction.user.id)
         return [
-            app_commands.Choice(name=choice.name, value=choice.value) for choice in self._topics.autocomplete(current)
+            app_commands.Choice(name=choice.name, value=choice.value)
+            for choice in self._topics.autocomplete(current, track)
         ]
 
     @app_commands.command(name="topics", description="Browse every programme topic by category")

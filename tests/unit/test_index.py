@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot import limits
 from bot.errors import TopicNotFoundError
-from bot.knowledge import Category, TopicCard, TopicIndex, load_knowledge_base
+from bot.knowledge import Category, Lookup, TopicCard, TopicIndex, load_knowledge_base
 from bot.knowledge.render import SolvedChallenges
 from bot.paths import default_data_dir
 from bot.services.topics import TopicService
@@ -100,7 +100,7 @@ def test_later_word_prefix_finds_multi_word_names() -> None:
 def test_misspelling_puts_the_intended_card_first(query: str, slug: str) -> None:
     assert _slugs(query)[0] == slug
     assert INDEX.search(query)[0].slug == slug
-    assert INDEX.suggestions(query)[0].slug == slug
+    assert INDEX.lookup(query).card is INDEX.get(slug)
 
 
 @pytest.mark.parametrize(
@@ -127,12 +127,12 @@ def test_choice_names_show_title_and_category() -> None:
 
 def test_nonsense_finds_nothing() -> None:
     assert INDEX.autocomplete("zzzzqqq") == []
-    assert INDEX.suggestions("zzzzqqq") == []
+    assert INDEX.lookup("zzzzqqq") == Lookup(None)
 
 
 def test_limit_is_respected() -> None:
     assert len(INDEX.search("d", limit=3)) == 3
-    assert len(INDEX.suggestions("django")) <= 3
+    assert len(INDEX.lookup("d").candidates) == 3
 
 
 # --- TopicService.find ----------------------------------------------------------------------------------
