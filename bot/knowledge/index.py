@@ -11,6 +11,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum, auto
 
 from rapidfuzz import fuzz, process
 
@@ -23,11 +24,21 @@ FUZZY_CUTOFF = 62.0
 # At or above this, a name is a typo of one card ("kubernets", "postgress", "djnago"), not a question,
 # unless another card scores within TYPO_MARGIN of it. Tuned on tests/unit/test_resolution.py's table.
 TYPO_CUTOFF = 80.0
+TYPO_CUTOFF_WORDS = 88.0  # several words hold more letters to be close by chance ("generics typescript")
 TYPO_MARGIN = 8.0
 # A query word of one or two letters is no word of a name ("js" aside, which is an alias's whole word).
 _MIN_PREFIX = 3
 _NOT_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
 _WORD = re.compile(r"[a-z0-9+#]+")
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _words(text: str) -> list[str]:
+    """The words of a normalised name, plurals as singulars ("rest apis" and "REST API" meet)."""
+    return [_singular(word) for word in _WORD.findall(text)]
 
 
 def compact(text: str) -> str:
@@ -93,8 +104,8 @@ class TopicIndex:
             folded = _NOT_ALPHANUMERIC.sub("", key)
             compacts[folded] = slug if compacts.get(folded, slug) == slug else None
         self._compact_owner = {key: slug for key, slug in compacts.items() if slug is not None and key}
-        # Whole words of each card's title and slug, and of all its names, for a name typed in part.
-        self._title_words = _WordIndex((card.slug, (card.title, card.slug)) for card in cards)
+        # Whole words of each card's title, and of all its names, for a name typed in part.
+        self._title_words = _WordIndex((card.slug, (card.title,)) for card in cards)
         self._name_words = _WordIndex((card.slug, (card.title, card.slug, *card.aliases)) for card in cards)
 
     @staticmethod
@@ -115,12 +126,14 @@ class TopicIndex:
         slug = self._owner.get(normalise(name))
         return self._cards[slug] if slug else None
 
-    def lookup(self, name: str, limit: int = 3) -> Lookup:
+    def lookup(self, name: str, limit: int = 3, prefer: Collection[Category] = ()) -> Lookup:
         """The card a typed name means whenever only one fits, else up to `limit` close candidates.
 
         In order, the first step that finds anything decides: the exact name (case, spacing and
-        punctuation aside); the words of one card's title or slug; the words of one card's names;
-        the same two as word prefixes; the start of a name; a typo close to one name only.
+        punctuation aside); the words of one card's title, then of its names; the same as word
+        prefixes; the start of a name; a typo close to one name only; the card naming more of
+        the words than any other. Between several cards, the one whose title starts with the name wins, then the
+        one of the `prefer`red categories (the learner's track).
         """
         text = normalise(name)
         if not text:
@@ -128,23 +141,12 @@ class TopicIndex:
         slug = self._owner.get(text) or self._compact_owner.get(_NOT_ALPHANUMERIC.sub("", text))
         if slug:
             return Lookup(self._cards[slug])
-        words = _WORD.findall(text)
-        for index, prefix in (
-            (self._title_words, False),
-            (self._name_words, False),
-            (self._title_words, True),
-            (self._name_words, True),
-        ):
-            found = index.cards_with(words, prefix=prefix)
-            if len(found) == 1:
-                return Lookup(self._cards[next(iter(found))])
-            if found:
-                return Lookup(None, self._ranked(text, found, limit))
-        starting = {self._owner[self._keys[position]] for position in _prefixed(self._keys, text)}
-        if len(starting) == 1:
-            return Lookup(self._cards[starting.pop()])
-        if starting:
-            return Lookup(None, self._ranked(text, starting, limit))
+        typed = _WORD.findall(text)
+        found = self._by_words(typed)
+        if not found:
+            found = {self._owner[self._keys[position]] for position in _prefixed(self._keys, text)}
+        if found:
+            return self._decide(text, typed, found, limit, prefer)
         scores: dict[str, float] = {}
         for key, score, _ in process.extract(
             text, self._fuzzy_candidates(text), scorer=fuzz.ratio, processor=None, limit=None, score_cutoff=FUZZY_CUTOFF
@@ -152,12 +154,73 @@ class TopicIndex:
             owner_slug = self._owner[key]
             scores[owner_slug] = max(score, scores.get(owner_slug, 0.0))
         ranked = sorted(scores, key=lambda slug: -scores[slug])
-        # One close card is the answer; a clear winner among several is too.
-        if len(ranked) == 1 or (
-            ranked and scores[ranked[0]] >= TYPO_CUTOFF and scores[ranked[1]] < scores[ranked[0]] - TYPO_MARGIN
-        ):
+        cutoff = TYPO_CUTOFF if len(typed) == 1 else TYPO_CUTOFF_WORDS
+        clear = len(ranked) == 1 or (len(ranked) > 1 and scores[ranked[1]] < scores[ranked[0]] - TYPO_MARGIN)
+        if ranked and scores[ranked[0]] >= cutoff and clear:
             return Lookup(self._cards[ranked[0]])
+        best = self._most_words(typed) if len(typed) > 1 else None
+        if best is not None:
+            return Lookup(self._cards[best])
         return Lookup(None, tuple(self._cards[slug] for slug in ranked[:limit]))
+
+    def _most_words(self, words: Sequence[str]) -> str | None:
+        """The one card naming more of the words than any other ("typescript generics": a title word
+        beats an alias word), when no card names them all; None on a tie or without a title word."""
+        score: dict[str, int] = {}
+        for word in words:
+            in_title = self._title_words.cards_with([word], _Match.PREFIX)
+            for slug in in_title:
+                score[slug] = score.get(slug, 0) + 2
+            for slug in self._name_words.cards_with([word], _Match.PREFIX) - in_title:
+                score[slug] = score.get(slug, 0) + 1
+        top = heapq.nlargest(2, score.items(), key=lambda item: item[1])
+        if not top or top[0][1] < 2 or (len(top) == 2 and top[1][1] == top[0][1]):
+            return None
+        return top[0][0]
+
+    def _by_words(self, typed: Sequence[str]) -> set[str]:
+        """The cards of the first word tier that holds every word: title words (plurals as singulars:
+        "rest apis" is REST API Design), whole name words, title word prefixes, name word prefixes."""
+        if not typed:
+            return set()
+        for index, match in (
+            (self._title_words, _Match.SINGULAR),
+            (self._name_words, _Match.WHOLE),
+            (self._title_words, _Match.PREFIX),
+            (self._name_words, _Match.PREFIX),
+        ):
+            found = index.cards_with(typed, match)
+            if found:
+                return found
+        return set()
+
+    def _decide(
+        self, text: str, typed: Sequence[str], slugs: set[str], limit: int, prefer: Collection[Category]
+    ) -> Lookup:
+        words = [_singular(word) for word in typed]
+        if len(slugs) == 1:
+            return Lookup(self._cards[next(iter(slugs))])
+        # A title that starts with the name: "rest api" is REST API Design, "graphq" GraphQL (one word, as
+        # typed), "caching" Caching Strategies. It wins outright when the name is half the title or more;
+        # otherwise ("keys" of Keys and Constraints) the learner's track decides first.
+        titles = {slug: _words(normalise(self._cards[slug].title)) for slug in slugs}
+        starting = [slug for slug in slugs if _starts_with(titles[slug], words)]
+        title_words = {slug: len(titles[slug]) for slug in starting}
+        strong = [slug for slug in starting if 2 * len(words) >= title_words[slug]]
+        if len(strong) > 1:
+            strong = [slug for slug in strong if title_words[slug] == len(words)]
+        if len(strong) == 1:
+            return Lookup(self._cards[strong[0]])
+        # "models" is Django Models, not the box model: the words as typed beat their singulars.
+        as_typed = [slug for slug in slugs if set(typed) <= set(_WORD.findall(normalise(self._cards[slug].title)))]
+        if len(as_typed) == 1:
+            return Lookup(self._cards[as_typed[0]])
+        preferred = [slug for slug in slugs if self._cards[slug].category in prefer]
+        if len(preferred) == 1:
+            return Lookup(self._cards[preferred[0]])
+        if len(starting) == 1:
+            return Lookup(self._cards[starting[0]])
+        return Lookup(None, self._ranked(text, slugs, limit))
 
     def _ranked(self, text: str, slugs: Collection[str], limit: int) -> tuple[TopicCard, ...]:
         """The ambiguous cards in autocomplete's order (then alphabetical), for "did you mean"."""
@@ -171,10 +234,10 @@ class TopicIndex:
     ) -> list[TopicCard]:
         """Cards for a partial or misspelt name: exact, then prefix, then word prefix, then fuzzy;
         cards of the `prefer`red categories (a learner's track) first among those found."""
-        if prefer:
-            wider = self.search(query, limit * 4)
-            return sorted(wider, key=lambda card: card.category not in prefer)[:limit]
         text = normalise(query)
+        if prefer:
+            wider = self._alphabetical if not text else self.search(query, limit * 4)
+            return sorted(wider, key=lambda card: card.category not in prefer)[:limit]
         if not text:
             return list(self._alphabetical[:limit])
         found: dict[str, None] = {}
@@ -220,23 +283,46 @@ class TopicIndex:
         return [self._cards[slug] for slug in slugs]
 
 
+class _Match(Enum):
+    WHOLE = auto()  # the word as typed
+    SINGULAR = auto()  # the word or its plural/singular
+    PREFIX = auto()  # a word beginning with it
+
+
+def _starts_with(title: Sequence[str], words: Sequence[str]) -> bool:
+    """Whether a title's words begin with `words`, the last of them perhaps typed in part."""
+    if not words or len(words) > len(title):
+        return False
+    *whole, last = words
+    return list(title[: len(whole)]) == whole and title[len(whole)].startswith(last)
+
+
 class _WordIndex:
     """Which cards have a word, or a word beginning with a given prefix, among some of their names."""
 
     def __init__(self, names: Iterable[tuple[str, Sequence[str]]]) -> None:
-        cards_by_word: dict[str, set[str]] = {}
+        by_singular: dict[str, set[str]] = {}
+        by_word: dict[str, set[str]] = {}
         for slug, card_names in names:
             for name in card_names:
                 for word in _WORD.findall(normalise(name)):
-                    cards_by_word.setdefault(word, set()).add(slug)
-        self._cards_by_word = cards_by_word
-        self._sorted = sorted(cards_by_word)
+                    by_word.setdefault(word, set()).add(slug)
+                    by_singular.setdefault(_singular(word), set()).add(slug)
+        self._by_singular = by_singular
+        self._by_word = by_word
+        self._sorted = sorted(by_word)
 
-    def cards_with(self, words: Sequence[str], *, prefix: bool) -> set[str]:
-        """Slugs of the cards holding every one of `words` (or a word each starts, `prefix`)."""
+    def cards_with(self, words: Sequence[str], match: _Match) -> set[str]:
+        """Slugs of the cards holding every one of `words` as `match` says (prefixes as typed: "redus"
+        starts nothing, though its singular would start "redux")."""
         found: set[str] | None = None
         for word in words:
-            cards = self._prefixed(word) if prefix else self._cards_by_word.get(word, set())
+            if match is _Match.PREFIX:
+                cards = self._prefixed(word)
+            elif match is _Match.SINGULAR:
+                cards = self._by_singular.get(_singular(word), set())
+            else:
+                cards = self._by_word.get(word, set())
             found = cards if found is None else found & cards
             if not found:
                 return set()
@@ -244,8 +330,8 @@ class _WordIndex:
 
     def _prefixed(self, word: str) -> set[str]:
         if len(word) < _MIN_PREFIX:
-            return set(self._cards_by_word.get(word, ()))
+            return set(self._by_word.get(word, ()))
         cards: set[str] = set()
         for position in _prefixed(self._sorted, word):
-            cards |= self._cards_by_word[self._sorted[position]]
+            cards |= self._by_word[self._sorted[position]]
         return cards

@@ -338,11 +338,11 @@ class PairingService:
                 choices.append((shorten(prefix + choice.name, 100), value))
         return choices
 
-    def _resolve_topics(self, named: str | None) -> tuple[str, ...]:
+    def _resolve_topics(self, named: str | None, track: str | None = None) -> tuple[str, ...]:
         slugs: list[str] = []
         for name in (named or "").split(","):
             if name.strip():
-                slug = self._topics.find(name.strip()).slug  # an unknown name raises "did you mean"
+                slug = self._topics.find(name.strip(), track).slug  # an unknown name raises "did you mean"
                 if slug not in slugs:
                     slugs.append(slug)
         if len(slugs) > MAX_TOPICS:
@@ -372,7 +372,7 @@ class PairingService:
 
         Everything is checked before anything is stored; the request and the profile are stored together.
         """
-        topics = self._resolve_topics(ask.topics)
+        topics = self._resolve_topics(ask.topics, ask.track)
         timezone = None
         if ask.timezone is not None:
             try:
@@ -439,6 +439,7 @@ class PairingService:
             async with self._sessions() as session:
                 row = await PairingRepository(session).request(request_id)
                 ahead = await PairingRepository(session).waiting_ahead(row) if row else 0
+        self._topics.forget_track(ask.guild_id, ask.user_id)  # the profile's track may have changed
         return RequestOutcome(request_id, learner, looking_for, topics, echo, resumed, match, ahead)
 
     async def _match_new(self, guild_id: int, request_id: int, now: datetime) -> MatchView | None:

@@ -65,6 +65,10 @@ class TopicService:
         """Choices for a typed name; a `track`'s cards (frontend or backend) come first."""
         return self._index.autocomplete(query, prefer=categories_for_track(track))
 
+    def forget_track(self, guild_id: int, user_id: int) -> None:
+        """Read the member's track afresh next time (their profile changed)."""
+        self._known_tracks.pop((guild_id, user_id), None)
+
     async def learner_track(self, guild_id: int | None, user_id: int) -> str | None:
         """The member's pairing track in this server (cached for minutes), or None."""
         if self._tracks is None or guild_id is None:
@@ -80,9 +84,10 @@ class TopicService:
         self._known_tracks[key] = (now, track)
         return track
 
-    def find(self, name: str) -> TopicCard:
-        """The card a typed name means (`TopicIndex.lookup`); `TopicNotFoundError` with the close ones otherwise."""
-        found = self._index.get(name) or self._index.lookup(name)
+    def find(self, name: str, track: str | None = None) -> TopicCard:
+        """The card a typed name means (`TopicIndex.lookup`; between several, the `track`'s);
+        `TopicNotFoundError` with the close ones otherwise."""
+        found = self._index.get(name) or self._index.lookup(name, prefer=categories_for_track(track))
         if isinstance(found, TopicCard):
             return found
         if found.card is not None:
@@ -90,10 +95,10 @@ class TopicService:
         raise TopicNotFoundError(name, [card.title for card in found.candidates])
 
     async def card(
-        self, name: str, guild_id: int | None, *, public_by: int | None = None
+        self, name: str, guild_id: int | None, *, public_by: int | None = None, track: str | None = None
     ) -> tuple[TopicCard, EmbedSpec]:
         """The card and its embed; `public_by` is the user posting it publicly, who is rate limited."""
-        card = self.find(name)
+        card = self.find(name, track)
         if public_by is not None:
             wait = self._public_cards.acquire(public_by)
             if wait:

@@ -31,7 +31,8 @@ class TopicsCog(commands.Cog):
         private: bool = False,
     ) -> None:
         public_by = None if private else interaction.user.id
-        _card, spec = await self._topics.card(name, interaction.guild_id, public_by=public_by)
+        track = await self._topics.learner_track(interaction.guild_id, interaction.user.id)
+        _card, spec = await self._topics.card(name, interaction.guild_id, public_by=public_by, track=track)
         embed = to_embed(spec)
         content = ""
         mentions = discord.AllowedMentions.none()

@@ -904,3 +904,13 @@ async def test_find_a_study_partner_from_an_open_challenge(
     (past,) = await pairing.history(guild, third_learner.id)
     assert past.partner_id == other_learner.id
     _assert_pings_only(discord_server, [learner, other_learner, third_learner])
+
+
+async def test_a_frontend_learner_names_frontend_topics(nexus: NexusBot, learner: FakeUser) -> None:
+    answer = await learner.slash("pair request", track="frontend", topics="react, nextjs, tailwind")
+    assert "No topic is called" not in answer.content
+    status = await learner.slash("pair status")
+    for title in ("React components", "Next.js App Router", "Tailwind CSS"):
+        assert title in status.content
+    typed = await learner.autocomplete("pair request", "topics", "re", track="frontend")
+    assert typed[0]["value"].startswith("React")
