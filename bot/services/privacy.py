@@ -11,7 +11,7 @@ completed by asking again, and asking twice changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import ColumnElement
 
+from bot.db.base import utcnow
 from bot.db.models import Challenge, LearnerProfile, Pair, PairRequest, Solution, StudySession
 from bot.db.privacy_repository import PrivacyRepository
 from bot.services.challenges import ChallengeService
@@ -95,12 +96,18 @@ class PrivacyService:
         pairing: PairingService,
         *,
         retention: timedelta | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._challenges = challenges
         self._pairing = pairing
         # None: keep everything (NEXUS_RETENTION_DAYS=0).
         self.retention = retention
+        # "Now" for the retention purge; tests move it.
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return self.clock()
 
     async def servers_of(self, user_id: int) -> list[int]:
         """Every server where Nexus holds anything about the member, whether or not they are still in it."""
