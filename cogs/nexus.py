@@ -73,7 +73,7 @@ def held_line(name: str, held: Footprint) -> str:
     parts = [", ".join(_pairing_parts(held))] if _pairing_parts(held) else []
     if _entry_parts(held):
         parts.append(_entry_parts(held))
-    return f"• **{name}**: " + ("; ".join(parts) if parts else "nothing any more")
+    return f"• **{name}**: " + ("; ".join(parts) if parts else "nothing")
 
 
 def forget_question(names: dict[int, str], held: dict[int, Footprint], *, here: bool) -> str:
