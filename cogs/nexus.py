@@ -22,8 +22,8 @@ from bot.services.privacy import Footprint, Forgotten, PrivacyService
 from cogs._shared import to_embed
 
 FORGET_TIMEOUT_SECONDS = 120.0
-# Servers listed one by one in a confirmation or a summary; the rest are counted (a message holds 2,000 characters).
-LISTED_SERVERS = 10
+# A message holds 2,000 characters: servers are listed one by one while they fit, the rest are counted.
+MESSAGE_LIMIT = 2000
 FORGET_EXPLAINED = (
     "**Forget me** deletes your pairing profile, requests, pairs and study sessions (your partners lose those "
     "pairings and sessions too) and removes your name from the challenges and solutions you logged: their text "
@@ -36,6 +36,7 @@ FORGET_EXPLAINED = (
 FORGET_CANCELLED = "Cancelled: nothing was deleted or changed."
 FORGET_TIMED_OUT = "Nothing was deleted: the confirmation timed out. Run `/nexus forget-me` again if you still want it."
 NOTHING_ANYWHERE = "Nexus holds nothing about you in any server: there is nothing to forget."
+AFTERWARDS = "What you post or log from now on is stored as usual; you can run this again at any time."
 NOT_YOURS = "This confirmation is someone else's. To forget your own data, run `/nexus forget-me` yourself."
 
 
@@ -68,6 +69,16 @@ def _entry_parts(held: Footprint) -> str:
     )
 
 
+def _within_limit(head: list[str], items: list[str], tail: list[str]) -> str:
+    """`head`, as many of `items` as fit in one message with a line counting the others, then `tail`."""
+    for shown in range(len(items), -1, -1):
+        rest = [f"…and {_plural(len(items) - shown, 'more server')}."] if shown < len(items) else []
+        text = "\n".join([*head, *items[:shown], *rest, *tail])
+        if len(text) <= MESSAGE_LIMIT:
+            return text
+    raise ValueError("the fixed parts of the message alone exceed Discord's limit")
+
+
 def held_line(name: str, held: Footprint) -> str:
     """One server's line of the confirmation: what Nexus holds there."""
     parts = [", ".join(_pairing_parts(held))] if _pairing_parts(held) else []
@@ -84,15 +95,13 @@ def forget_question(names: dict[int, str], held: dict[int, Footprint], *, here: 
         heading = f"**Forget me in {next(iter(names.values()))}?**"
     else:
         heading = f"**Forget me in {len(names)} servers?**"
-    lines = [heading, "What Nexus holds about you:"]
-    shown = list(names.items())[:LISTED_SERVERS]
-    lines += [held_line(name, held[guild_id]) for guild_id, name in shown]
-    if len(names) > len(shown):
-        lines.append(f"…and {_plural(len(names) - len(shown), 'more server')}.")
-    lines.append(FORGET_EXPLAINED)
-    others = "Other servers are not affected." if here else "Servers not listed here are not affected."
-    lines.append(f"It cannot be undone. {others} Nothing happens unless you press one of the **Forget me** buttons.")
-    return "\n".join(lines)
+    items = [held_line(name, held[guild_id]) for guild_id, name in names.items()]
+    others = "Other servers are not affected." if here else "Servers not named here are not affected."
+    tail = [
+        FORGET_EXPLAINED,
+        f"It cannot be undone. {others} Nothing happens unless you press one of the **Forget me** buttons.",
+    ]
+    return _within_limit([heading, "What Nexus holds about you:"], items, tail)
 
 
 def _done_parts(forgotten: Forgotten) -> tuple[str, str]:
@@ -119,15 +128,13 @@ def forget_summary(results: dict[int, Forgotten], names: dict[int, str], *, here
             lines.append(anonymised)
     else:
         where = next(iter(names.values())) if len(names) == 1 else f"{len(names)} servers"
-        lines = [f"Done: you are forgotten in {where}."]
-        shown = list(results.items())[:LISTED_SERVERS]
-        for guild_id, forgotten in shown:
+        items = []
+        for guild_id, forgotten in results.items():
             deleted, anonymised = _done_parts(forgotten)
             said = " ".join(part for part in (f"Deleted: {deleted}." if deleted else "", anonymised) if part)
-            lines.append(f"• **{names[guild_id]}**: {said or 'nothing was left to forget.'}")
-        if len(results) > len(shown):
-            lines.append(f"…and {_plural(len(results) - len(shown), 'more server')}.")
-    lines.append("What you post or log from now on is stored as usual; you can run this again at any time.")
+            items.append(f"• **{names[guild_id]}**: {said or 'nothing was left to forget.'}")
+        return _within_limit([f"Done: you are forgotten in {where}."], items, [AFTERWARDS])
+    lines.append(AFTERWARDS)
     return "\n".join(lines)
 
 
@@ -257,12 +264,14 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         )
         await replies.send(interaction, embed=to_embed(spec), ephemeral=True)
 
-    def _server_name(self, guild_id: int) -> str:
-        """The server's name while Nexus is still in it (neutralised: it is shown in bold), else its id."""
+    def _server_label(self, guild_id: int) -> str:
+        """The server's name while Nexus is still in it, else its id: plain text, as autocomplete shows it."""
         guild = self._bot.get_guild(guild_id)
-        if guild is None:
-            return f"server {guild_id}"
-        return discord.utils.escape_mentions(discord.utils.escape_markdown(guild.name))[:100]
+        return f"server {guild_id}" if guild is None else guild.name[:100]
+
+    def _server_name(self, guild_id: int) -> str:
+        """The label neutralised for a message, where it is shown in bold."""
+        return discord.utils.escape_mentions(discord.utils.escape_markdown(self._server_label(guild_id)))
 
     async def _servers_of(self, user_id: int) -> list[int]:
         """The member's servers with data: those Nexus is still in first, by name, then the others by id."""
@@ -276,7 +285,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         if text.isascii() and text.isdigit():
             return int(text)
         for guild_id in await self._servers_of(user_id):
-            if self._server_name(guild_id).casefold() == text.casefold():
+            if self._server_label(guild_id).casefold() == text.casefold():
                 return guild_id
         raise InvalidInputError(
             "Pick one of the servers the `server` option suggests (the servers where Nexus holds data about you), "
@@ -320,7 +329,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         typed = current.strip().casefold()
         choices = []
         for guild_id in await self._servers_of(interaction.user.id):
-            name = self._server_name(guild_id)
+            name = self._server_label(guild_id)
             if typed in name.casefold() or typed in str(guild_id):
                 choices.append(app_commands.Choice(name=name, value=str(guild_id)))
         return choices[:25]
