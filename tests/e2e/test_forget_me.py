@@ -16,6 +16,7 @@ from bot.client import NexusBot
 from bot.db.base import utcnow
 from bot.services.challenges import Person
 from tests.e2e import rows
+from tests.e2e.harness import running_bot, settings_for, until
 from tests.e2e.server import JSON, FakeDiscord
 from tests.e2e.users import Answer, FakeUser
 
@@ -314,3 +315,43 @@ async def test_the_retention_purge_runs_on_a_fake_clock_and_survives_a_failure(
         assert await retention.purge_once() is None
     assert "retention purge failed" in caplog.text
     assert retention.periodic.is_running()
+
+
+async def test_a_forgotten_post_is_no_longer_followed_nor_logged_again(
+    discord_server: FakeDiscord, database: str, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    channel = discord_server.challenges_channel_id
+    settings = settings_for(discord_server, database, NEXUS_CHALLENGE_CHANNEL_IDS=str(channel))
+    async with running_bot(settings) as bot:
+        post = learner.post(channel, "Challenge: celery beat never fires")
+        await until(lambda: (channel, int(post["id"]), "✅") in discord_server.reactions, "the post acknowledged")
+        await until(lambda: _stored_count(database), "the post logged", seconds=5)
+        done = await learner.click((await _asked(learner)).message, FORGET)
+        assert "Anonymised: 1 challenge" in done.content
+
+        # The post's edits and replays reach nothing any more.
+        learner.edit(post, "Challenge: celery beat never fires, and here is my secret token")
+        discord_server.dispatch("MESSAGE_CREATE", {**discord_server.public(post), "member": learner.member})
+        await asyncio.sleep(0.5)
+        shown = await other_learner.slash("challenge show", id=1)
+        assert shown.embed["title"] == "#1 · celery beat never fires"
+        assert await _stored_count(database) == 1
+    # A restart reads the channel's recent history again (backfill): the post is not logged a second time.
+    async with running_bot(settings) as bot:
+        listener = cast(Any, bot.get_cog("ChallengeLogCog"))
+        assert listener is not None
+        assert await listener.backfill() >= 1, "the backfill did read the post again"
+        assert await _stored_count(database) == 1
+        # Deleting it does not delete the anonymised entry, which no longer names it.
+        learner.delete(post)
+        await asyncio.sleep(0.5)
+        assert (await other_learner.slash("challenge show", id=1)).embed["title"] == "#1 · celery beat never fires"
+    rows_now = await rows.fetch(database, "SELECT author_id, source_message_id, deleted_at FROM challenges")
+    assert [tuple(row) for row in rows_now] == [(None, None, None)]
+
+
+async def _stored_count(database: str) -> int:
+    try:
+        return int((await rows.fetch(database, "SELECT count(*) FROM challenges"))[0][0])
+    except rows.NotMigrated:
+        return 0
