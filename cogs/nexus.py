@@ -80,11 +80,11 @@ def _within_limit(head: list[str], items: list[str], tail: list[str]) -> str:
 
 
 def held_line(name: str, held: Footprint) -> str:
-    """One server's line of the confirmation: what Nexus holds there."""
-    parts = [", ".join(_pairing_parts(held))] if _pairing_parts(held) else []
+    """One server's line of the confirmation: what forgetting does there, given what Nexus holds."""
+    parts = [f"deletes {', '.join(_pairing_parts(held))}"] if _pairing_parts(held) else []
     if _entry_parts(held):
-        parts.append(_entry_parts(held))
-    return f"• **{name}**: " + ("; ".join(parts) if parts else "nothing")
+        parts.append(f"anonymises {_entry_parts(held)}")
+    return f"• **{name}**: " + ("; ".join(parts) if parts else "nothing to forget")
 
 
 def forget_question(names: dict[int, str], held: dict[int, Footprint], *, here: bool) -> str:
@@ -101,7 +101,7 @@ def forget_question(names: dict[int, str], held: dict[int, Footprint], *, here: 
         FORGET_EXPLAINED,
         f"It cannot be undone. {others} Nothing happens unless you press one of the **Forget me** buttons.",
     ]
-    return _within_limit([heading, "What Nexus holds about you:"], items, tail)
+    return _within_limit([heading, "What it does, per server:"], items, tail)
 
 
 def _done_parts(forgotten: Forgotten) -> tuple[str, str]:

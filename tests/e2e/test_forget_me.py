@@ -65,13 +65,15 @@ async def test_confirm_forgets_the_caller_and_says_what_was_done(
 ) -> None:
     await _footprint(learner, other_learner)
     asked = await _asked(learner)
+    assert (
+        "• **ProDev Project Nexus**: deletes your pairing profile, 1 pairing request; "
+        "anonymises 1 challenge and 1 solution" in asked.content.splitlines()
+    )
 
     done = await learner.click(asked.message, FORGET)
 
     assert done.message["id"] == asked.message["id"], "the confirmation itself turns into the summary"
     assert done.ephemeral
-    assert "your pairing profile, 1 pairing request" in asked.content, "it says what it holds"
-    assert "1 challenge and 1 solution" in asked.content
     assert done.content.splitlines()[:3] == [
         "Done: you are forgotten in this server.",
         "Deleted: your pairing profile, 1 pairing request.",
@@ -214,9 +216,10 @@ async def test_from_a_dm_a_member_who_left_forgets_every_server_holding_their_da
     assert asked.content.startswith("**Forget me in 2 servers?**")
     listed = asked.content.splitlines()
     assert any(
-        line.startswith("• **ProDev Project Nexus**: your pairing profile, 1 pairing request") for line in listed
+        line.startswith("• **ProDev Project Nexus**: deletes your pairing profile, 1 pairing request")
+        for line in listed
     )
-    assert any(line.startswith(f"• **server {gone}**: 1 challenge") for line in listed)
+    assert any(line.startswith(f"• **server {gone}**: anonymises 1 challenge") for line in listed)
     assert _labels(asked.message) == [FORGET, ERASE, CANCEL]
 
     done = await learner.click(asked.message, FORGET)

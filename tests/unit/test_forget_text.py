@@ -18,7 +18,8 @@ def test_a_few_servers_are_all_listed() -> None:
     question = forget_question(names, dict.fromkeys(names, HEAVY), here=False)
     assert question.startswith("**Forget me in 2 servers?**")
     assert (
-        "• **ProDev Project Nexus**: your pairing profile, 99 pairing requests, 99 pairs, 99 study sessions" in question
+        "• **ProDev Project Nexus**: deletes your pairing profile, 99 pairing requests, 99 pairs, 99 study sessions"
+        in question
     )
     assert "• **server 4242**:" in question
     assert "more server" not in question
