@@ -29,7 +29,8 @@ FORGET_EXPLAINED = (
     "pairings and sessions too) and removes your name from the challenges and solutions you logged: their text "
     f"stays, shown as by “{ANONYMOUS}”, so others can still learn from it.\n"
     "**Forget me and erase my text** does the same and also replaces the text of your challenges and solutions with "
-    f"“{ERASED_TITLE}”, so nothing you wrote stays in the log (answers others gave you stay, theirs).\n"
+    f"“{ERASED_TITLE}”, so nothing you wrote stays in the log (answers other members gave to your challenges are "
+    "theirs and stay).\n"
     "Either way your entries are no longer linked to your messages: editing or deleting those messages later "
     "changes nothing in the log, and they are not logged again."
 )
