@@ -61,7 +61,12 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
             challenge_channel_ids=settings.challenge_channel_ids,
             pairing_channel_id=settings.pairing_channel_id,
         ),
-        privacy=PrivacyService(sessions, challenges, pairing),
+        privacy=PrivacyService(
+            sessions,
+            challenges,
+            pairing,
+            retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
+        ),
     )
 
 

@@ -48,6 +48,8 @@ class Challenge(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
+    # 0 once `/nexus forget-me` unlinked the entry from its post (no Discord channel has id 0); kept NOT NULL
+    # because SQLite can only relax it by rebuilding the table, which its foreign keys would cascade through.
     channel_id: Mapped[int] = mapped_column(BigInteger)
     # None once the author asked to be forgotten: the text stays useful, the authorship goes.
     author_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -115,6 +117,17 @@ class Solution(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     challenge: Mapped[Challenge] = relationship(back_populates="solutions")
+
+
+class ForgottenMessage(Base):
+    """A message whose entry `/nexus forget-me` unlinked from it, so that no replay, backfill or menu logs it again.
+    Nothing here says which entry it was; the row lapses with the retention period (`NEXUS_RETENTION_DAYS`)."""
+
+    __tablename__ = "forgotten_messages"
+    __table_args__ = (Index("ix_forgotten_messages_forgotten_at", "forgotten_at"),)
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChannelCursor(Base):

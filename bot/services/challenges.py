@@ -14,13 +14,12 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +37,7 @@ from bot.challenges.parsing import (
 from bot.challenges.query import parse_query
 from bot.db.base import utcnow
 from bot.db.models import Challenge, ChallengeTopic, Solution
+from bot.db.privacy_repository import Placeholders, PrivacyRepository
 from bot.db.repositories import ChallengeRepository, LoggedSource
 from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine, FoundChallenge
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RateLimitedError
@@ -65,6 +65,14 @@ PARSE_WORKERS = 2
 PAGE_SIZE = 5
 SIMILAR = 3
 ANONYMOUS = "a former member"
+# What stands in for text erased at its author's request (`/nexus forget-me`) or by the retention purge.
+ERASED_TITLE = "(text erased)"
+ERASED_SOLUTION = "(text erased)"
+PLACEHOLDERS = Placeholders(author=ANONYMOUS, title=ERASED_TITLE, body=ERASED_SOLUTION)
+FORGOTTEN_SOURCE = (
+    "That message cannot be logged again: its entry was unlinked from it. "
+    "Log it afresh with `/challenge new` (or `/challenge solve`) if it is still useful."
+)
 # Challenges one member may log per hour with `/challenge new` and the menu (in-channel posts are not capped).
 NEW_CHALLENGES_PER_HOUR = 10
 Period = Literal["week", "month", "all"]
@@ -461,8 +469,10 @@ class _BatchPlan:
         answers: dict[int, LoggedSource],
         owners: dict[int, int],
         reserved: tuple[int, int] | None,
+        forgotten: Collection[int] = (),
     ) -> None:
         self._batch = batch
+        self._forgotten = forgotten
         self._logged = logged
         self._answers = answers
         self._owners = owners
@@ -478,6 +488,8 @@ class _BatchPlan:
 
     def _decide(self, post: _Post) -> tuple[str, Any]:
         source = post.message.message_id
+        if source in self._forgotten:
+            return "nothing", None  # unlinked by forget-me: a replay or a backfill must not log it again
         if isinstance(post, _ChallengePost):
             if source in self._logged:
                 return "logged challenge", self._logged[source]
@@ -819,6 +831,8 @@ class ChallengeService:
                     existing = await repository.by_source(source_message_id)
                     if existing is not None:
                         return Logged(challenge_view(existing), created=False)
+                    if await PrivacyRepository(session).forgotten([source_message_id]):
+                        raise InvalidInputError(FORGOTTEN_SOURCE)
                 repository.add(challenge)
                 await repository.flush()
                 view = challenge_view(challenge)
@@ -867,6 +881,8 @@ class ChallengeService:
                                 "That message is already logged as a solution to a challenge that was deleted."
                             )
                         return SolutionLogged(challenge_view(challenge), _solution_view(existing), False)
+                    if await PrivacyRepository(session).forgotten([source_message_id]):
+                        raise InvalidInputError(FORGOTTEN_SOURCE)
                 challenge = await repository.get(guild_id, challenge_id)
                 if challenge is None:
                     raise NotFoundError(
@@ -1261,7 +1277,8 @@ class ChallengeService:
             owners = await repository.live_guilds(
                 {answer.challenge_id for source, answer in answers.items() if source in targets}
             )
-            plan = _BatchPlan(batch, logged, answers, owners, reserved)
+            forgotten = await PrivacyRepository(session).forgotten(sources)
+            plan = _BatchPlan(batch, logged, answers, owners, reserved, forgotten)
             if reserved is not None:
                 # Children first: each challenge's search row is then built once, when it is inserted.
                 await repository.insert_topics(plan.topic_rows())
@@ -1623,33 +1640,39 @@ class ChallengeService:
         if wait:
             raise RateLimitedError(wait, f"log another challenge this way ({NEW_CHALLENGES_PER_HOUR} an hour at most)")
 
-    async def forget_author(self, guild_id: int, user_id: int) -> tuple[int, int]:
+    async def forget_author(self, guild_id: int, user_id: int, *, erase_text: bool = False) -> tuple[int, int]:
         """Anonymise a member's challenges and solutions in this server (`/nexus forget-me`): how many of each.
 
-        The text stays, searchable and useful to others; the authorship goes (`author_id` NULL, the name "a former
-        member"), on deleted entries too (kept for audit), with the member's id as the one who deleted an entry.
+        The authorship goes (`author_id` NULL, the name "a former member"), and so does every link to the posts
+        (message and channel ids), on deleted entries too (kept for audit), with the member's id as the one who
+        deleted an entry. The text stays, searchable and useful to others, unless `erase_text` replaces it.
         Idempotent: a second call finds nothing left and returns (0, 0). Runs in turn with in-channel writes, so a
         post of theirs queued before the request is anonymised too.
         """
-        counts: tuple[int, int] = await self._in_turn(lambda: self._forget_author(guild_id, user_id))
+        counts: tuple[int, int] = await self._in_turn(lambda: self._forget_author(guild_id, user_id, erase_text))
         self._changed(guild_id)
         return counts
 
-    async def _forget_author(self, guild_id: int, user_id: int) -> tuple[int, int]:
+    async def _forget_author(self, guild_id: int, user_id: int, erase_text: bool) -> tuple[int, int]:
         async with self._sessions.begin() as session:
-            challenges = await session.execute(
-                update(Challenge)
-                .where(Challenge.guild_id == guild_id, Challenge.author_id == user_id)
-                .values(author_id=None, author_name=ANONYMOUS)
+            return await PrivacyRepository(session).unlink_author(
+                guild_id, user_id, PLACEHOLDERS, erase_text=erase_text, now=utcnow()
             )
-            solutions = await session.execute(
-                update(Solution)
-                .where(Solution.guild_id == guild_id, Solution.author_id == user_id)
-                .values(author_id=None, author_name=ANONYMOUS)
-            )
-            await session.execute(
-                update(Challenge)
-                .where(Challenge.guild_id == guild_id, Challenge.deleted_by == user_id)
-                .values(deleted_by=None)
-            )
-            return int(challenges.rowcount), int(solutions.rowcount)  # type: ignore[attr-defined]
+
+    async def purge_deleted_text(self, cutoff: datetime, limit: int) -> tuple[int, int]:
+        """Erase the text of challenges and solutions deleted before `cutoff` (the retention period): at most `limit`
+        of each per call; how many of each. Deleted entries are shown nowhere, so no cache changes."""
+        counts: tuple[int, int] = await self._in_turn(lambda: self._purge_deleted_text(cutoff, limit))
+        return counts
+
+    async def _purge_deleted_text(self, cutoff: datetime, limit: int) -> tuple[int, int]:
+        async with self._sessions.begin() as session:
+            repository = PrivacyRepository(session)
+            challenges = await repository.erase_deleted_challenges(cutoff, PLACEHOLDERS, limit)
+            solutions = await repository.erase_deleted_solutions(cutoff, PLACEHOLDERS, limit)
+            return challenges, solutions
+
+    async def purge_forgotten_messages(self, cutoff: datetime, limit: int) -> int:
+        """Let the markers of unlinked messages lapse after the retention period."""
+        async with self._sessions.begin() as session:
+            return await PrivacyRepository(session).purge_forgotten_messages(cutoff, limit)

@@ -25,6 +25,7 @@ from bot.db.base import utcnow
 from bot.db.models import ChallengeTopic, LearnerProfile, Pair, PairCheckin, PairRequest, SessionNotice, SessionRating
 from bot.db.models import StudySession as StudySessionRow
 from bot.db.pairing_repository import PairingRepository
+from bot.db.privacy_repository import PrivacyRepository
 from bot.embeds import shorten
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.pairing.availability import WeeklyInterval, describe, overlap_intervals, parse_availability
@@ -978,6 +979,18 @@ class PairingService:
     async def forget(self, guild_id: int, user_id: int) -> None:
         async with self._sessions.begin() as session:
             await PairingRepository(session).forget(guild_id, user_id)
+
+    async def purge_stale(self, cutoff: datetime, limit: int) -> tuple[int, int, int, int]:
+        """The retention purge: sessions that started, pairs that ended and requests that closed before `cutoff`,
+        then the profiles of members with no pairing activity since; at most `limit` of each per call.
+        How many sessions, pairs, requests and profiles went. Running it again removes only what is newly stale."""
+        async with self._sessions.begin() as session:
+            repository = PrivacyRepository(session)
+            sessions = await repository.purge_sessions(cutoff, limit)
+            pairs = await repository.purge_pairs(cutoff, limit)
+            requests = await repository.purge_requests(cutoff, limit)
+            profiles = await repository.purge_profiles(cutoff, limit)
+            return sessions, pairs, requests, profiles
 
 
 def _due_kind(row: StudySessionRow, now: datetime) -> NoticeKind | None:

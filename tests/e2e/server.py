@@ -142,6 +142,7 @@ class FakeDiscord:
         self.challenges_channel_id = self._add_channel("challenges")
         self.pairing_channel_id = self._add_channel("pairing")
         self.members: dict[int, JSON] = {}
+        self.departed: dict[int, JSON] = {}  # users who left the guild, by id
         self.roles: dict[int, JSON] = {
             self.guild_id: self._role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS),
         }
@@ -300,8 +301,11 @@ class FakeDiscord:
         return user_id
 
     def remove_member(self, user_id: int) -> None:
-        """The member leaves the guild (not announced: the bot has no members intent)."""
-        self.members.pop(user_id, None)
+        """The member leaves the guild (not announced: the bot has no members intent). They remain a Discord user,
+        who can still use the bot's commands in a DM."""
+        member = self.members.pop(user_id, None)
+        if member is not None:
+            self.departed[user_id] = member["user"]
 
     def add_role(self, name: str, permissions: int = 0) -> int:
         """A role with `permissions`, announced with GUILD_ROLE_CREATE as Discord does."""
@@ -849,7 +853,11 @@ class FakeDiscord:
     ) -> Interaction:
         interaction_id = self.snowflake()
         token = secrets.token_urlsafe(24)
-        member = self.members[user_id]
+        member = self.members.get(user_id)
+        if member is None:
+            # A user who left the guild can only reach the bot in a DM: no member, no roles.
+            assert channel_id in self.dm_channels.values(), "a user who left the guild has no guild interactions"
+            member = {"user": self.departed[user_id], "roles": []}
         permissions = int(self.roles[self.guild_id]["permissions"])
         for role_id in member["roles"]:
             permissions |= int(self.roles[int(role_id)]["permissions"])

@@ -458,8 +458,8 @@ async def _nexus_setup(world: World, actor: FakeUser, allowed: bool) -> None:
 async def _forget_me_confirm(world: World, actor: FakeUser, allowed: bool) -> None:
     await _log(world.ada, "Celery worker loses tasks on restart", "Tasks vanish during deploys")
     asked = await world.ada.slash("nexus forget-me")
-    assert _labels(asked.message) == ["Confirm", "Cancel"]
-    answer = await actor.click(asked.message, "Confirm")
+    assert _labels(asked.message) == ["Forget me", "Forget me and erase my text", "Cancel"]
+    answer = await actor.click(asked.message, "Forget me")
     footer = (await _show(world.grace, 1)).embed["footer"]["text"]
     if allowed:
         assert answer.content.startswith("Done: you are forgotten in this server.")
@@ -467,7 +467,11 @@ async def _forget_me_confirm(world: World, actor: FakeUser, allowed: bool) -> No
     else:
         assert_refused(answer, "This confirmation is someone else's.")
         assert "by ada" in footer
-        assert _labels(world.server.messages[int(asked.message["id"])]) == ["Confirm", "Cancel"]
+        assert _labels(world.server.messages[int(asked.message["id"])]) == [
+            "Forget me",
+            "Forget me and erase my text",
+            "Cancel",
+        ]
 
 
 # ----- the matrix -----------------------------------------------------------------------------------------------------
@@ -547,7 +551,7 @@ MATRIX: list[Case] = [
         ("moderator-role", False),
         ("manage-messages", False),
     ),
-    # /nexus forget-me's Confirm: only the member who asked, not even staff.
+    # /nexus forget-me's Forget me: only the member who asked, not even staff.
     *_rows("forget-me-confirm", ("asker", True), ("stranger", False), ("mentor", False)),
 ]
 
