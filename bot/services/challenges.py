@@ -64,6 +64,7 @@ POOL_BATCH = 4
 PARSE_WORKERS = 2
 PAGE_SIZE = 5
 SIMILAR = 3
+NUDGE_BATCH = 20  # nudges of each kind per round, taken in turn from every server with some due
 ANONYMOUS = "a former member"
 # Challenges one member may log per hour with `/challenge new` and the menu (in-channel posts are not capped).
 NEW_CHALLENGES_PER_HOUR = 10
@@ -1534,8 +1535,8 @@ class ChallengeService:
         """Open challenges with no solution for a while, and authors with unaccepted solutions."""
         async with self._sessions() as session:
             repository = ChallengeRepository(session)
-            unanswered = await repository.due_nudges(now - self._unanswered_after, limit=20)
-            questions = await repository.due_author_questions(now - self._ask_author_after, limit=20)
+            unanswered = await repository.due_nudges(now - self._unanswered_after, limit=NUDGE_BATCH)
+            questions = await repository.due_author_questions(now - self._ask_author_after, limit=NUDGE_BATCH)
             nudges = [Nudge("unanswered", challenge_view(item, with_solutions=False)) for item in unanswered]
             nudges += [Nudge("ask_author", challenge_view(item, with_solutions=False)) for item in questions]
             return nudges

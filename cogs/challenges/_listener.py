@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +32,7 @@ BACKFILL_REWIND = timedelta(minutes=10)
 BACKFILL_RETRY_SECONDS = 30.0
 BACKFILL_RETRY_CAP_SECONDS = 30 * 60.0
 NUDGE_INTERVAL_MINUTES = 5
+REFUSED_CHANNEL_BACKOFF = 60 * 60  # seconds a channel that refused a nudge (403/404) is not tried again
 # Acknowledgements wait while posts are being written, but no longer than this each: a burst is
 # committed first, and a steady stream of posts still gets its acknowledgements.
 ACK_PATIENCE_SECONDS = 0.25
@@ -60,6 +62,7 @@ class ChallengeLogCog(commands.Cog):
         self._arrived: dict[int, asyncio.Event] = {}
         self._closing = False
         self._nudge_lock = asyncio.Lock()
+        self._refused_channels: dict[int, float] = {}  # channel id -> when it refused a nudge (monotonic)
         self._backfill_task: asyncio.Task[int] | None = None
         self.backfill_retry_seconds = BACKFILL_RETRY_SECONDS
         self._backfill_failures = 0
@@ -326,20 +329,51 @@ class ChallengeLogCog(commands.Cog):
         await self._bot.wait_until_ready()
 
     async def send_due_nudges(self, now: datetime) -> int:
-        """Send every nudge that is due (derived from the database, so restarts neither skip nor repeat)."""
+        """Send every nudge that is due (derived from the database, so restarts neither skip nor repeat). A channel
+        that refuses the bot (403, or gone: 404) keeps its claim, so it is not retried at the head of every round:
+        its nudges are dropped with one warning, and the channel is tried again after `REFUSED_CHANNEL_BACKOFF`."""
         sent = 0
+        refused_now: dict[int, int] = {}
         for nudge in await self._challenges.due_nudges(now):
             if self._closing:
                 break
+            channel_id = nudge.challenge.channel_id
             if not await self._challenges.claim_nudge(nudge, now):
+                continue
+            if self._refusing(channel_id):
+                refused_now[channel_id] = refused_now.get(channel_id, 0) + 1
                 continue
             try:
                 await self._send_nudge(nudge)
                 sent += 1
-            except discord.HTTPException:
-                log.warning("could not send a nudge for challenge %s", nudge.challenge.id, exc_info=True)
+            except (discord.Forbidden, discord.NotFound) as error:
+                self._refused_channels[channel_id] = time.monotonic()
+                refused_now[channel_id] = refused_now.get(channel_id, 0) + 1
+                log.warning(
+                    "channel %s refuses the bot's nudges (%s %s); its nudges are dropped, the channel is tried "
+                    "again in %d minutes",
+                    channel_id,
+                    error.status,
+                    error.text or "",
+                    REFUSED_CHANNEL_BACKOFF // 60,
+                )
+            except Exception as error:
+                # Anything else (a 5xx after retries, the database away) passes: the next round tries again.
+                log_background_failure(log, error, "could not send a nudge for challenge %s", nudge.challenge.id)
                 await self._challenges.release_nudge(nudge)
+        for channel_id, count in refused_now.items():
+            log.debug("dropped %d nudges for channel %s, which refuses the bot", count, channel_id)
         return sent
+
+    def _refusing(self, channel_id: int) -> bool:
+        """Whether the channel refused a nudge less than `REFUSED_CHANNEL_BACKOFF` ago."""
+        since = self._refused_channels.get(channel_id)
+        if since is None:
+            return False
+        if time.monotonic() - since >= REFUSED_CHANNEL_BACKOFF:
+            del self._refused_channels[channel_id]
+            return False
+        return True
 
     async def _send_nudge(self, nudge: Nudge) -> None:
         channel = self._bot.get_channel(nudge.challenge.channel_id)

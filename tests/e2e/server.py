@@ -176,6 +176,8 @@ class FakeDiscord:
         # Members whose DMs are closed to the bot (Discord answers 50007), and whether the bot may open threads.
         self.closed_dms: set[int] = set()
         self.threads_allowed = True
+        # Channels where the bot lacks Send Messages (Discord answers 403, code 50013).
+        self.muted_channels: set[int] = set()
         self.thread_members: dict[int, set[int]] = {}
         # Discord keeps one message per (author, nonce) for a few minutes when the sender enforces the nonce.
         self._by_nonce: dict[str, int] = {}
@@ -670,6 +672,8 @@ class FakeDiscord:
             problems.append(("content", "Cannot send an empty message"))
         if problems:
             return self._invalid(call.route, problems)
+        if channel in self.muted_channels:
+            return json_response({"message": "Missing Permissions", "code": 50013}, status=403)
         recipient = next((user for user, dm in self.dm_channels.items() if dm == channel), None)
         if recipient is not None and recipient in self.closed_dms:
             return json_response({"message": "Cannot send messages to this user", "code": 50007}, status=403)

@@ -1398,6 +1398,27 @@ async def test_solved_deleted_and_anonymised_challenges_are_not_nudged(
     assert await nudging.due_nudges(utcnow() + timedelta(days=3)) == []
 
 
+async def test_due_nudges_are_taken_fairly_per_server(
+    nudging: ChallengeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch of 2 stands for the 20 of production: one server's backlog must not take all of it.
+    monkeypatch.setattr(challenges_module, "NUDGE_BATCH", 2)
+    crowded = [await _new(nudging, f"Crowded {number}") for number in range(3)]
+    quiet = await _new(nudging, "The only one over here", guild_id=OTHER_GUILD)
+    answered = [await _new(nudging, f"Answered {number}") for number in range(3)]
+    for challenge in answered:
+        await _answer(nudging, challenge)
+    asked = await _new(nudging, "Answered over here", guild_id=OTHER_GUILD)
+    await _answer(nudging, asked)
+    due = await nudging.due_nudges(utcnow() + timedelta(hours=1))
+    assert [(n.kind, n.challenge.guild_id, n.challenge.id) for n in due] == [
+        ("unanswered", GUILD, crowded[0].id),  # each server's oldest first, then each one's next
+        ("unanswered", OTHER_GUILD, quiet.id),
+        ("ask_author", GUILD, answered[0].id),
+        ("ask_author", OTHER_GUILD, asked.id),
+    ]
+
+
 async def test_nudges_follow_the_configured_hours(
     engine: AsyncEngine, database_url: str, knowledge_base: KnowledgeBase
 ) -> None:
