@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, case, func, insert, literal, select, text, union_all
+from sqlalchemy import ColumnElement, case, func, insert, literal, select, text, union, union_all
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -372,6 +372,29 @@ class ChallengeRepository:
         )
         by_id = {row.id: row for row in rows}
         return [by_id[challenge_id] for challenge_id in ids if challenge_id in by_id]
+
+    async def recent_sources(self, guild_id: int, since: datetime, limit: int) -> list[tuple[int, int]]:
+        """(channel id, message id) of the newest live entries logged from a message since `since`, newest first."""
+        challenges = select(Challenge.channel_id.label("channel_id"), Challenge.source_message_id.label("message_id"))
+        challenges = challenges.where(
+            Challenge.guild_id == guild_id,
+            _LIVE,
+            Challenge.source_message_id.is_not(None),
+            Challenge.created_at >= since,
+        )
+        solutions = select(Solution.source_channel_id, Solution.source_message_id).where(
+            Solution.guild_id == guild_id,
+            Solution.deleted_at.is_(None),
+            Solution.source_message_id.is_not(None),
+            Solution.source_channel_id.is_not(None),
+            Solution.created_at >= since,
+        )
+        # A post holding a challenge and its solution is one message: UNION, not UNION ALL.
+        both = union(challenges, solutions).subquery()
+        rows = await self._session.execute(
+            select(both.c.channel_id, both.c.message_id).order_by(both.c.message_id.desc()).limit(limit)
+        )
+        return [(int(channel_id), int(message_id)) for channel_id, message_id in rows]
 
     async def guilds(self) -> list[int]:
         rows = await self._session.scalars(

@@ -27,6 +27,11 @@ ACKNOWLEDGED = "✅"
 BACKFILL_LIMIT = 1000  # messages per channel per start: enough for a night away, bounded
 FIRST_RUN_BACKFILL = 100
 BACKFILL_REWIND = timedelta(minutes=10)
+# After a new session, the messages of each server's newest entries are asked for again, to follow deletions made
+# while the bot was away (Discord does not replay them): this many, logged within this window, one request each.
+RECHECK_LIMIT = 100
+RECHECK_WINDOW = timedelta(days=7)
+UNKNOWN_MESSAGE = 10008  # Discord's error code for a message that does not exist (any more)
 # A backfill that failed (the database or Discord away for a moment) is tried again after this, then twice as long
 # each time up to the cap, until it succeeds: what was posted while the bot was away must not wait for a restart.
 BACKFILL_RETRY_SECONDS = 30.0
@@ -64,6 +69,7 @@ class ChallengeLogCog(commands.Cog):
         self._nudge_lock = asyncio.Lock()
         self._refused_channels: dict[int, float] = {}  # channel id -> when it refused a nudge (monotonic)
         self._backfill_task: asyncio.Task[int] | None = None
+        self._recheck_due = False  # set by a new session; cleared once every server's entries were re-checked
         self.backfill_retry_seconds = BACKFILL_RETRY_SECONDS
         self._backfill_failures = 0
         self._backfill_retry: asyncio.TimerHandle | None = None
@@ -208,15 +214,25 @@ class ChallengeLogCog(commands.Cog):
             await self._after_arrival(payload.message_id)
             await self._challenges.source_deleted(payload.guild_id, payload.message_id)
 
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """A purge, or a ban that deletes the member's recent messages: Discord sends one event for them all."""
+        if payload.guild_id is not None:
+            for message_id in payload.message_ids:
+                await self._after_arrival(message_id)
+            await self._challenges.sources_deleted(payload.guild_id, payload.message_ids)
+
     # ----- backfill --------------------------------------------------------------------------
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        # A new session: deletions made meanwhile were never delivered, so recent entries are checked too.
+        self._recheck_due = True
         self._start_backfill()
 
     @commands.Cog.listener()
     async def on_resumed(self) -> None:
-        self._start_backfill()
+        self._start_backfill()  # a resumed session replays the deletions it missed
 
     def _start_backfill(self) -> None:
         if self._closing or not self._reads_messages:
@@ -260,11 +276,44 @@ class ChallengeLogCog(commands.Cog):
                         # One failing channel must not stop the others, nor the bot.
                         failed = True
                         log_background_failure(log, error, "backfill of channel %s failed", channel_id)
+            if self._recheck_due:
+                rechecked = True
+                for guild in self._bot.guilds:
+                    try:
+                        await self.recheck_sources(guild.id)
+                    except Exception as error:
+                        failed, rechecked = True, False
+                        log_background_failure(
+                            log, error, "re-checking the logged messages of server %s failed", guild.id
+                        )
+                self._recheck_due = not rechecked
         if failed:
             self._retry_backfill_later()
         else:
             self._backfill_failures = 0
         return read
+
+    async def recheck_sources(self, guild_id: int) -> int:
+        """Follow deletions made while the bot was away: ask Discord for the messages of the server's newest entries
+        (at most `RECHECK_LIMIT`, logged within `RECHECK_WINDOW`) and soft-delete those it no longer has. Only
+        "Unknown Message" counts as gone; no access or an error proves nothing. Returns the entries deleted."""
+        since = datetime.now(UTC) - RECHECK_WINDOW
+        gone: list[int] = []
+        for channel_id, message_id in await self._challenges.recent_sources(guild_id, since, limit=RECHECK_LIMIT):
+            if self._closing:
+                break
+            channel = self._bot.get_partial_messageable(channel_id, guild_id=guild_id)
+            try:
+                await channel.fetch_message(message_id)
+            except discord.NotFound as error:
+                if error.code == UNKNOWN_MESSAGE:
+                    gone.append(message_id)
+            except discord.HTTPException:
+                continue
+        if gone:
+            await self._challenges.sources_deleted(guild_id, gone)
+            log.info("%d logged messages of server %s were deleted while the bot was away", len(gone), guild_id)
+        return len(gone)
 
     async def _backfill_channel(self, channel: discord.TextChannel) -> int:
         after = await self._challenges.cursor(channel.id)

@@ -37,7 +37,7 @@ EVERYONE_PERMISSIONS = str(0x0000_0000_0006_3584_C0 | (1 << 31))
 GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1, 1 << 1, 1 << 9, 1 << 12, 1 << 15
 GUILD_PRESENCES = 1 << 8
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
-MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
+MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
 GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "THREAD_CREATE", "CHANNEL_CREATE", "GUILD_ROLE_CREATE"}
 LARGE_THRESHOLD = 250
 
@@ -746,6 +746,17 @@ class FakeDiscord:
             {"id": message["id"], "channel_id": message["channel_id"], "guild_id": str(self.guild_id)},
         )
 
+    def bulk_delete(self, channel_id: int, message_ids: list[int]) -> None:
+        """A moderator's purge, or a ban that deletes the member's recent messages: Discord sends one
+        MESSAGE_DELETE_BULK (no MESSAGE_DELETE per message). With the bot away, nobody hears it."""
+        removed = [message_id for message_id in message_ids if self._find_message(str(channel_id), str(message_id))]
+        for message_id in removed:
+            self.messages[message_id]["deleted"] = True
+        self.dispatch(
+            "MESSAGE_DELETE_BULK",
+            {"ids": [str(i) for i in removed], "channel_id": str(channel_id), "guild_id": str(self.guild_id)},
+        )
+
     async def _delete_message(self, call: Call, channel_id: str, message_id: str) -> web.Response:
         message = self._find_message(channel_id, message_id)
         if message is None:
@@ -1066,7 +1077,8 @@ class FakeDiscord:
             if not intents & (DIRECT_MESSAGES if direct else GUILD_MESSAGES):
                 return None
             mentions_bot = any(user.get("id") == bot_id for user in data.get("mentions", []))
-            if event != "MESSAGE_DELETE" and not intents & MESSAGE_CONTENT and not direct and not mentions_bot:
+            deletion = event in ("MESSAGE_DELETE", "MESSAGE_DELETE_BULK")
+            if not deletion and not intents & MESSAGE_CONTENT and not direct and not mentions_bot:
                 data = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
         elif event in GUILD_EVENTS and not intents & GUILDS:
             return None

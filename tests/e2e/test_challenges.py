@@ -470,6 +470,38 @@ async def test_a_channel_that_refuses_the_bot_is_skipped_once_and_does_not_hold_
     assert "refuses" in warnings[0]
 
 
+async def _only_live(database: str, challenges: list[JSON]) -> bool:
+    """Whether exactly these posts' challenges, and no solution, are left undeleted."""
+    live = await fetch(database, "SELECT source_message_id FROM challenges WHERE deleted_at IS NULL")
+    answers = await fetch(database, "SELECT source_message_id FROM solutions WHERE deleted_at IS NULL")
+    return sorted(row[0] for row in live) == sorted(int(post["id"]) for post in challenges) and not answers
+
+
+async def test_a_bulk_deletion_is_followed_live_and_while_the_bot_was_away(
+    discord_server: FakeDiscord, database: str, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    channel = discord_server.challenges_channel_id
+    settings = _watching(discord_server, database)
+    async with running_bot(settings):
+        purged = learner.post(channel, "Challenge: spam that a moderator purges")
+        answer = other_learner.post(channel, "Solution: purged along with it", reply_to=purged)
+        kept = learner.post(channel, "Challenge: a real question that stays")
+        for post in (purged, answer, kept):
+            await _acknowledged(discord_server, post)
+        discord_server.bulk_delete(channel, [int(purged["id"]), int(answer["id"])])
+        await until(lambda: _only_live(database, [kept]), "the purge followed")
+        away = learner.post(channel, "Challenge: deleted while the bot is away")
+        reply = other_learner.post(channel, "Solution: also deleted while away", reply_to=away)
+        for post in (away, reply):
+            await _acknowledged(discord_server, post)
+        gone = await learner.slash("challenge show", id=1)
+        assert "does not exist or was deleted" in gone.content
+    # A ban that deletes the member's messages while Nexus is down: no event reaches it.
+    discord_server.bulk_delete(channel, [int(away["id"]), int(reply["id"])])
+    async with running_bot(settings):
+        await until(lambda: _only_live(database, [kept]), "the deletions made while away followed")
+
+
 async def test_nexus_setup_needs_manage_server_and_sets_the_moderator_role(
     nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
 ) -> None:
