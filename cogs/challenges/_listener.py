@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import discord
 from discord.ext import commands, tasks
 
 from bot.client import NexusBot
+from bot.fairqueue import FairQueue
 from bot.interaction_errors import log_background_failure
 from bot.ratelimit import AcknowledgementLimiter
 from bot.services.challenges import ChallengeService, IncomingMessage, IngestResult, Logged, Nudge, SolutionLogged
@@ -42,7 +43,30 @@ REFUSED_CHANNEL_BACKOFF = 60 * 60  # seconds a channel that refused a nudge (403
 # committed first, and a steady stream of posts still gets its acknowledgements.
 ACK_PATIENCE_SECONDS = 0.25
 ACK_DRAIN_SECONDS = 5.0  # on unload, for acknowledgements still queued
-Acknowledgement = tuple[discord.Message, Logged | SolutionLogged]
+# Acknowledgements waiting, per server and in all: Discord lets a bot react about four times a second per channel,
+# so 2,000 is minutes of a flood, far beyond a busy channel. Past it a post is logged all the same, without its ✅ and
+# reply, and the drop is counted in the log: memory stays bounded, and a flood never slows the writer.
+ACKS_PER_SERVER = 2000
+ACKS_TOTAL = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """What acknowledging a logged post needs: where it is, and what it became (without its text)."""
+
+    guild_id: int
+    channel_id: int
+    message_id: int
+    result: Logged | SolutionLogged
+
+
+def _without_text(result: Logged | SolutionLogged) -> Logged | SolutionLogged:
+    """The result as the reply needs it (numbers, title, topics): a queued acknowledgement keeps no post text."""
+    challenge = replace(result.challenge, details="", tried=None, solutions=())
+    if isinstance(result, SolutionLogged):
+        return replace(result, challenge=challenge, solution=replace(result.solution, body=""))
+    solution = replace(result.solution, body="") if result.solution is not None else None
+    return replace(result, challenge=challenge, solution=solution)
 
 
 class ChallengeLogCog(commands.Cog):
@@ -73,8 +97,10 @@ class ChallengeLogCog(commands.Cog):
         self.backfill_retry_seconds = BACKFILL_RETRY_SECONDS
         self._backfill_failures = 0
         self._backfill_retry: asyncio.TimerHandle | None = None
-        # Posts are acknowledged after their commit, in order, by one task that lets the writer go first.
-        self._acks: asyncio.Queue[Acknowledgement] = asyncio.Queue()
+        # Posts are acknowledged after their commit by one task that lets the writer go first: in order within a
+        # server, servers taking turns, so a flood in one delays only its own acknowledgements.
+        self._acks: FairQueue[int, Acknowledgement] = FairQueue()
+        self._acks_dropped: dict[int, int] = {}  # per server, since its queue was last full
         self._ack_task: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
@@ -155,32 +181,57 @@ class ChallengeLogCog(commands.Cog):
         return self._challenges.submit(incoming)
 
     async def _logged(self, message: discord.Message, pending: asyncio.Future[IngestResult]) -> None:
-        """Once the post is committed, queue its acknowledgement."""
+        """Once the post is committed, queue its acknowledgement (ids only: the message object is not kept)."""
         result = await pending
-        if result is not None and result.created:
-            self._acks.put_nowait((message, result))
+        if result is None or not result.created or message.guild is None:
+            return
+        guild_id = message.guild.id
+        acknowledgement = Acknowledgement(guild_id, message.channel.id, message.id, _without_text(result))
+        if self._acks.put(guild_id, acknowledgement, per_key=ACKS_PER_SERVER, total=ACKS_TOTAL):
+            return
+        dropped = self._acks_dropped.get(guild_id, 0)
+        self._acks_dropped[guild_id] = dropped + 1
+        if dropped == 0:
+            log.warning(
+                "acknowledgements of server %s are full (%d waiting, %d in all): posts are logged without their "
+                "✅ and reply until they drain; the count follows",
+                guild_id,
+                self._acks.waiting(guild_id),
+                len(self._acks),
+            )
 
     async def _acknowledge_queued(self) -> None:
         while True:
-            message, result = await self._acks.get()
+            guild_id, pending = await self._acks.get()
             try:
                 # Writing goes first: Discord would rate-limit a burst of acknowledgements anyway.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(ACK_PATIENCE_SECONDS):
                         await self._challenges.idle()
-                await self._acknowledge(message, result)
+                await self._acknowledge(pending)
             except Exception:
-                log.exception("could not acknowledge message %s (it is logged)", message.id)
+                log.exception("could not acknowledge message %s (it is logged)", pending.message_id)
             finally:
                 self._acks.task_done()
+                dropped = self._acks_dropped.get(guild_id, 0)
+                if dropped and not self._acks.waiting(guild_id):
+                    del self._acks_dropped[guild_id]
+                    log.warning(
+                        "server %s: %d logged posts went without their ✅ and reply (acknowledgements were full)",
+                        guild_id,
+                        dropped,
+                    )
 
-    async def _acknowledge(self, message: discord.Message, result: Logged | SolutionLogged) -> None:
+    async def _acknowledge(self, pending: Acknowledgement) -> None:
         """React, then reply once; a failure to acknowledge never loses what was logged."""
+        channel = self._bot.get_partial_messageable(pending.channel_id, guild_id=pending.guild_id)
+        message = channel.get_partial_message(pending.message_id)
+        result = pending.result
         try:
             await with_retries(lambda: message.add_reaction(ACKNOWLEDGED))
             # The reaction always; the reply within the channel's cap, so a flood of posts is not answered by a
             # flood of replies (the post is logged all the same), and similar challenges are looked up only then.
-            if not self._reply_cap.allow(message.channel.id):
+            if not self._reply_cap.allow(pending.channel_id):
                 return
             view = None
             if isinstance(result, Logged):
@@ -193,7 +244,7 @@ class ChallengeLogCog(commands.Cog):
             else:
                 await with_retries(lambda: message.reply(reply, mention_author=False, view=view))
         except discord.HTTPException:
-            log.warning("logged message %s but could not acknowledge it", message.id, exc_info=True)
+            log.warning("logged message %s but could not acknowledge it", pending.message_id, exc_info=True)
 
     async def _after_arrival(self, message_id: int) -> None:
         """Wait while the message is still on its way to the writer: its edit must follow it there."""
