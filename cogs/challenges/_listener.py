@@ -13,6 +13,7 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.client import NexusBot
+from bot.errors import NotFoundError
 from bot.fairqueue import FairQueue
 from bot.interaction_errors import log_background_failure
 from bot.ratelimit import AcknowledgementLimiter
@@ -457,6 +458,8 @@ class ChallengeLogCog(commands.Cog):
                     error.text or "",
                     REFUSED_CHANNEL_BACKOFF // 60,
                 )
+            except NotFoundError:
+                continue  # deleted since it was found due: nothing to nudge
             except Exception as error:
                 # Anything else (a 5xx after retries, the database away) passes: the next round tries again.
                 log_background_failure(log, error, "could not send a nudge for challenge %s", nudge.challenge.id)
