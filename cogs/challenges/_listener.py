@@ -203,7 +203,7 @@ class ChallengeLogCog(commands.Cog):
 
     async def _acknowledge_queued(self) -> None:
         while True:
-            guild_id, pending = await self._acks.get()
+            _, pending = await self._acks.get()
             try:
                 # Writing goes first: Discord would rate-limit a burst of acknowledgements anyway.
                 with contextlib.suppress(TimeoutError):
@@ -214,14 +214,19 @@ class ChallengeLogCog(commands.Cog):
                 log.exception("could not acknowledge message %s (it is logged)", pending.message_id)
             finally:
                 self._acks.task_done()
-                dropped = self._acks_dropped.get(guild_id, 0)
-                if dropped and not self._acks.waiting(guild_id):
-                    del self._acks_dropped[guild_id]
-                    log.warning(
-                        "server %s: %d logged posts went without their ✅ and reply (acknowledgements were full)",
-                        guild_id,
-                        dropped,
-                    )
+                self._report_dropped()
+
+    def _report_dropped(self) -> None:
+        """Once a server that lost acknowledgements has none waiting, say how many it lost. (Checked for every
+        server, not only the one served: the total bound can drop a server's acknowledgements while it has none.)"""
+        for guild_id, dropped in list(self._acks_dropped.items()):
+            if not self._acks.waiting(guild_id):
+                del self._acks_dropped[guild_id]
+                log.warning(
+                    "server %s: %d logged posts went without their ✅ and reply (acknowledgements were full)",
+                    guild_id,
+                    dropped,
+                )
 
     async def _acknowledge(self, pending: Acknowledgement) -> None:
         """React, then reply once; a failure to acknowledge never loses what was logged."""
