@@ -110,6 +110,8 @@ class Solution(Base):
     author_id: Mapped[int | None] = mapped_column(BigInteger)
     author_name: Mapped[str] = mapped_column(String(100))
     source_message_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Where that message was (a channel or a thread), for re-checking it after a restart; None if unknown.
+    source_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)
     accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -282,6 +282,24 @@ class PairingRepository:
             .limit(limit)
         )
         return list(rows)
+
+    async def close_skipped_notices(self, now: datetime) -> int:
+        """Remove unsent claims that can never be sent: their session was cancelled, or a reminder's session has
+        started. Nothing claims them again (a cancelled or started session is due for no reminder)."""
+        cancelled = select(StudySession.id).where(StudySession.state != "scheduled")
+        started = select(StudySession.id).where(StudySession.starts_at <= now)
+        result = await self._session.execute(
+            delete(SessionNotice)
+            .where(
+                SessionNotice.sent_at.is_(None),
+                or_(
+                    SessionNotice.session_id.in_(cancelled),
+                    and_(SessionNotice.kind != "rating", SessionNotice.session_id.in_(started)),
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def notice(self, session_id: int, user_id: int, kind: str) -> SessionNotice | None:
         return await self._session.get(SessionNotice, (session_id, user_id, kind))

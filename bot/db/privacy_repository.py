@@ -98,6 +98,7 @@ class PrivacyRepository:
             "author_id": None,
             "author_name": placeholders.author,
             "source_message_id": None,
+            "source_channel_id": None,
         }
         if erase_text:
             challenge_values |= {"title": placeholders.title, "details": "", "tried": None, "error_terms": ""}

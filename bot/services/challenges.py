@@ -64,6 +64,7 @@ POOL_BATCH = 4
 PARSE_WORKERS = 2
 PAGE_SIZE = 5
 SIMILAR = 3
+NUDGE_BATCH = 20  # nudges of each kind per round, taken in turn from every server with some due
 ANONYMOUS = "a former member"
 # What stands in for text erased at its author's request (`/nexus forget-me`) or by the retention purge.
 ERASED_TITLE = "(text erased)"
@@ -583,6 +584,7 @@ class _BatchPlan:
                 "author_id": message.author_id,
                 "author_name": message.author_name[:100],
                 "source_message_id": source,
+                "source_channel_id": message.channel_id,
                 "body": solution.body,
                 "accepted": False,
                 "created_at": solution.post.at,
@@ -1305,8 +1307,23 @@ class ChallengeService:
 
     async def source_deleted(self, guild_id: int, message_id: int) -> None:
         """Follow a deletion: the challenge (or solution) is soft-deleted, kept for audit."""
-        await self._in_turn(lambda: self._source_deleted(guild_id, message_id))
+        await self.sources_deleted(guild_id, [message_id])
+
+    async def sources_deleted(self, guild_id: int, message_ids: Collection[int]) -> None:
+        """Follow deletions of many messages at once (a purge, a ban that deletes the member's messages, or what a
+        restart found gone): every entry logged from one of them in this server is soft-deleted, in one transaction."""
+        ids = list(dict.fromkeys(message_ids))
+        if not ids:
+            return
+        await self._in_turn(lambda: self._sources_deleted(guild_id, ids))
         self._changed(guild_id)
+
+    async def recent_sources(self, guild_id: int, since: datetime, *, limit: int) -> list[tuple[int, int]]:
+        """The newest live entries of a server logged from a message since `since`: (channel id, message id), newest
+        first, at most `limit`; what a restart re-checks. Solutions logged before their channel was kept are left
+        out."""
+        async with self._sessions() as session:
+            return await ChallengeRepository(session).recent_sources(guild_id, since, limit)
 
     async def _source_edited(self, guild_id: int, message_id: int, content: str) -> ChallengeView | None:
         async with self._sessions.begin() as session:
@@ -1337,23 +1354,30 @@ class ChallengeService:
             owner = await repository.get(guild_id, solution.challenge_id)
             return challenge_view(owner) if owner else None
 
-    async def _source_deleted(self, guild_id: int, message_id: int) -> None:
+    async def _sources_deleted(self, guild_id: int, message_ids: list[int]) -> None:
         async with self._sessions.begin() as session:
             repository = ChallengeRepository(session)
-            challenge = await repository.by_source(message_id)
             now = utcnow()
-            if challenge is not None and challenge.guild_id == guild_id and challenge.deleted_at is None:
-                challenge.deleted_at = now
-                return
-            solution = await repository.solution_by_source(message_id)
-            if solution is None or solution.guild_id != guild_id or solution.deleted_at is not None:
-                return
-            solution.deleted_at = now
-            if solution.accepted:
-                solution.accepted, solution.accepted_at = False, None
-                owner = await repository.get(guild_id, solution.challenge_id, with_solutions=False)
-                if owner is not None:
-                    owner.status, owner.solved_at = "open", None
+            for message_id in message_ids:
+                await self._soft_delete_source(repository, guild_id, message_id, now)
+
+    @staticmethod
+    async def _soft_delete_source(
+        repository: ChallengeRepository, guild_id: int, message_id: int, now: datetime
+    ) -> None:
+        challenge = await repository.by_source(message_id)
+        if challenge is not None and challenge.guild_id == guild_id and challenge.deleted_at is None:
+            challenge.deleted_at = now
+            return
+        solution = await repository.solution_by_source(message_id)
+        if solution is None or solution.guild_id != guild_id or solution.deleted_at is not None:
+            return
+        solution.deleted_at = now
+        if solution.accepted:
+            solution.accepted, solution.accepted_at = False, None
+            owner = await repository.get(guild_id, solution.challenge_id, with_solutions=False)
+            if owner is not None:
+                owner.status, owner.solved_at = "open", None
 
     # ----- reading ---------------------------------------------------------------------------
 
@@ -1552,8 +1576,8 @@ class ChallengeService:
         """Open challenges with no solution for a while, and authors with unaccepted solutions."""
         async with self._sessions() as session:
             repository = ChallengeRepository(session)
-            unanswered = await repository.due_nudges(now - self._unanswered_after, limit=20)
-            questions = await repository.due_author_questions(now - self._ask_author_after, limit=20)
+            unanswered = await repository.due_nudges(now - self._unanswered_after, limit=NUDGE_BATCH)
+            questions = await repository.due_author_questions(now - self._ask_author_after, limit=NUDGE_BATCH)
             nudges = [Nudge("unanswered", challenge_view(item, with_solutions=False)) for item in unanswered]
             nudges += [Nudge("ask_author", challenge_view(item, with_solutions=False)) for item in questions]
             return nudges

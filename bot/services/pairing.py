@@ -920,13 +920,14 @@ class PairingService:
                 for user_id in (row.organiser_id, row.partner_id):
                     if (row.id, user_id, kind) not in claimed:
                         repository.add(SessionNotice(session_id=row.id, user_id=user_id, kind=kind, claimed_at=now))
-        async with self._sessions() as session:
+        async with self._sessions.begin() as session:
             repository = PairingRepository(session)
             views = []
+            # Claims that can no longer be sent (the session was cancelled meanwhile, or started while the bot was
+            # away) are closed first, so they never fill the batch ahead of notices that are due.
+            await repository.close_skipped_notices(now)
             for notice, row in await repository.unsent_notices(BATCH):
                 view = _session_view(row)
-                if row.state != "scheduled" or (notice.kind != "rating" and view.starts_at <= now):
-                    continue  # cancelled meanwhile, or too late to remind: `notice_sent` is not needed to skip it
                 profile = await repository.profile(row.guild_id, notice.user_id)
                 pair = await repository.pair(row.pair_id) if row.pair_id else None
                 views.append(

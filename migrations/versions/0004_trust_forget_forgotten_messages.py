@@ -2,7 +2,7 @@
 logged again (a replay, a backfill or a menu); no link to the entry is kept. Purged with the retention period.
 
 Revision ID: 0004_trust_forget
-Revises: 0003_pairing
+Revises: 0004_trust_background
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import bot.db.base
 
 revision: str = "0004_trust_forget"
-down_revision: str | None = "0003_pairing"
+down_revision: str | None = "0004_trust_background"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -37,7 +37,7 @@ EVERYONE_PERMISSIONS = str(0x0000_0000_0006_3584_C0 | (1 << 31))
 GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1, 1 << 1, 1 << 9, 1 << 12, 1 << 15
 GUILD_PRESENCES = 1 << 8
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
-MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
+MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
 GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "THREAD_CREATE", "CHANNEL_CREATE", "GUILD_ROLE_CREATE"}
 LARGE_THRESHOLD = 250
 
@@ -177,6 +177,8 @@ class FakeDiscord:
         # Members whose DMs are closed to the bot (Discord answers 50007), and whether the bot may open threads.
         self.closed_dms: set[int] = set()
         self.threads_allowed = True
+        # Channels where the bot lacks Send Messages (Discord answers 403, code 50013).
+        self.muted_channels: set[int] = set()
         self.thread_members: dict[int, set[int]] = {}
         # Discord keeps one message per (author, nonce) for a few minutes when the sender enforces the nonce.
         self._by_nonce: dict[str, int] = {}
@@ -674,6 +676,8 @@ class FakeDiscord:
             problems.append(("content", "Cannot send an empty message"))
         if problems:
             return self._invalid(call.route, problems)
+        if channel in self.muted_channels:
+            return json_response({"message": "Missing Permissions", "code": 50013}, status=403)
         recipient = next((user for user, dm in self.dm_channels.items() if dm == channel), None)
         if recipient is not None and recipient in self.closed_dms:
             return json_response({"message": "Cannot send messages to this user", "code": 50007}, status=403)
@@ -744,6 +748,17 @@ class FakeDiscord:
         self.dispatch(
             "MESSAGE_DELETE",
             {"id": message["id"], "channel_id": message["channel_id"], "guild_id": str(self.guild_id)},
+        )
+
+    def bulk_delete(self, channel_id: int, message_ids: list[int]) -> None:
+        """A moderator's purge, or a ban that deletes the member's recent messages: Discord sends one
+        MESSAGE_DELETE_BULK (no MESSAGE_DELETE per message). With the bot away, nobody hears it."""
+        removed = [message_id for message_id in message_ids if self._find_message(str(channel_id), str(message_id))]
+        for message_id in removed:
+            self.messages[message_id]["deleted"] = True
+        self.dispatch(
+            "MESSAGE_DELETE_BULK",
+            {"ids": [str(i) for i in removed], "channel_id": str(channel_id), "guild_id": str(self.guild_id)},
         )
 
     async def _delete_message(self, call: Call, channel_id: str, message_id: str) -> web.Response:
@@ -1070,7 +1085,8 @@ class FakeDiscord:
             if not intents & (DIRECT_MESSAGES if direct else GUILD_MESSAGES):
                 return None
             mentions_bot = any(user.get("id") == bot_id for user in data.get("mentions", []))
-            if event != "MESSAGE_DELETE" and not intents & MESSAGE_CONTENT and not direct and not mentions_bot:
+            deletion = event in ("MESSAGE_DELETE", "MESSAGE_DELETE_BULK")
+            if not deletion and not intents & MESSAGE_CONTENT and not direct and not mentions_bot:
                 data = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
         elif event in GUILD_EVENTS and not intents & GUILDS:
             return None

@@ -4,6 +4,7 @@ expiry, check-ins, sessions, reminders and ratings."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -410,3 +411,71 @@ async def test_forget_me_removes_profile_requests_pairs_and_sessions(
     assert await count(engine, PairRequest, PairRequest.user_id == 1) == 0
     assert await count(engine, Pair) == 0
     assert await pairing.upcoming(GUILD, 2, NOW) == []
+
+
+# ----- the periodic pass: skipped notices and error boundaries --------------------------------------------------------
+
+
+async def test_skipped_notices_are_closed_and_never_block_later_reminders(
+    pairing: PairingService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch of 4 stands for the 200 of production: claimed notices that are then skipped must not fill it.
+    monkeypatch.setattr("bot.services.pairing.BATCH", 4)
+    cancelled = await schedule(pairing, "2026-11-25 18:00")
+    crashed = await schedule(pairing, "2026-11-25 20:00")
+    claimed = await pairing.due_notices(datetime(2026, 11, 24, 20, 0, tzinfo=UTC))  # both "day" notices claimed
+    assert {(n.session.session_id, n.kind) for n in claimed} >= {(cancelled.session_id, "day")}  # type: ignore[attr-defined]
+    await pairing.cancel_session(GUILD, cancelled.session_id, 1, datetime(2026, 11, 24, 21, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    # The bot was away until after the second one started: its claimed "day" reminders are too late now.
+    later = await schedule(pairing, "2026-11-28 18:00")
+    due = await pairing.due_notices(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))
+    assert sorted((n.session.session_id, n.user_id, n.kind) for n in due) == [
+        (crashed.session_id, 1, "rating"),  # type: ignore[attr-defined]
+        (crashed.session_id, 2, "rating"),  # type: ignore[attr-defined]
+        (later.session_id, 1, "day"),  # type: ignore[attr-defined]
+        (later.session_id, 2, "day"),  # type: ignore[attr-defined]
+    ]
+    # The skipped ones are closed: no notice of the cancelled or the started session is left unsent.
+    stale = (SessionNotice.session_id.in_([cancelled.session_id, crashed.session_id]), SessionNotice.kind == "day")  # type: ignore[attr-defined]
+    assert await count(engine, SessionNotice, *stale, SessionNotice.sent_at.is_(None)) == 0
+
+
+class _FlakyAnnouncer:
+    """The scheduler's view of Discord: introducing a pair fails as a 5xx fetching a member would; DMs arrive."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.announce_attempts = 0
+
+    async def announce(self, match: object) -> object:
+        self.announce_attempts += 1
+        raise RuntimeError("503 Service Unavailable fetching a member")
+
+    async def direct_message(self, user_id: int, content: str, **options: object) -> bool:
+        self.sent.append(user_id)
+        return True
+
+
+async def test_one_failing_piece_of_due_work_skips_only_itself_and_is_logged_once(
+    pairing: PairingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    from typing import Any, cast
+
+    from cogs.pairing._scheduler import PairingSchedulerCog
+
+    announcer = _FlakyAnnouncer()
+    scheduler = PairingSchedulerCog(cast(Any, None), pairing, cast(Any, announcer))
+    await pairing.request(ask(1, "frontend"), NOW)
+    await pairing.request(ask(2, "backend"), NOW)  # matched at once; its introduction is the periodic pass's
+    await pairing.request(ask(3, "frontend", availability="Sat 10-12"), NOW + timedelta(hours=1))
+    later = NOW + timedelta(days=15)
+    with caplog.at_level(logging.WARNING, logger="cogs.pairing._scheduler"):
+        report = await scheduler.run_due_work(later)
+        again = await scheduler.run_due_work(later + timedelta(minutes=1))
+    assert announcer.announce_attempts == 2  # tried on each pass
+    assert report.announced == 0
+    assert report.expired == 1  # the expiry notice went out all the same
+    assert announcer.sent == [3]
+    assert again.expired == 0
+    failures = [record for record in caplog.records if "introduction of pair" in record.getMessage()]
+    assert len(failures) == 1, [record.getMessage() for record in failures]
