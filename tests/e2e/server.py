@@ -142,6 +142,8 @@ class FakeDiscord:
         self.challenges_channel_id = self._add_channel("challenges")
         self.pairing_channel_id = self._add_channel("pairing")
         self.members: dict[int, JSON] = {}
+        # Those who left the guild: no longer members, still users who may click in a DM.
+        self.departed: dict[int, JSON] = {}
         self.roles: dict[int, JSON] = {
             self.guild_id: self._role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS),
         }
@@ -300,8 +302,11 @@ class FakeDiscord:
         return user_id
 
     def remove_member(self, user_id: int) -> None:
-        """The member leaves the guild (not announced: the bot has no members intent)."""
-        self.members.pop(user_id, None)
+        """The member leaves the guild, or is kicked or banned (not announced: the bot has no members intent). They
+        can still press buttons in their DMs with the bot."""
+        member = self.members.pop(user_id, None)
+        if member is not None:
+            self.departed[user_id] = member
 
     def add_role(self, name: str, permissions: int = 0) -> int:
         """A role with `permissions`, announced with GUILD_ROLE_CREATE as Discord does."""
@@ -849,7 +854,11 @@ class FakeDiscord:
     ) -> Interaction:
         interaction_id = self.snowflake()
         token = secrets.token_urlsafe(24)
-        member = self.members[user_id]
+        member = self.members.get(user_id)
+        if member is None:
+            # A user who left can only act where no guild is involved: their DMs with the bot.
+            assert channel_id in self.dm_channels.values(), f"{user_id} is not a member and this is not a DM"
+            member = {**self.departed[user_id], "roles": []}
         permissions = int(self.roles[self.guild_id]["permissions"])
         for role_id in member["roles"]:
             permissions |= int(self.roles[int(role_id)]["permissions"])
