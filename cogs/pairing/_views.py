@@ -355,6 +355,7 @@ class FindPartnerButton(
             if interaction.guild_id is None:
                 raise InvalidInputError("Use this button in the server, where the challenge was posted.")
             service, _ = _parts(interaction)
+            await service.challenge_topics(self.challenge_id, interaction.guild_id)  # refuses a deleted challenge
             if await service.has_profile(interaction.guild_id, interaction.user.id):
                 await request_and_announce(interaction, self.asking(interaction, None))
                 return

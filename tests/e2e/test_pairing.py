@@ -1123,3 +1123,53 @@ async def test_an_old_introductions_schedule_button_rechecks_the_pairing_and_the
         assert [past.ended_at for past in await _pairing(bot).history(discord_server.guild_id, third_learner.id)] == [
             None
         ]
+
+
+async def test_dm_buttons_refuse_a_member_who_left_and_a_deleted_challenges_button_stops(
+    nexus: NexusBot,
+    discord_server: FakeDiscord,
+    learner: FakeUser,
+    other_learner: FakeUser,
+    third_learner: FakeUser,
+    clock: Clock,
+    database: str,
+) -> None:
+    guild, pairing = discord_server.guild_id, _pairing(nexus)
+    await _pair_up(discord_server, learner, other_learner, clock)
+    booked = await learner.slash("session schedule", partner=other_learner.id, when="tomorrow 19:00")
+    assert "Session **#1**" in booked.content
+    starts = _tomorrow_at(19, LAGOS, clock.now)
+    assert (await _pass(nexus, starts + timedelta(hours=1, minutes=1))).notices == {"rating": 2}
+    clock.now = NOW + timedelta(days=3, minutes=5)
+    assert (await _pass(nexus, clock.now)).checkins == 2
+    asked = await third_learner.slash("session schedule", partner=other_learner.id, when="Fri 10:00")
+    assert asked.ephemeral
+
+    # The partner leaves (or is banned): what they still hold in their DMs no longer acts in the server.
+    discord_server.remove_member(other_learner.id)
+    (checkin,) = _dms_with(discord_server, other_learner, "Did you meet?")
+    (rating,) = _dms_with(discord_server, other_learner, "How did study session")
+    (invitation,) = _dms_with(discord_server, other_learner, "invites you to a study session")
+    for message, label in ((checkin, "Yes, we met"), (rating, "👎 Didn't happen / went badly"), (invitation, "Accept")):
+        refused = await other_learner.click(message, label)
+        assert refused.ephemeral, label
+        assert "You are no longer a member of the server this button belongs to" in refused.content, label
+    assert await _rows(database, select(SessionRating)) == []
+    assert [row.met for row in await _rows(database, select(PairCheckin))] == [None, None]
+    assert [row.state for row in await _rows(database, select(StudySession).order_by(StudySession.id))] == [
+        "scheduled",
+        "proposed",
+    ]
+    assert await pairing.upcoming(guild, third_learner.id, clock.now) == []
+
+    # "Find a study partner for this" on a challenge deleted since: refused, nothing queued.
+    form = await learner.slash("challenge new")
+    logged = await learner.submit_modal(
+        form, **dict(zip(form.input_ids, ["Containers cannot reach the database", "refused", "docker"], strict=False))
+    )
+    assert "Logged as challenge **#1**" in logged.content
+    assert "deleted" in (await learner.slash("challenge delete", id=1)).content
+    refused = await third_learner.click(logged.message, "Find a study partner for this")
+    assert refused.ephemeral
+    assert "That challenge was deleted" in refused.content
+    assert not await pairing.has_profile(guild, third_learner.id)
