@@ -269,6 +269,8 @@ class StudySession(Base):
     cancelled_by: Mapped[int | None] = mapped_column(BigInteger)
     # An invitation's deadline; set for every session that started as one.
     respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When an invitation was accepted, declined or withdrawn.
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the organiser was told their invitation lapsed: at most once.
     lapse_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -294,6 +294,21 @@ class PairingRepository:
             )
         ).all()
 
+    async def declined_since(self, guild_id: int, organiser_id: int, partner_id: int, since: datetime) -> bool:
+        """Whether `partner_id` declined an invitation of `organiser_id` since `since`."""
+        found = await self._session.scalar(
+            select(StudySession.id)
+            .where(
+                StudySession.guild_id == guild_id,
+                StudySession.organiser_id == organiser_id,
+                StudySession.partner_id == partner_id,
+                StudySession.state == "declined",
+                StudySession.answered_at > since,
+            )
+            .limit(1)
+        )
+        return found is not None
+
     async def lapse_invitations(self, now: datetime) -> None:
         """Invitations past their deadline become `expired`."""
         await self._session.execute(
@@ -313,12 +328,12 @@ class PairingRepository:
             )
         ).all()
 
-    async def settle_invitation(self, session_id: int, state: str, pair_id: int | None) -> bool:
+    async def settle_invitation(self, session_id: int, state: str, pair_id: int | None, now: datetime) -> bool:
         """Answer a still-proposed invitation; False when another answer (or a withdrawal) came first."""
         result = await self._session.execute(
             update(StudySession)
             .where(StudySession.id == session_id, StudySession.state == "proposed")
-            .values(state=state, pair_id=pair_id)
+            .values(state=state, pair_id=pair_id, answered_at=now)
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount) == 1  # type: ignore[attr-defined]

@@ -61,6 +61,8 @@ MISSED_CHECKINS_TO_PAUSE = 2
 MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 15, 480, 60
 MAX_OPEN_INVITATIONS = 3
 """Invitations one member may have waiting for an answer at once: nobody can flood others' DMs with them."""
+AFTER_DECLINE = timedelta(days=7)
+"""How long a member who declined an invitation is not invited again by the same organiser."""
 BATCH = 200
 """Most rows one periodic pass handles; the next pass takes the rest."""
 
@@ -922,6 +924,11 @@ class PairingService:
                         f"You already invited that member to session #{same.id}: wait for their answer, or "
                         "`/session cancel` it first."
                     )
+                if await repository.declined_since(guild_id, organiser_id, partner_id, now - AFTER_DECLINE):
+                    raise InvalidInputError(
+                        f"That member declined your last invitation: you can invite them again "
+                        f"{AFTER_DECLINE.days} days after their answer, or find a partner with `/pair request`."
+                    )
                 if len(waiting) >= MAX_OPEN_INVITATIONS:
                     raise InvalidInputError(
                         f"You have {MAX_OPEN_INVITATIONS} invitations waiting for an answer: wait for one, or "
@@ -984,9 +991,9 @@ class PairingService:
                     "The member who invited you now has",
                 )
                 pair = await repository.current_pair(row.guild_id, row.organiser_id, row.partner_id)
-                settled = await repository.settle_invitation(row.id, "scheduled", pair.id if pair else None)
+                settled = await repository.settle_invitation(row.id, "scheduled", pair.id if pair else None, now)
             else:
-                settled = await repository.settle_invitation(row.id, "declined", row.pair_id)
+                settled = await repository.settle_invitation(row.id, "declined", row.pair_id, now)
             if not settled:
                 raise InvalidInputError("This invitation was answered meanwhile: `/session list` shows your sessions.")
             await session.refresh(row)
@@ -1021,7 +1028,7 @@ class PairingService:
             if row.state == "proposed":
                 # An invitation: the organiser withdraws it, the invitee declines it; it was never booked.
                 row.state = "withdrawn" if actor_id == row.organiser_id else "declined"
-                row.cancelled_by = actor_id
+                row.cancelled_by, row.answered_at = actor_id, now
                 return _session_view(row)
             if row.state == "cancelled":
                 raise InvalidInputError(f"Session #{session_id} is already cancelled.")

@@ -1,7 +1,8 @@
 """Session invitations: a session with someone who is not one's current partner is proposed until they accept.
 
-New states of `study_sessions` (proposed, declined, expired, withdrawn), an invitation's deadline (`respond_by`) and
-when its lapse was told to the organiser (`lapse_told_at`). Existing sessions stay as they are: they were booked.
+New states of `study_sessions` (proposed, declined, expired, withdrawn), an invitation's deadline (`respond_by`),
+when it was answered (`answered_at`) and when its lapse was told to the organiser (`lapse_told_at`). Existing
+sessions stay as they are: they were booked.
 
 Revision ID: 0004_trust_pairing
 Revises: 0003_pairing
@@ -29,6 +30,7 @@ OLD_STATES = "state IN ('scheduled', 'cancelled')"
 def upgrade() -> None:
     with op.batch_alter_table("study_sessions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("respond_by", bot.db.base.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("answered_at", bot.db.base.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("lapse_told_at", bot.db.base.UTCDateTime(), nullable=True))
         batch_op.drop_constraint(batch_op.f("ck_study_sessions_state_is_known"), type_="check")
         batch_op.create_check_constraint(batch_op.f("ck_study_sessions_state_is_known"), sa.text(STATES))
@@ -48,4 +50,5 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("ck_study_sessions_state_is_known"), type_="check")
         batch_op.create_check_constraint(batch_op.f("ck_study_sessions_state_is_known"), sa.text(OLD_STATES))
         batch_op.drop_column("lapse_told_at")
+        batch_op.drop_column("answered_at")
         batch_op.drop_column("respond_by")

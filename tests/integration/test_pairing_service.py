@@ -500,6 +500,16 @@ async def test_invitations_are_bounded_and_never_reveal_the_invitees_calendar(pa
         await schedule(pairing, "2026-12-01 18:00", partner_id=7)
 
 
+async def test_a_declined_organiser_cannot_invite_the_same_member_again_for_a_week(pairing: PairingService) -> None:
+    first = await schedule(pairing, "2026-11-26 18:00", partner_id=3)
+    await pairing.answer_invitation(first.session_id, 3, False, NOW)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="declined your last invitation"):
+        await schedule(pairing, "2026-12-01 18:00", partner_id=3, now=NOW + timedelta(days=6))
+    await schedule(pairing, "2026-11-26 19:00", organiser_id=4, partner_id=3)  # others may still ask
+    again = await schedule(pairing, "2026-12-02 18:00", partner_id=3, now=NOW + timedelta(days=7))
+    assert again.state == "proposed"  # type: ignore[attr-defined]
+
+
 async def test_the_organiser_withdraws_an_invitation_and_the_invitee_may_decline_with_cancel(
     pairing: PairingService,
 ) -> None:
