@@ -309,6 +309,24 @@ class PairingRepository:
         )
         return found is not None
 
+    async def waiting_invitations(
+        self, guild_id: int, user_id: int, now: datetime, limit: int
+    ) -> Sequence[StudySession]:
+        """Invitations the learner sent or received that still wait for an answer, soonest deadline first."""
+        return (
+            await self._session.scalars(
+                select(StudySession)
+                .where(
+                    StudySession.guild_id == guild_id,
+                    StudySession.state == "proposed",
+                    or_(StudySession.organiser_id == user_id, StudySession.partner_id == user_id),
+                    StudySession.respond_by > now,
+                )
+                .order_by(StudySession.respond_by, StudySession.id)
+                .limit(limit)
+            )
+        ).all()
+
     async def lapse_invitations(self, now: datetime) -> None:
         """Invitations past their deadline become `expired`."""
         await self._session.execute(

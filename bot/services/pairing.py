@@ -1018,6 +1018,12 @@ class PairingService:
             rows = await PairingRepository(session).upcoming_sessions(guild_id, user_id, now, limit)
         return [_session_view(row) for row in rows]
 
+    async def invitations(self, guild_id: int, user_id: int, now: datetime, *, limit: int = 10) -> list[SessionView]:
+        """Invitations the learner sent or received that still wait for an answer (not booked)."""
+        async with self._sessions() as session:
+            rows = await PairingRepository(session).waiting_invitations(guild_id, user_id, now, limit)
+        return [_session_view(row) for row in rows]
+
     async def cancel_session(self, guild_id: int, session_id: int, actor_id: int, now: datetime) -> SessionView:
         async with self._sessions.begin() as session:
             row = await PairingRepository(session).study_session(session_id)

@@ -237,7 +237,8 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
     @app_commands.guild_only()
     async def list(self, interaction: discord.Interaction) -> None:
         sessions = await self.pairing.upcoming(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
-        text = sessions_text(sessions, interaction.user.id, self.pairing.topic_title)
+        invitations = await self.pairing.invitations(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
+        text = sessions_text(sessions, interaction.user.id, self.pairing.topic_title, invitations)
         await replies.send(interaction, text, ephemeral=True)
 
     @app_commands.command(name="cancel", description="Call off one of your study sessions")

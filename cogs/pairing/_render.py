@@ -182,11 +182,27 @@ def session_line(session: SessionView, viewer_id: int, topic_title: TopicTitle) 
     )
 
 
-def sessions_text(sessions: Sequence[SessionView], viewer_id: int, topic_title: TopicTitle) -> str:
-    if not sessions:
-        return "No upcoming sessions. `/session schedule partner:… when:…` books one."
-    lines = ["Your upcoming sessions (times in your own timezone):"]
-    lines += [f"• {session_line(session, viewer_id, topic_title)}" for session in sessions]
+def sessions_text(
+    sessions: Sequence[SessionView],
+    viewer_id: int,
+    topic_title: TopicTitle,
+    invitations: Sequence[SessionView] = (),
+) -> str:
+    """Booked sessions, then invitations still waiting for an answer (not booked)."""
+    if sessions:
+        lines = ["Your upcoming sessions (times in your own timezone):"]
+        lines += [f"• {session_line(session, viewer_id, topic_title)}" for session in sessions]
+    else:
+        lines = ["No upcoming sessions. `/session schedule partner:… when:…` books one."]
+    if invitations:
+        lines.append("Waiting for an answer:")
+    for invitation in invitations:
+        if invitation.organiser_id == viewer_id:
+            lapses = stamp(invitation.respond_by, "R") if invitation.respond_by else "soon"
+            state = f"you invited them; it lapses {lapses} (`/session cancel` withdraws it)"
+        else:
+            state = "they invite you, answer in your DMs"
+        lines.append(f"• {session_line(invitation, viewer_id, topic_title)}: {state}")
     return shorten("\n".join(lines), MESSAGE_CONTENT)
 
 

@@ -955,7 +955,14 @@ async def test_a_session_with_someone_not_your_partner_is_booked_only_once_they_
     assert "nothing is booked until they do" in asked.content
     assert _posted_in_the_server(discord_server) == []
     assert await pairing.upcoming(guild, third_learner.id, clock.now) == []
-    assert "No upcoming sessions" in (await learner.slash("session list")).content
+    listed = (await learner.slash("session list")).content
+    assert listed.startswith("No upcoming sessions.")
+    assert f"Waiting for an answer:\n• **#1** {_stamp(starts)} with <@{third_learner.id}>, 60 min, Docker" in listed
+    assert "you invited them; it lapses" in listed
+    invited = (await third_learner.slash("session list")).content
+    assert f"• **#1** {_stamp(starts)} with <@{learner.id}>, 60 min, Docker: they invite you, answer in your DMs" in (
+        invited
+    )
     (row,) = await _rows(database, select(StudySession))
     assert row.state == "proposed"
 
