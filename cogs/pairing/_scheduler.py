@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from discord.ext import commands, tasks
 
 from bot.interaction_errors import log_background_failure
-from bot.services.pairing import PairingService
+from bot.services.pairing import PairingService, notice_nonce
 from cogs.pairing._announce import Announcer
-from cogs.pairing._render import auto_paused_text, checkin_text, expired_text, notice_text
+from cogs.pairing._render import auto_paused_text, checkin_text, expired_text, lapsed_text, notice_text
 from cogs.pairing._views import checkin_view, rating_view, renew_view
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class PassReport:
     expired: int = 0
     checkins: int = 0
     paused: int = 0
+    lapsed: int = 0
     notices: dict[str, int] = field(default_factory=dict)
 
 
@@ -68,7 +69,7 @@ class PairingSchedulerCog(commands.Cog):
             except Exception as error:
                 log_background_failure(log, error, "pairing pass failed; the next one retries")
                 return
-        if report.matched or report.expired or report.checkins or report.paused or report.notices:
+        if report.matched or report.expired or report.checkins or report.paused or report.lapsed or report.notices:
             log.info("pairing pass: %s", report)
 
     @periodic.before_loop
@@ -136,6 +137,14 @@ class PairingSchedulerCog(commands.Cog):
                 async with self._boundary("the pause notice of %s", paused.user_id):
                     await self._announcer.direct_message(paused.user_id, auto_paused_text())
                     report.paused += 1
+        async with self._boundary("the lapsed invitations"):
+            for lapsed in await self._pairing.lapse_invitations(now):
+                async with self._boundary("the lapse notice of session %s", lapsed.session_id):
+                    await self._announcer.direct_message(
+                        lapsed.organiser_id, lapsed_text(lapsed), nonce=notice_nonce("lapsed", lapsed.session_id)
+                    )
+                    await self._pairing.lapse_told(lapsed.session_id, now)
+                    report.lapsed += 1
         async with self._boundary("the session notices"):
             for notice in await self._pairing.due_notices(now):
                 async with self._boundary(

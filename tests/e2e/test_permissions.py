@@ -171,8 +171,9 @@ async def _pair_up(world: World) -> JSON:
 
 
 async def _book(world: World) -> datetime:
-    """Ada books session #1 with Grace, tomorrow 18:00 (UTC: Ada has no pairing profile)."""
-    booked = await world.ada.slash("session schedule", partner=world.grace.id, when="tomorrow 18:00")
+    """Ada and Grace are paired, and Ada books session #1 with her, tomorrow 18:00 UTC."""
+    await _pair_up(world)
+    booked = await world.ada.slash("session schedule", partner=world.grace.id, when="tomorrow 19:00")  # Lagos
     assert "Session **#1**" in booked.content, booked.content
     tomorrow = world.clock.now + timedelta(days=1)
     return tomorrow.replace(hour=18, minute=0, second=0, microsecond=0)
@@ -405,6 +406,23 @@ async def _rating(world: World, actor: FakeUser, allowed: bool) -> None:
         assert await _ratings(world.database) == []
 
 
+@scenario("session-invitation-button")
+async def _invitation(world: World, actor: FakeUser, allowed: bool) -> None:
+    """Ada is not paired with Grace: her booking is an invitation in Grace's DMs, which only Grace answers."""
+    asked = await world.ada.slash("session schedule", partner=world.grace.id, when="tomorrow 18:00")
+    assert asked.ephemeral, asked.content
+    (invitation,) = _dms_with(world.server, world.grace, "invites you to a study session")
+    answer = await actor.click(invitation, "Accept")
+    upcoming = (await world.ada.slash("session list")).content
+    if allowed:
+        assert answer.content.startswith("✅ Accepted. Session **#1**"), answer.content
+        assert "**#1**" in upcoming
+    else:
+        assert_refused(answer, "This invitation is for someone else: only they can answer it.")
+        assert "No upcoming sessions" in upcoming
+        assert _labels(world.server.messages[int(invitation["id"])]) == ["Accept", "Decline"]
+
+
 # ----- pairing commands -----------------------------------------------------------------------------------------------
 
 
@@ -537,6 +555,10 @@ MATRIX: list[Case] = [
     *_rows("renew-button", ("learner", True), ("stranger", False)),
     *_rows("checkin-button", ("learner", True), ("partner", False), ("stranger", False)),
     *_rows("session-rating-button", ("learner", True), ("partner", False), ("stranger", False)),
+    # An invitation to a session (the two are not paired): only the member invited answers it, not its organiser.
+    *_rows(
+        "session-invitation-button", ("partner", True), ("organiser", False), ("stranger", False), ("mentor", False)
+    ),
     # /session cancel: the two people in the session, not staff.
     *_rows("session-cancel", ("organiser", True), ("partner", True), ("stranger", False), ("mentor", False)),
     # /pair stats: moderators only.
