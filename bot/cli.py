@@ -26,7 +26,7 @@ def _run(settings: Settings) -> int:
             "error: Discord rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal",
             file=sys.stderr,
         )
-        return 1
+        return 2  # a configuration fault, like a missing variable: restarting will not help
     except KnowledgeBaseError as error:
         print("error: the knowledge base is invalid:\n" + str(error), file=sys.stderr)
         return 1
