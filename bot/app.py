@@ -23,6 +23,7 @@ from bot.db.search import search_engine_for
 from bot.heap import heap_trimmer, trim_heap_periodically
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.reachability import RECONNECT_WAIT, api_host, unreachable_reason
+from bot.redaction import RedactingFormatter, url_secrets
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, SolvedChallengeLog
 from bot.services.guild_settings import GuildSettingsService
@@ -33,7 +34,16 @@ log = logging.getLogger(__name__)
 
 
 def configure_logging(settings: Settings) -> None:
-    discord.utils.setup_logging(level=settings.log_level_number, root=True)
+    """discord.py's handler and format on the root logger, with every line passed through the redaction of
+    credentials (URLs' passwords and tokens, the bot token)."""
+    handler = logging.StreamHandler()
+    discord.utils.setup_logging(level=settings.log_level_number, root=True, handler=handler)
+    secrets = [settings.discord_token.get_secret_value(), *url_secrets(settings.database_url)]
+    if settings.discord_api_url:
+        secrets += url_secrets(str(settings.discord_api_url))
+    handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter(), secrets))
+    # aiosqlite logs every call with its arguments (the statements' bound parameters) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(max(settings.log_level_number, logging.INFO))
 
 
 def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: KnowledgeBase) -> Services:
