@@ -22,7 +22,7 @@ async def upgrade_in_child_process(database_url: str) -> None:
         "bot",
         "db",
         "upgrade",
-        env={**os.environ, "DATABASE_URL": database_url},
+        env=_child_environment(database_url),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -30,3 +30,10 @@ async def upgrade_in_child_process(database_url: str) -> None:
     if process.returncode != 0:
         lines = stderr.decode(errors="replace").strip().splitlines()
         raise MigrationError(lines[-1] if lines else f"`nexus-bot db upgrade` exited with {process.returncode}")
+
+
+def _child_environment(database_url: str) -> dict[str, str]:
+    """The bot's environment without the token (the migration needs only the database), with its URL."""
+    environment = {name: value for name, value in os.environ.items() if name.upper() != "DISCORD_TOKEN"}
+    environment["DATABASE_URL"] = database_url
+    return environment
