@@ -60,7 +60,9 @@ def test_no_postgres_password_stops_compose_with_a_helpful_message(environment: 
 def test_the_password_set_reaches_the_database_and_the_bot() -> None:
     config = _config({"POSTGRES_PASSWORD": "Kx7pQ2mZ"})
     assert config["services"]["db"]["environment"]["POSTGRES_PASSWORD"] == "Kx7pQ2mZ"
-    assert config["services"]["bot"]["environment"]["DATABASE_URL"] == "postgresql+asyncpg://nexus:Kx7pQ2mZ@db:5432/nexus"
+    assert (
+        config["services"]["bot"]["environment"]["DATABASE_URL"] == "postgresql+asyncpg://nexus:Kx7pQ2mZ@db:5432/nexus"
+    )
 
 
 def test_no_default_password_is_left_anywhere() -> None:
