@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import pytest
 
 from bot.db import migrate
-from bot.db.child_migration import upgrade_in_child_process
+from bot.db.child_migration import MigrationError, upgrade_in_child_process
 from bot.db.engine import create_engine
 
 TOKEN = "child-test-token.not-a-real-one.0123456789"
@@ -36,3 +37,15 @@ async def test_the_migration_child_gets_no_discord_token(database_url: str, monk
         assert await migrate.current_revision(engine) == migrate.head_revision()
     finally:
         await engine.dispose()
+
+
+async def test_a_failed_migration_says_why_without_the_password() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    url = f"postgresql+asyncpg://nexus:pw-never-shown-1@127.0.0.1:{port}/nexus"
+    with pytest.raises(MigrationError) as raised:
+        await upgrade_in_child_process(url)
+    message = str(raised.value)
+    assert "pw-never-shown-1" not in message
+    assert "refused" in message.lower() or "connect" in message.lower(), message
