@@ -26,7 +26,7 @@ def _run(settings: Settings) -> int:
             "error: Discord rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal",
             file=sys.stderr,
         )
-        return 1
+        return 2  # a configuration fault, like a missing variable: restarting will not help
     except KnowledgeBaseError as error:
         print("error: the knowledge base is invalid:\n" + str(error), file=sys.stderr)
         return 1
@@ -66,6 +66,7 @@ def _db_copy(to: str, batch_size: int) -> int:
     from bot.config import DatabaseSettings
     from bot.db.copy import CopyFailed, CopyRefused, copy_database, search_index_problems, verify_copy
     from bot.db.engine import create_engine
+    from bot.redaction import redact_url
 
     source_url = load_database_settings().database_url
     try:
@@ -80,8 +81,8 @@ def _db_copy(to: str, batch_size: int) -> int:
     if _same_database(source_url, target_url):
         print("error: --to names the configured database itself; copy into another, empty database", file=sys.stderr)
         return 2
-    shown_source = make_url(source_url).render_as_string(hide_password=True)
-    shown_target = make_url(target_url).render_as_string(hide_password=True)
+    shown_source = redact_url(make_url(source_url).render_as_string(hide_password=True))
+    shown_target = redact_url(make_url(target_url).render_as_string(hide_password=True))
 
     def copied(table: str, rows: int) -> None:
         print(f"  {table:<22} {rows:>9} rows", flush=True)

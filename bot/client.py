@@ -20,6 +20,7 @@ from discord.http import Route
 from bot import replies
 from bot.heap import settle_startup_heap
 from bot.interaction_errors import interaction_context, report_interaction_error
+from bot.redaction import redact_url
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
@@ -125,7 +126,9 @@ class NexusBot(commands.Bot):
             # A plain client never asks for /gateway/bot: it connects to DEFAULT_GATEWAY.
             _shards, gateway_url, _limits = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
-            log.info("using the Discord-compatible API at %s (gateway %s)", self.api_url, gateway_url)
+            log.info(
+                "using the Discord-compatible API at %s (gateway %s)", redact_url(self.api_url), redact_url(gateway_url)
+            )
 
     async def setup_hook(self) -> None:
         for extension in discover_extensions():

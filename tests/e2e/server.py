@@ -170,6 +170,7 @@ class FakeDiscord:
         self.clock_offset = 0.0
         self.forced_429: dict[str, list[float]] = {}
         self.forced_5xx: dict[str, int] = {}
+        self.forced_401: dict[str, int] = {}
         self.reactions: list[tuple[int, int, str]] = []
         self.uploads: dict[tuple[int, str], bytes] = {}
         self.threads: list[JSON] = []
@@ -408,7 +409,15 @@ class FakeDiscord:
     def force_5xx(self, route_pattern: str, *, times: int = 1) -> None:
         self.forced_5xx[route_pattern] = self.forced_5xx.get(route_pattern, 0) + times
 
+    def force_401(self, route_pattern: str, *, times: int = 1) -> None:
+        """The next `times` matching requests answer 401 Unauthorized, as Discord does for a bad token."""
+        self.forced_401[route_pattern] = self.forced_401.get(route_pattern, 0) + times
+
     def _forced_failure(self, route: str) -> web.Response | None:
+        for pattern, count in self.forced_401.items():
+            if count and re.search(pattern, route):
+                self.forced_401[pattern] = count - 1
+                return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         for pattern, pending in self.forced_429.items():
             if pending and re.search(pattern, route):
                 retry_after = pending.pop(0)
