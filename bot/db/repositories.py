@@ -291,14 +291,13 @@ class ChallengeRepository:
         )
         return list(rows)
 
-    async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> tuple[int, list[Challenge]]:
+    async def solved_for_topic(self, guild_id: int, slug: str, limit: int) -> tuple[int, list[Challenge]]:
         conditions = [
+            Challenge.guild_id == guild_id,
             _LIVE,
             Challenge.status == "solved",
             Challenge.id.in_(select(ChallengeTopic.challenge_id).where(ChallengeTopic.slug == slug)),
         ]
-        if guild_id is not None:
-            conditions.append(Challenge.guild_id == guild_id)
         count = await self._session.scalar(select(func.count()).select_from(Challenge).where(*conditions)) or 0
         rows = await self._session.scalars(
             select(Challenge).where(*conditions).order_by(Challenge.solved_at.desc(), Challenge.id.desc()).limit(limit)

@@ -1506,6 +1506,26 @@ async def test_solved_for_topic_counts_this_servers_solved_challenges(
     assert (await solved_log.solved_for_topic(GUILD, "kubernetes", 3)).count == 0
 
 
+async def test_solved_for_topic_outside_a_server_is_empty_and_each_server_is_cached_apart(
+    log: ChallengeService, engine: AsyncEngine
+) -> None:
+    solved_log = SolvedChallengeLog(create_session_factory(engine))
+    theirs = await _new(log, "Other server's container", topics="docker", guild_id=OTHER_GUILD)
+    await log.accept(OTHER_GUILD, theirs.id, await _answer(log, theirs), ANN)
+    # A DM (no server) sees no server's log, whatever was asked before.
+    assert (await solved_log.solved_for_topic(None, "docker", 3)).count == 0
+    assert (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).count == 1
+    assert (await solved_log.solved_for_topic(None, "docker", 3)).top == ()
+    assert (await solved_log.solved_for_topic(GUILD, "docker", 3)).count == 0
+    ours = await _new(log, "Our container", topics="docker")
+    await log.accept(GUILD, ours.id, await _answer(log, ours), ANN)
+    solved_log.forget(GUILD)
+    assert [ref.title for ref in (await solved_log.solved_for_topic(GUILD, "docker", 3)).top] == ["Our container"]
+    assert [ref.title for ref in (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).top] == [
+        "Other server's container"
+    ]
+
+
 # --- guild settings -------------------------------------------------------------------------------------------
 
 
