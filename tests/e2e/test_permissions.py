@@ -14,9 +14,12 @@ The actors:
 * `stranger`: another learner with no part in it.
 * `moderator-role`: a member of the role `/nexus setup moderator_role:` names, a role that grants no permission.
 * `manage-messages`, `manage-server`: a member of a role granting only that permission.
+* `channel-manage-messages`: a member granted Manage Messages by an overwrite on #general alone (where the commands
+  run): that moderates the channel, not the server, so it makes nobody a moderator of Nexus.
 * `mentor`: the shared fixture, whose Mentor role grants Manage Messages and Manage Server (staff, not a participant).
 
-The bot counts as a moderator whoever has Manage Messages or the configured moderator role (`NexusBot.person`);
+The bot counts as a moderator whoever has Manage Messages server-wide (a role's permission, not a channel's
+overwrite) or the configured moderator role (`NexusBot.person`);
 Manage Server alone is not moderation, it is what `/nexus setup` needs.
 """
 
@@ -91,6 +94,10 @@ class World:
         if who == "manage-messages":
             role = self.server.add_role("Message managers", MANAGE_MESSAGES)
             return FakeUser(self.server, self.server.add_member("janitor", roles=[role]))
+        if who == "channel-manage-messages":
+            janitor = self.server.add_member("channel janitor")
+            self.server.set_overwrite(self.server.general_id, janitor, allow=MANAGE_MESSAGES)
+            return FakeUser(self.server, janitor)
         if who == "manage-server":
             role = self.server.add_role("Server managers", MANAGE_SERVER)
             return FakeUser(self.server, self.server.add_member("admin", roles=[role]))
@@ -497,6 +504,7 @@ MATRIX: list[Case] = [
         ("moderator-role", True),
         ("manage-messages", True),
         ("manage-server", False),
+        ("channel-manage-messages", False),
     ),
     # /challenge accept: the challenge's author or a moderator; not the solution's own author.
     *_rows("challenge-accept", ("author", True), ("solver", False), ("stranger", False), ("moderator-role", True)),
@@ -522,6 +530,7 @@ MATRIX: list[Case] = [
         ("stranger", False),
         ("manage-messages", True),
         ("moderator-role", True),
+        ("channel-manage-messages", False),
     ),
     # "Find a study partner for this" on an open challenge: anyone; its track choice only for who pressed it.
     *_rows("find-partner-button", ("author", True), ("stranger", True)),
