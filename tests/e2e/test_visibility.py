@@ -61,3 +61,21 @@ async def test_a_card_shows_only_this_servers_solved_challenges_and_none_in_a_dm
     assert "server A" not in in_b
     in_dm = await learner.slash("topic", name="django", channel=dm, private=True)
     assert SOLVED not in _fields(in_dm.embed)
+
+
+async def test_a_cards_delete_button_trusts_the_card_not_its_custom_id(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    card = await learner.slash("topic", name="celery")
+    # The button names someone else than the asker (a forged or tampered custom_id: discord.py answers only the
+    # custom_ids a message carries, so the message is changed here rather than the click).
+    button = card.message["components"][0]["components"][0]
+    button["custom_id"] = f"nexus:topic:delete:{other_learner.id}"
+    refused = await other_learner.click(card.message, "Delete")
+    assert refused.ephemeral
+    assert "Only the person who asked for this card, or a moderator, can delete it." in refused.content
+    assert not card.message.get("deleted")
+    # The asker, whom Discord's record of the card names, can still delete it.
+    pressed = await learner.click(card.message, "Delete")
+    assert pressed.response_type == 6
+    assert card.message.get("deleted")
