@@ -310,12 +310,16 @@ class ChallengeRepository:
             Solution.accepted.is_(True),
             Solution.deleted_at.is_(None),
             Solution.author_id.is_not(None),
+            # Only live challenges, and nobody scores by accepting their own answer to their own challenge.
+            _LIVE,
+            Solution.author_id.is_distinct_from(Challenge.author_id),
         ]
         if since is not None:
             conditions.append(Solution.accepted_at >= since)
         count = func.count(Solution.id).label("accepted")
         rows = await self._session.execute(
             select(Solution.author_id, func.max(Solution.author_name), count)
+            .join(Challenge, Challenge.id == Solution.challenge_id)
             .where(*conditions)
             .group_by(Solution.author_id)
             .order_by(count.desc(), func.min(Solution.accepted_at).asc())

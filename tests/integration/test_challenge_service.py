@@ -1344,6 +1344,17 @@ async def test_leaderboard_leaves_out_anonymised_authors(log: ChallengeService, 
     assert [(entry.user_id, entry.accepted) for entry in board] == [(CAROL.id, 1)]
 
 
+async def test_leaderboard_leaves_out_deleted_challenges_and_self_accepted_solutions(log: ChallengeService) -> None:
+    await _solved(log, "Answered by Bob", helper=BOB)
+    gone = await _solved(log, "Answered by Bob, then deleted", helper=BOB)
+    await log.delete(GUILD, gone.id, ANN)
+    # Carol accepts her own answer to her own challenge: that scores nothing.
+    own = await _new(log, "Carol answers herself", author=CAROL)
+    await log.accept(GUILD, own.id, await _answer(log, own, author=CAROL), CAROL)
+    board = await log.leaderboard(GUILD, "all")
+    assert [(entry.user_id, entry.accepted) for entry in board] == [(BOB.id, 1)]
+
+
 # --- nudges ---------------------------------------------------------------------------------------------------
 
 
