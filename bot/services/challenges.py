@@ -114,6 +114,7 @@ class Logged:
     created: bool
     solution: SolutionView | None = None
     similar: tuple[SimilarChallenge, ...] = ()
+    restored: bool = False  # the source was logged before, deleted, and a moderator logged it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -792,12 +793,16 @@ class ChallengeService:
         solution: str | None = None,
         source_message_id: int | None = None,
         suggest_similar: bool = True,
+        logged_by: Person | None = None,
     ) -> Logged:
         """Log a challenge (and the solution given with it); a source message is logged only once.
 
-        `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
+        `logged_by` is who logs it when that is not its author (a moderator's "Log as challenge" on someone
+        else's message): the hourly cap is theirs, and a source whose entry was deleted is restored only for a
+        moderator. `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
         writer that serialises logging does not hold others back while it searches.
         """
+        actor = logged_by or author
         challenge = self._new_challenge(
             guild_id=guild_id,
             channel_id=channel_id,
@@ -811,14 +816,18 @@ class ChallengeService:
         body = _optional(solution, "solution", MAX_SOLUTION)
         if body is not None:
             self._new_solution(challenge, author, body, source_message_id)  # joins challenge.solutions
-        self._within_hourly_cap(guild_id, author)
+        self._within_hourly_cap(guild_id, actor)
         try:
             async with self._sessions.begin() as session:
                 repository = ChallengeRepository(session)
                 if source_message_id is not None:
                     existing = await repository.by_source(source_message_id)
                     if existing is not None:
-                        return Logged(challenge_view(existing), created=False)
+                        restored = self._restore(existing, actor)
+                        view = challenge_view(existing)
+                        if restored:
+                            self._changed(existing.guild_id)
+                        return Logged(view, created=False, restored=restored)
                 repository.add(challenge)
                 await repository.flush()
                 view = challenge_view(challenge)
@@ -831,6 +840,22 @@ class ChallengeService:
                 return Logged(challenge_view(existing), created=False)
         similar = await self.similar_solved(view) if suggest_similar else ()
         return Logged(view, created=True, solution=view.solutions[0] if view.solutions else None, similar=similar)
+
+    @staticmethod
+    def _restore(challenge: Challenge, actor: Person) -> bool:
+        """Bring back a deleted entry whose message a moderator logs again; True if it was restored.
+
+        A message is logged only once, so without this a deleted entry's message could never be logged again.
+        """
+        if challenge.deleted_at is None:
+            return False
+        if not actor.is_moderator:
+            raise PermissionDeniedError(
+                f"That message was logged as challenge #{challenge.id}, which was deleted. "
+                "A moderator can restore it with **Log as challenge** on the message."
+            )
+        challenge.deleted_at, challenge.deleted_by = None, None
+        return True
 
     @staticmethod
     def _new_solution(challenge: Challenge, author: Person, body: str, source_message_id: int | None) -> Solution:

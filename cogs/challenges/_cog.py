@@ -35,6 +35,10 @@ from cogs.challenges._views import (
 )
 
 PersonOf = Callable[[discord.Interaction], Awaitable[Person]]
+NO_VISIBLE_TEXT = (
+    "The message has no visible text to log: formatting marks, invisible characters and attachments alone "
+    "are not logged. Log the challenge with `/challenge new` instead."
+)
 
 
 class ChallengesCog(commands.GroupCog, group_name="challenge", group_description="The log of challenges and solutions"):
@@ -213,17 +217,27 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             raise PermissionDeniedError("Only the message's author or a moderator can log it as a challenge.")
         if message.author.bot or message.webhook_id is not None:
             raise InvalidInputError("Messages of bots and webhooks are not logged.")
-        if not message.content.strip():
-            raise InvalidInputError("The message has no text to log (attachments alone are not logged).")
-        title, details = split_title(message.content)
+        try:
+            title, details = split_title(message.content)
+        except ValueError:
+            raise InvalidInputError(NO_VISIBLE_TEXT) from None
         logged = await self._challenges.log_challenge(
             guild_id=interaction.guild_id or 0,
             channel_id=message.channel.id,
             author=Person(message.author.id, message.author.display_name),
+            logged_by=person,  # the cap is the invoker's (moderators have none), not the message author's
             title=title,
             details=details,
             source_message_id=message.id,
         )
+        if logged.restored:
+            await replies.send(
+                interaction,
+                f"Challenge #{logged.challenge.id} had been deleted; it is restored.",
+                embed=to_embed(challenge_embed(logged.challenge, self._challenges.topic_title)),
+                view=challenge_view_buttons(logged.challenge),
+            )
+            return
         if not logged.created:
             await replies.send(
                 interaction, f"That message is already challenge #{logged.challenge.id}.", ephemeral=True

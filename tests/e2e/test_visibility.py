@@ -79,3 +79,56 @@ async def test_a_cards_delete_button_trusts_the_card_not_its_custom_id(
     pressed = await learner.click(card.message, "Delete")
     assert pressed.response_type == 6
     assert card.message.get("deleted")
+
+
+async def _log_by_command(user: FakeUser, title: str) -> None:
+    form = await user.slash("challenge new")
+    title_id, details_id, _topics_id, _tried_id = form.input_ids
+    logged = await user.submit_modal(form, **{title_id: title, details_id: "It fails."})
+    assert "Logged as challenge" in logged.content, logged.content
+
+
+async def test_log_as_challenge_refuses_a_message_without_visible_text_clearly(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
+) -> None:
+    for content in ("\u200b", "**", "** \u200b **"):
+        message = learner.post(discord_server.general_id, content)
+        answer = await learner.context_menu(message, "Log as challenge")
+        assert answer.ephemeral
+        assert "has no visible text to log" in answer.content, answer.content
+        assert "reference" not in answer.content.lower()
+    assert "does not exist" in (await learner.slash("challenge show", id=1)).content
+
+
+async def test_the_hourly_cap_is_the_invokers_and_moderators_have_none(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, mentor: FakeUser
+) -> None:
+    for number in range(10):  # the learner's own hourly allowance, used up by command
+        await _log_by_command(learner, f"Docker problem number {number}")
+    capped = await learner.slash("challenge new")
+    assert capped.ephemeral
+    assert "Slow down" in capped.content, capped.content
+    # A moderator logging the learner's message is not charged to the learner, and is not capped.
+    message = learner.post(discord_server.general_id, "Why does my Celery worker lose tasks on restart?")
+    answer = await mentor.context_menu(message, "Log as challenge")
+    assert answer.content.startswith("Logged as challenge **#11**"), answer.content
+
+
+async def test_a_moderator_restores_a_deleted_entry_by_logging_its_message_again(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, mentor: FakeUser
+) -> None:
+    message = learner.post(discord_server.general_id, "Why does my Celery worker lose tasks on restart?")
+    assert (await learner.context_menu(message, "Log as challenge")).content.startswith("Logged as challenge **#1**")
+    assert (await learner.slash("challenge delete", id=1)).content == "Challenge #1 is deleted."
+
+    again = await learner.context_menu(message, "Log as challenge")
+    assert again.ephemeral
+    assert "was logged as challenge #1, which was deleted" in again.content, again.content
+    assert "A moderator can restore it" in again.content
+    assert "does not exist" in (await learner.slash("challenge show", id=1)).content
+
+    restored = await mentor.context_menu(message, "Log as challenge")
+    assert restored.content == "Challenge #1 had been deleted; it is restored.", restored.content
+    shown = await learner.slash("challenge show", id=1)
+    assert shown.embed["title"] == "#1 · Why does my Celery worker lose tasks on restart?"
+    assert "by ada" in shown.embed["footer"]["text"]
