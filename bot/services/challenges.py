@@ -878,7 +878,10 @@ class ChallengeService:
         author: Person,
         body: str,
         source_message_id: int | None = None,
+        logged_by: Person | None = None,
     ) -> SolutionLogged:
+        """Log `author`'s solution. `logged_by` marks someone else's message as a solution ("Mark as solution"):
+        that takes the challenge's author, the message's author or a moderator."""
         text = _required(body, "solution", MAX_SOLUTION)
         try:
             async with self._sessions.begin() as session:
@@ -897,6 +900,15 @@ class ChallengeService:
                     raise NotFoundError(
                         f"Challenge #{challenge_id} does not exist or was deleted. "
                         "Find the right number with `/challenge search` or `/challenge list`."
+                    )
+                if (
+                    logged_by is not None
+                    and not logged_by.is_moderator
+                    and logged_by.id not in (author.id, challenge.author_id)
+                ):
+                    raise PermissionDeniedError(
+                        "Only the challenge's author, the message's author or a moderator can mark this message "
+                        "as a solution."
                     )
                 solution = self._new_solution(challenge, author, text, source_message_id)
                 session.add(solution)

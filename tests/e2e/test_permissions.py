@@ -9,8 +9,8 @@ The actors:
 
 * `author` / `asker` / `learner` / `organiser`: ada, who logged the challenge, asked for the card or the confirmation,
   joined the pairing queue, booked the session: the one the thing belongs to.
-* `partner` / `solver` / `addressee`: grace, ada's pairing partner, the author of the solution, or the member a topic
-  card was addressed to.
+* `partner` / `solver` / `addressee`: grace, ada's pairing partner, the author of the solution (or of the message
+  marked as one), or the member a topic card was addressed to.
 * `stranger`: another learner with no part in it.
 * `moderator-role`: a member of the role `/nexus setup moderator_role:` names, a role that grants no permission.
 * `manage-messages`, `manage-server`: a member of a role granting only that permission.
@@ -270,6 +270,24 @@ async def _log_as_challenge(world: World, actor: FakeUser, allowed: bool) -> Non
         assert "does not exist" in after.content
 
 
+@scenario("mark-as-solution")
+async def _mark_as_solution(world: World, actor: FakeUser, allowed: bool) -> None:
+    question = world.ada.post(world.server.general_id, "How do I stop my Celery worker from losing tasks?")
+    assert (await world.ada.context_menu(question, "Log as challenge")).content.startswith("Logged as challenge")
+    reply = world.grace.post(world.server.general_id, "Set acks_late=True on the task.", reply_to=question)
+    answer = await actor.context_menu(reply, "Mark as solution")
+    fields = (await _show(world.ada, 1)).embed.get("fields", [])
+    if allowed:
+        assert answer.content.startswith("Logged as solution #1 to challenge #1"), answer.content
+        assert fields[0]["name"] == "Solution #1 · by grace", "the message's author stays the solution's author"
+    else:
+        assert_refused(
+            answer,
+            "Only the challenge's author, the message's author or a moderator can mark this message as a solution.",
+        )
+        assert fields == []
+
+
 @scenario("challenge-list-pages")
 async def _challenge_list_pages(world: World, actor: FakeUser, allowed: bool) -> None:
     for number in range(6):  # one more than a page
@@ -519,6 +537,16 @@ MATRIX: list[Case] = [
         ("stranger", False),
         ("moderator-role", True),
         ("manage-messages", True),
+    ),
+    # The message menu "Mark as solution": the challenge's author, the message's author or a moderator.
+    *_rows(
+        "mark-as-solution",
+        ("author", True),
+        ("solver", True),
+        ("stranger", False),
+        ("moderator-role", True),
+        ("manage-messages", True),
+        ("channel-manage-messages", False),
     ),
     # /challenge list's page buttons: only the person who asked, whoever else presses.
     *_rows("challenge-list-pages", ("asker", True), ("stranger", False), ("mentor", False)),

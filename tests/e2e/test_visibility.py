@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
 from bot.client import NexusBot
 from bot.services.challenges import Person
+from tests.e2e.harness import running_bot, settings_for, until
+from tests.e2e.rows import fetch
 from tests.e2e.server import JSON, FakeDiscord
 from tests.e2e.users import FakeUser
 
@@ -132,3 +139,81 @@ async def test_a_moderator_restores_a_deleted_entry_by_logging_its_message_again
     shown = await learner.slash("challenge show", id=1)
     assert shown.embed["title"] == "#1 · Why does my Celery worker lose tasks on restart?"
     assert "by ada" in shown.embed["footer"]["text"]
+
+
+# ----- private channels and threads ---------------------------------------------------------------------------------
+
+VIEW_CHANNEL = 1 << 10
+
+
+def _private_channel(server: FakeDiscord, *members: FakeUser) -> int:
+    """A channel @everyone cannot see, open to `members` by their own overwrites."""
+    channel = server.add_channel("staff-room")
+    server.set_overwrite(channel, server.guild_id, deny=VIEW_CHANNEL)
+    for member in members:
+        server.set_overwrite(channel, member.id, allow=VIEW_CHANNEL)
+    return channel
+
+
+async def test_menus_never_copy_a_private_channels_or_threads_message_into_the_log(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser, mentor: FakeUser
+) -> None:
+    question = learner.post(discord_server.general_id, "How do I stop my Celery worker from losing tasks?")
+    assert (await learner.context_menu(question, "Log as challenge")).content.startswith("Logged as challenge **#1**")
+    staff = _private_channel(discord_server, learner, other_learner)
+    secret_thread = discord_server.add_thread(discord_server.general_id, "just us", private=True)
+    for channel in (staff, secret_thread):
+        post = learner.post(channel, "Our private deployment keys leak in CI logs")
+        for who in (learner, mentor):
+            refused = await who.context_menu(post, "Log as challenge")
+            assert refused.ephemeral
+            assert "private channel or thread" in refused.content, refused.content
+        reply = other_learner.post(channel, "Solution: rotate them, and mask them in CI.", reply_to=question)
+        for who in (other_learner, learner, mentor):
+            refused = await who.context_menu(reply, "Mark as solution")
+            assert refused.ephemeral
+            assert "private channel or thread" in refused.content, refused.content
+    assert "does not exist" in (await learner.slash("challenge show", id=2)).content
+    assert (await learner.slash("challenge show", id=1)).embed.get("fields", []) == []
+
+
+@pytest.fixture
+async def watching(discord_server: FakeDiscord, database: str) -> AsyncIterator[NexusBot]:
+    """The bot watching the challenges channel for in-channel posts."""
+    settings = settings_for(
+        discord_server, database, NEXUS_CHALLENGE_CHANNEL_IDS=str(discord_server.challenges_channel_id)
+    )
+    async with running_bot(settings) as bot:
+        yield bot
+
+
+def _acknowledged(server: FakeDiscord, post: JSON) -> bool:
+    return (int(post["channel_id"]), int(post["id"]), "✅") in server.reactions
+
+
+async def test_watched_channel_logging_skips_private_threads_and_a_channel_everyone_cannot_read(
+    watching: NexusBot, discord_server: FakeDiscord, database: str, learner: FakeUser
+) -> None:
+    watched = discord_server.challenges_channel_id
+    secret_thread = discord_server.add_thread(watched, "just us", private=True, owner_id=learner.id)
+    open_thread = discord_server.add_thread(watched, "everyone", owner_id=learner.id)
+    hidden = learner.post(secret_thread, "Challenge: our private deployment keys leak in CI logs")
+    shown = learner.post(open_thread, "Challenge: Docker build cache never hits in CI")
+    # Posts are written in order: once the later one is acknowledged, the earlier one was decided.
+    await until(lambda: _acknowledged(discord_server, shown), "the public thread's post acknowledged")
+    assert not _acknowledged(discord_server, hidden)
+
+    # The watched channel itself made private: nothing posted there any more is logged.
+    discord_server.set_overwrite(watched, discord_server.guild_id, deny=VIEW_CHANNEL)
+    discord_server.set_overwrite(watched, learner.id, allow=VIEW_CHANNEL)
+    await asyncio.sleep(0.2)  # the CHANNEL_UPDATE reaches the bot
+    staff_only = learner.post(watched, "Challenge: the staff VPN drops every hour")
+    await asyncio.sleep(0.3)  # the bot handles the post before it hears the channel is public again
+    discord_server.set_overwrite(watched, discord_server.guild_id)
+    await asyncio.sleep(0.2)
+    public_again = learner.post(watched, "Challenge: pytest fixtures leak state between tests")
+    await until(lambda: _acknowledged(discord_server, public_again), "the public post acknowledged")
+    assert not _acknowledged(discord_server, staff_only)
+
+    rows = await fetch(database, "SELECT source_message_id FROM challenges ORDER BY id")
+    assert [row.source_message_id for row in rows] == [int(shown["id"]), int(public_again["id"])]
