@@ -257,7 +257,6 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             raise InvalidInputError("Messages of bots and webhooks are not logged.")
         if not readable_by_everyone(interaction.channel):  # the menu runs in the message's channel
             raise PermissionDeniedError(PRIVATE_SOURCE)
-        person = await self._person_of(interaction)
         body = parse_solution(message.content) or message.content.strip()
         if not body:
             raise InvalidInputError("The message has no text to log as a solution.")
@@ -276,7 +275,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             author=Person(message.author.id, message.author.display_name),
             body=body,
             source_message_id=message.id,
-            logged_by=person,
+            logged_by=await self._person_of(interaction),
         )
         if not result.created:
             await replies.send(
