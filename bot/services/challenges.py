@@ -44,6 +44,7 @@ from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, 
 from bot.knowledge.render import SolvedChallengeRef, SolvedChallenges
 from bot.ratelimit import SlidingWindowLimiter
 from bot.services.topics import TopicService
+from bot.usertext import user_text
 
 log = logging.getLogger(__name__)
 
@@ -349,16 +350,10 @@ def found_view(found: FoundChallenge) -> ChallengeView:
     return ChallengeView(*(getattr(found, field.name) for field in fields(FoundChallenge)))
 
 
-def _escape_markdown(text: str) -> str:
-    for character in "\\*_~`|>#[]()":
-        text = text.replace(character, "\\" + character)
-    return text
-
-
 def render_snippet(raw: str) -> str:
-    """The engine's snippet with user text escaped and the matched words in bold, on one line."""
-    flat = " ".join(raw.split())
-    return _escape_markdown(flat).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
+    """The engine's snippet with user text shown as written (`user_text`) and the matched words in bold, on one
+    line."""
+    return user_text(raw, one_line=True).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
 
 
 def _required(text: str, what: str, limit: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -217,3 +218,40 @@ async def test_watched_channel_logging_skips_private_threads_and_a_channel_every
 
     rows = await fetch(database, "SELECT source_message_id FROM challenges ORDER BY id")
     assert [row.source_message_id for row in rows] == [int(shown["id"]), int(public_again["id"])]
+
+
+# ----- user text shown by the bot -----------------------------------------------------------------------------------
+
+MASKED_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\((?:<)?https?://")
+
+
+async def test_masked_links_and_markdown_in_user_text_are_shown_as_text(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, mentor: FakeUser
+) -> None:
+    title = "[Django docs](https://evil.example/login) **urgent** @everyone"
+    own = await _solved(nexus, discord_server.guild_id, title)
+    solved = _fields((await learner.slash("topic", name="django")).embed)[SOLVED]
+    assert not MASKED_LINK.search(solved), solved
+    assert "\\[Django docs\\]\\(" in solved
+    assert "\\*\\*urgent\\*\\*" in solved
+    assert "@\u200beveryone" in solved
+
+    shown = (await learner.slash("challenge show", id=own)).embed
+    assert not MASKED_LINK.search(shown["title"]), shown["title"]
+    listing = (await learner.slash("challenge list")).embed
+    assert not MASKED_LINK.search(listing["description"]), listing["description"]
+    found = (await learner.slash("challenge search", query="Django docs")).embed
+    assert not MASKED_LINK.search(found["description"]), found["description"]
+
+    # A solution's text: a masked link is shown as text, a code block stays code.
+    body = "See [the fix](https://evil.example/x) then run:\n```sh\npython manage.py migrate --fake [app]\n```"
+    await nexus.services.challenges.add_solution(
+        guild_id=discord_server.guild_id,
+        challenge_id=own,
+        author=Person(mentor.id, "[mentor](https://x.example)"),
+        body=body,
+    )
+    fields = (await learner.slash("challenge show", id=own)).embed["fields"]
+    for field in fields:
+        assert not MASKED_LINK.search(field["name"] + field["value"]), field
+    assert "```sh\npython manage.py migrate --fake [app]\n```" in fields[-1]["value"]
