@@ -350,10 +350,13 @@ class FakeDiscord:
         """A member's permissions in a channel as Discord computes them: @everyone and their roles, then the
         channel's overwrites (@everyone's, the roles' together, the member's), deny before allow in each step.
         A thread has its parent's; the owner and administrators have every permission."""
+        return self._permissions(self.members[user_id], channel_id)
+
+    def _permissions(self, member: JSON, channel_id: int) -> int:
+        user_id = int(member["user"]["id"])
         everything = int(ALL_PERMISSIONS)
         if user_id == self.owner_id:
             return everything
-        member = self.members[user_id]
         permissions = int(self.roles[self.guild_id]["permissions"])
         for role_id in member["roles"]:
             permissions |= int(self.roles[int(role_id)]["permissions"])
@@ -924,7 +927,7 @@ class FakeDiscord:
         token = secrets.token_urlsafe(24)
         member = self.members[user_id]
         # Discord sends the member's permissions in the channel of the interaction, overwrites applied.
-        permissions = self.permissions_in(user_id, channel_id)
+        permissions = self._permissions(member, channel_id)
         payload: JSON = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
