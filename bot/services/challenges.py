@@ -812,20 +812,22 @@ class ChallengeService:
         if body is not None:
             self._new_solution(challenge, author, body, source_message_id)  # joins challenge.solutions
         self._within_hourly_cap(guild_id, actor)
+        earlier: Logged | None = None
         try:
             async with self._sessions.begin() as session:
                 repository = ChallengeRepository(session)
-                if source_message_id is not None:
-                    existing = await repository.by_source(source_message_id)
-                    if existing is not None:
-                        restored = self._restore(existing, actor)
-                        view = challenge_view(existing)
-                        if restored:
-                            self._changed(existing.guild_id)
-                        return Logged(view, created=False, restored=restored)
-                repository.add(challenge)
-                await repository.flush()
-                view = challenge_view(challenge)
+                existing = await repository.by_source(source_message_id) if source_message_id is not None else None
+                if existing is not None:
+                    restored = self._restore(existing, actor)
+                    earlier = Logged(challenge_view(existing), created=False, restored=restored)
+                else:
+                    repository.add(challenge)
+                    await repository.flush()
+                    view = challenge_view(challenge)
+            if earlier is not None:
+                if earlier.restored:  # once committed: a card read meanwhile must not keep the old answer
+                    self._changed(guild_id)
+                return earlier
         except IntegrityError:
             # Another delivery of the same message won the race: report what it logged.
             async with self._sessions() as session:

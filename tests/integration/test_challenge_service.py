@@ -1485,6 +1485,48 @@ async def test_export_streams_every_live_challenge(
     assert [item async for item in log.export(12345, batch=2)] == []
 
 
+async def test_marking_someone_elses_message_as_a_solution_takes_the_challenges_author_or_a_moderator(
+    log: ChallengeService,
+) -> None:
+    challenge = await _new(log, "Celery worker loses tasks", author=ANN)
+    with pytest.raises(PermissionDeniedError, match="the message's author or a moderator"):
+        await log.add_solution(
+            guild_id=GUILD,
+            challenge_id=challenge.id,
+            author=BOB,
+            body="acks_late",
+            source_message_id=501,
+            logged_by=CAROL,
+        )
+    assert (await log.show(GUILD, challenge.id)).solutions == ()
+    for source, actor in ((502, ANN), (503, BOB), (504, MODERATOR)):
+        logged = await log.add_solution(
+            guild_id=GUILD,
+            challenge_id=challenge.id,
+            author=BOB,
+            body=f"acks_late {source}",
+            source_message_id=source,
+            logged_by=actor,
+        )
+        assert logged.created
+        assert logged.solution.author_id == BOB.id
+    assert len((await log.show(GUILD, challenge.id)).solutions) == 3
+
+
+async def test_a_deleted_entrys_message_is_restored_only_by_a_moderator(log: ChallengeService) -> None:
+    first = await log.log_challenge(
+        guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601
+    )
+    await log.delete(GUILD, first.challenge.id, ANN)
+    with pytest.raises(PermissionDeniedError, match="which was deleted"):
+        await log.log_challenge(guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601)
+    again = await log.log_challenge(
+        guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601, logged_by=MODERATOR
+    )
+    assert (again.created, again.restored, again.challenge.id) == (False, True, first.challenge.id)
+    assert (await log.show(GUILD, first.challenge.id)).author_id == ANN.id
+
+
 # --- solved challenges per topic ----------------------------------------------------------------------------
 
 
