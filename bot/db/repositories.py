@@ -291,14 +291,13 @@ class ChallengeRepository:
         )
         return list(rows)
 
-    async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> tuple[int, list[Challenge]]:
+    async def solved_for_topic(self, guild_id: int, slug: str, limit: int) -> tuple[int, list[Challenge]]:
         conditions = [
+            Challenge.guild_id == guild_id,
             _LIVE,
             Challenge.status == "solved",
             Challenge.id.in_(select(ChallengeTopic.challenge_id).where(ChallengeTopic.slug == slug)),
         ]
-        if guild_id is not None:
-            conditions.append(Challenge.guild_id == guild_id)
         count = await self._session.scalar(select(func.count()).select_from(Challenge).where(*conditions)) or 0
         rows = await self._session.scalars(
             select(Challenge).where(*conditions).order_by(Challenge.solved_at.desc(), Challenge.id.desc()).limit(limit)
@@ -311,12 +310,16 @@ class ChallengeRepository:
             Solution.accepted.is_(True),
             Solution.deleted_at.is_(None),
             Solution.author_id.is_not(None),
+            # Only live challenges, and nobody scores by accepting their own answer to their own challenge.
+            _LIVE,
+            Solution.author_id.is_distinct_from(Challenge.author_id),
         ]
         if since is not None:
             conditions.append(Solution.accepted_at >= since)
         count = func.count(Solution.id).label("accepted")
         rows = await self._session.execute(
             select(Solution.author_id, func.max(Solution.author_name), count)
+            .join(Challenge, Challenge.id == Solution.challenge_id)
             .where(*conditions)
             .group_by(Solution.author_id)
             .order_by(count.desc(), func.min(Solution.accepted_at).asc())

@@ -44,6 +44,7 @@ from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, 
 from bot.knowledge.render import SolvedChallengeRef, SolvedChallenges
 from bot.ratelimit import SlidingWindowLimiter
 from bot.services.topics import TopicService
+from bot.usertext import user_text
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class Logged:
     created: bool
     solution: SolutionView | None = None
     similar: tuple[SimilarChallenge, ...] = ()
+    restored: bool = False  # the source was logged before, deleted, and a moderator logged it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,16 +359,10 @@ def found_view(found: FoundChallenge) -> ChallengeView:
     return ChallengeView(*(getattr(found, field.name) for field in fields(FoundChallenge)))
 
 
-def _escape_markdown(text: str) -> str:
-    for character in "\\*_~`|>#[]()":
-        text = text.replace(character, "\\" + character)
-    return text
-
-
 def render_snippet(raw: str) -> str:
-    """The engine's snippet with user text escaped and the matched words in bold, on one line."""
-    flat = " ".join(raw.split())
-    return _escape_markdown(flat).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
+    """The engine's snippet with user text shown as written (`user_text`) and the matched words in bold, on one
+    line."""
+    return user_text(raw, one_line=True).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
 
 
 def _required(text: str, what: str, limit: int) -> str:
@@ -671,28 +667,29 @@ class SolvedChallengeLog:
     """The solved challenges per topic that `/topic` cards show (a `SolvedChallengeSource`).
 
     Cards are read far more often than challenges are solved: answers are kept in memory per
-    server and forgotten whenever the challenge service changes that server's log.
+    server and forgotten whenever the challenge service changes that server's log. A server's log
+    is its own: outside a server (a DM) a card shows no solved challenges at all.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._cache: dict[tuple[int | None, str, int], SolvedChallenges] = {}
+        self._cache: dict[int, dict[tuple[str, int], SolvedChallenges]] = {}
 
     async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges:
-        key = (guild_id, slug, limit)
-        cached = self._cache.get(key)
+        if guild_id is None:
+            return SolvedChallenges()
+        cached = self._cache.get(guild_id, {}).get((slug, limit))
         if cached is not None:
             return cached
         async with self._sessions() as session:
             count, rows = await ChallengeRepository(session).solved_for_topic(guild_id, slug, limit)
         answer = SolvedChallenges(count, tuple(SolvedChallengeRef(row.id, row.title) for row in rows))
-        self._cache[key] = answer
+        self._cache.setdefault(guild_id, {})[(slug, limit)] = answer
         return answer
 
     def forget(self, guild_id: int) -> None:
-        """Drop what is cached for a server (and the all-servers answers) after its log changed."""
-        for key in [key for key in self._cache if key[0] in (guild_id, None)]:
-            del self._cache[key]
+        """Drop what is cached for a server after its log changed."""
+        self._cache.pop(guild_id, None)
 
 
 class ChallengeService:
@@ -806,12 +803,16 @@ class ChallengeService:
         solution: str | None = None,
         source_message_id: int | None = None,
         suggest_similar: bool = True,
+        logged_by: Person | None = None,
     ) -> Logged:
         """Log a challenge (and the solution given with it); a source message is logged only once.
 
-        `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
+        `logged_by` is who logs it when that is not its author (a moderator's "Log as challenge" on someone
+        else's message): the hourly cap is theirs, and a source whose entry was deleted is restored only for a
+        moderator. `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
         writer that serialises logging does not hold others back while it searches.
         """
+        actor = logged_by or author
         challenge = self._new_challenge(
             guild_id=guild_id,
             channel_id=channel_id,
@@ -825,19 +826,27 @@ class ChallengeService:
         body = _optional(solution, "solution", MAX_SOLUTION)
         if body is not None:
             self._new_solution(challenge, author, body, source_message_id)  # joins challenge.solutions
-        self._within_hourly_cap(guild_id, author)
+        self._within_hourly_cap(guild_id, actor)
+        earlier: Logged | None = None
         try:
             async with self._sessions.begin() as session:
                 repository = ChallengeRepository(session)
-                if source_message_id is not None:
-                    existing = await repository.by_source(source_message_id)
-                    if existing is not None:
-                        return Logged(challenge_view(existing), created=False)
-                    if await PrivacyRepository(session).forgotten([source_message_id]):
+                existing = await repository.by_source(source_message_id) if source_message_id is not None else None
+                if existing is not None:
+                    restored = self._restore(existing, actor)
+                    earlier = Logged(challenge_view(existing), created=False, restored=restored)
+                else:
+                    if source_message_id is not None and await PrivacyRepository(session).forgotten(
+                        [source_message_id]
+                    ):
                         raise InvalidInputError(FORGOTTEN_SOURCE)
-                repository.add(challenge)
-                await repository.flush()
-                view = challenge_view(challenge)
+                    repository.add(challenge)
+                    await repository.flush()
+                    view = challenge_view(challenge)
+            if earlier is not None:
+                if earlier.restored:  # once committed: a card read meanwhile must not keep the old answer
+                    self._changed(guild_id)
+                return earlier
         except IntegrityError:
             # Another delivery of the same message won the race: report what it logged.
             async with self._sessions() as session:
@@ -847,6 +856,22 @@ class ChallengeService:
                 return Logged(challenge_view(existing), created=False)
         similar = await self.similar_solved(view) if suggest_similar else ()
         return Logged(view, created=True, solution=view.solutions[0] if view.solutions else None, similar=similar)
+
+    @staticmethod
+    def _restore(challenge: Challenge, actor: Person) -> bool:
+        """Bring back a deleted entry whose message a moderator logs again; True if it was restored.
+
+        A message is logged only once, so without this a deleted entry's message could never be logged again.
+        """
+        if challenge.deleted_at is None:
+            return False
+        if not actor.is_moderator:
+            raise PermissionDeniedError(
+                f"That message was logged as challenge #{challenge.id}, which was deleted. "
+                "A moderator can restore it with **Log as challenge** on the message."
+            )
+        challenge.deleted_at, challenge.deleted_by = None, None
+        return True
 
     @staticmethod
     def _new_solution(challenge: Challenge, author: Person, body: str, source_message_id: int | None) -> Solution:
@@ -869,7 +894,10 @@ class ChallengeService:
         author: Person,
         body: str,
         source_message_id: int | None = None,
+        logged_by: Person | None = None,
     ) -> SolutionLogged:
+        """Log `author`'s solution. `logged_by` marks someone else's message as a solution ("Mark as solution"):
+        that takes the challenge's author, the message's author or a moderator."""
         text = _required(body, "solution", MAX_SOLUTION)
         try:
             async with self._sessions.begin() as session:
@@ -890,6 +918,15 @@ class ChallengeService:
                     raise NotFoundError(
                         f"Challenge #{challenge_id} does not exist or was deleted. "
                         "Find the right number with `/challenge search` or `/challenge list`."
+                    )
+                if (
+                    logged_by is not None
+                    and not logged_by.is_moderator
+                    and logged_by.id not in (author.id, challenge.author_id)
+                ):
+                    raise PermissionDeniedError(
+                        "Only the challenge's author, the message's author or a moderator can mark this message "
+                        "as a solution."
                     )
                 solution = self._new_solution(challenge, author, text, source_message_id)
                 session.add(solution)

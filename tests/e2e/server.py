@@ -38,7 +38,19 @@ GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1, 1 <
 GUILD_PRESENCES = 1 << 8
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
-GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "THREAD_CREATE", "CHANNEL_CREATE", "GUILD_ROLE_CREATE"}
+GUILD_EVENTS = {
+    "GUILD_CREATE",
+    "GUILD_UPDATE",
+    "THREAD_CREATE",
+    "CHANNEL_CREATE",
+    "CHANNEL_UPDATE",
+    "GUILD_ROLE_CREATE",
+}
+# Permission bits the server computes with (Discord's "Permissions" documentation).
+ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL = 1 << 10
+THREAD_TYPES = (10, 11, 12)
+PRIVATE_THREAD = 12
 LARGE_THRESHOLD = 250
 
 JSON = dict[str, Any]
@@ -316,6 +328,70 @@ class FakeDiscord:
         self.roles[role_id] = self._role(role_id, name, str(permissions))
         self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(self.guild_id), "role": self.roles[role_id]})
         return role_id
+
+    def add_channel(self, name: str) -> int:
+        """A new text channel, announced with CHANNEL_CREATE as Discord does."""
+        channel_id = self._add_channel(name)
+        self.dispatch("CHANNEL_CREATE", self.channels[channel_id])
+        return channel_id
+
+    def set_overwrite(self, channel_id: int, target_id: int, *, allow: int = 0, deny: int = 0) -> None:
+        """A permission overwrite on a channel for a role (the guild's id is @everyone) or a member, replacing any
+        earlier one for the same target, announced with CHANNEL_UPDATE."""
+        channel = self.channels[channel_id]
+        kind = 0 if target_id in self.roles else 1
+        overwrites = [item for item in channel["permission_overwrites"] if item["id"] != str(target_id)]
+        overwrites.append({"id": str(target_id), "type": kind, "allow": str(allow), "deny": str(deny)})
+        channel["permission_overwrites"] = overwrites
+        self.dispatch("CHANNEL_UPDATE", channel)
+
+    def add_thread(self, parent_id: int, name: str, *, private: bool = False, owner_id: int | None = None) -> int:
+        """A thread a member opened in `parent_id` (private: type 12, seen only by its members and moderators)."""
+        body = {"name": name, "type": PRIVATE_THREAD if private else 11, "invitable": not private}
+        thread = self._new_thread(parent_id, body)
+        if owner_id is not None:
+            thread["owner_id"] = str(owner_id)
+        return int(thread["id"])
+
+    def permissions_in(self, user_id: int, channel_id: int) -> int:
+        """A member's permissions in a channel as Discord computes them: @everyone and their roles, then the
+        channel's overwrites (@everyone's, the roles' together, the member's), deny before allow in each step.
+        A thread has its parent's; the owner and administrators have every permission."""
+        return self._permissions(self.members[user_id], channel_id)
+
+    def _permissions(self, member: JSON, channel_id: int) -> int:
+        user_id = int(member["user"]["id"])
+        everything = int(ALL_PERMISSIONS)
+        if user_id == self.owner_id:
+            return everything
+        permissions = int(self.roles[self.guild_id]["permissions"])
+        for role_id in member["roles"]:
+            permissions |= int(self.roles[int(role_id)]["permissions"])
+        if permissions & ADMINISTRATOR:
+            return everything
+        channel = self.channels.get(channel_id)
+        if channel is not None and channel.get("type") in THREAD_TYPES:
+            channel = self.channels.get(int(channel["parent_id"]))
+        if channel is None:
+            return permissions
+        overwrites = {int(item["id"]): item for item in channel.get("permission_overwrites", [])}
+
+        def apply(permissions: int, allow: int, deny: int) -> int:
+            return (permissions & ~deny) | allow
+
+        everyone = overwrites.get(self.guild_id)
+        if everyone is not None:
+            permissions = apply(permissions, int(everyone["allow"]), int(everyone["deny"]))
+        allow = deny = 0
+        for role_id in member["roles"]:
+            item = overwrites.get(int(role_id))
+            if item is not None:
+                allow, deny = allow | int(item["allow"]), deny | int(item["deny"])
+        permissions = apply(permissions, allow, deny)
+        own = overwrites.get(user_id)
+        if own is not None:
+            permissions = apply(permissions, int(own["allow"]), int(own["deny"]))
+        return permissions
 
     def add_synthetic_members(self, count: int) -> None:
         """Many members, as a large guild delivers them in GUILD_CREATE (for memory benchmarks)."""
@@ -838,7 +914,7 @@ class FakeDiscord:
 
     async def _add_thread_member(self, call: Call, channel_id: str, user_id: str) -> web.Response:
         thread = self.channels.get(int(channel_id))
-        if thread is None or thread.get("type") not in (10, 11, 12):
+        if thread is None or thread.get("type") not in THREAD_TYPES:
             return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         if int(user_id) not in self.members:
             return json_response({"message": "Unknown Member", "code": 10007}, status=404)
@@ -882,11 +958,8 @@ class FakeDiscord:
             # A user who left the guild can only reach the bot in a DM: no member, no roles.
             assert channel_id in self.dm_channels.values(), "a user who left the guild has no guild interactions"
             member = {"user": self.departed[user_id], "roles": []}
-        permissions = int(self.roles[self.guild_id]["permissions"])
-        for role_id in member["roles"]:
-            permissions |= int(self.roles[int(role_id)]["permissions"])
-        if user_id == self.owner_id:
-            permissions = int(ALL_PERMISSIONS)
+        # Discord sends the member's permissions in the channel of the interaction, overwrites applied.
+        permissions = self._permissions(member, channel_id)
         payload: JSON = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),

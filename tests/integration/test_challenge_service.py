@@ -1379,6 +1379,17 @@ async def test_leaderboard_leaves_out_anonymised_authors(log: ChallengeService, 
     assert [(entry.user_id, entry.accepted) for entry in board] == [(CAROL.id, 1)]
 
 
+async def test_leaderboard_leaves_out_deleted_challenges_and_self_accepted_solutions(log: ChallengeService) -> None:
+    await _solved(log, "Answered by Bob", helper=BOB)
+    gone = await _solved(log, "Answered by Bob, then deleted", helper=BOB)
+    await log.delete(GUILD, gone.id, ANN)
+    # Carol accepts her own answer to her own challenge: that scores nothing.
+    own = await _new(log, "Carol answers herself", author=CAROL)
+    await log.accept(GUILD, own.id, await _answer(log, own, author=CAROL), CAROL)
+    board = await log.leaderboard(GUILD, "all")
+    assert [(entry.user_id, entry.accepted) for entry in board] == [(BOB.id, 1)]
+
+
 # --- nudges ---------------------------------------------------------------------------------------------------
 
 
@@ -1530,6 +1541,48 @@ async def test_export_streams_every_live_challenge(
     assert [item async for item in log.export(12345, batch=2)] == []
 
 
+async def test_marking_someone_elses_message_as_a_solution_takes_the_challenges_author_or_a_moderator(
+    log: ChallengeService,
+) -> None:
+    challenge = await _new(log, "Celery worker loses tasks", author=ANN)
+    with pytest.raises(PermissionDeniedError, match="the message's author or a moderator"):
+        await log.add_solution(
+            guild_id=GUILD,
+            challenge_id=challenge.id,
+            author=BOB,
+            body="acks_late",
+            source_message_id=501,
+            logged_by=CAROL,
+        )
+    assert (await log.show(GUILD, challenge.id)).solutions == ()
+    for source, actor in ((502, ANN), (503, BOB), (504, MODERATOR)):
+        logged = await log.add_solution(
+            guild_id=GUILD,
+            challenge_id=challenge.id,
+            author=BOB,
+            body=f"acks_late {source}",
+            source_message_id=source,
+            logged_by=actor,
+        )
+        assert logged.created
+        assert logged.solution.author_id == BOB.id
+    assert len((await log.show(GUILD, challenge.id)).solutions) == 3
+
+
+async def test_a_deleted_entrys_message_is_restored_only_by_a_moderator(log: ChallengeService) -> None:
+    first = await log.log_challenge(
+        guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601
+    )
+    await log.delete(GUILD, first.challenge.id, ANN)
+    with pytest.raises(PermissionDeniedError, match="which was deleted"):
+        await log.log_challenge(guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601)
+    again = await log.log_challenge(
+        guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601, logged_by=MODERATOR
+    )
+    assert (again.created, again.restored, again.challenge.id) == (False, True, first.challenge.id)
+    assert (await log.show(GUILD, first.challenge.id)).author_id == ANN.id
+
+
 # --- solved challenges per topic ----------------------------------------------------------------------------
 
 
@@ -1560,6 +1613,26 @@ async def test_solved_for_topic_counts_this_servers_solved_challenges(
     assert [ref.id for ref in limited.top] == [second.id]
     assert (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).count == 1
     assert (await solved_log.solved_for_topic(GUILD, "kubernetes", 3)).count == 0
+
+
+async def test_solved_for_topic_outside_a_server_is_empty_and_each_server_is_cached_apart(
+    log: ChallengeService, engine: AsyncEngine
+) -> None:
+    solved_log = SolvedChallengeLog(create_session_factory(engine))
+    theirs = await _new(log, "Other server's container", topics="docker", guild_id=OTHER_GUILD)
+    await log.accept(OTHER_GUILD, theirs.id, await _answer(log, theirs), ANN)
+    # A DM (no server) sees no server's log, whatever was asked before.
+    assert (await solved_log.solved_for_topic(None, "docker", 3)).count == 0
+    assert (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).count == 1
+    assert (await solved_log.solved_for_topic(None, "docker", 3)).top == ()
+    assert (await solved_log.solved_for_topic(GUILD, "docker", 3)).count == 0
+    ours = await _new(log, "Our container", topics="docker")
+    await log.accept(GUILD, ours.id, await _answer(log, ours), ANN)
+    solved_log.forget(GUILD)
+    assert [ref.title for ref in (await solved_log.solved_for_topic(GUILD, "docker", 3)).top] == ["Our container"]
+    assert [ref.title for ref in (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).top] == [
+        "Other server's container"
+    ]
 
 
 # --- guild settings -------------------------------------------------------------------------------------------
