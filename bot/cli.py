@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from bot.config import ConfigurationError, Settings, load_database_settings, load_settings
@@ -27,7 +27,7 @@ def _run(settings: Settings) -> int:
             "error: Discord rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal",
             file=sys.stderr,
         )
-        return 1
+        return 2  # a configuration fault, like a missing variable: restarting will not help
     except KnowledgeBaseError as error:
         print("error: the knowledge base is invalid:\n" + str(error), file=sys.stderr)
         return 1
@@ -67,6 +67,7 @@ def _db_copy(to: str, batch_size: int) -> int:
     from bot.config import DatabaseSettings
     from bot.db.copy import CopyFailed, CopyRefused, copy_database, search_index_problems, verify_copy
     from bot.db.engine import create_engine
+    from bot.redaction import redact_url
 
     source_url = load_database_settings().database_url
     try:
@@ -81,8 +82,8 @@ def _db_copy(to: str, batch_size: int) -> int:
     if _same_database(source_url, target_url):
         print("error: --to names the configured database itself; copy into another, empty database", file=sys.stderr)
         return 2
-    shown_source = make_url(source_url).render_as_string(hide_password=True)
-    shown_target = make_url(target_url).render_as_string(hide_password=True)
+    shown_source = redact_url(make_url(source_url).render_as_string(hide_password=True))
+    shown_target = redact_url(make_url(target_url).render_as_string(hide_password=True))
 
     def copied(table: str, rows: int) -> None:
         print(f"  {table:<22} {rows:>9} rows", flush=True)
@@ -213,8 +214,8 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError("must be a date written YYYY-MM-DD, such as 2024-05-01") from None
 
 
-def _check(settings: Settings) -> int:
-    from bot.knowledge import KnowledgeBaseError, load_knowledge_base
+def _check(settings: Settings, stale_days: int | None = None) -> int:
+    from bot.knowledge import KnowledgeBaseError, load_knowledge_base, stale_cards
     from bot.knowledge.render import card_problems
 
     try:
@@ -234,7 +235,17 @@ def _check(settings: Settings) -> int:
         f"configuration valid; knowledge base {settings.topics_dir}: {len(knowledge_base)} cards "
         f"in {len(knowledge_base.categories)} categories, every card within Discord's limits"
     )
-    return 0
+    if stale_days is None:
+        return 0
+    today = datetime.now(UTC).date()
+    stale = stale_cards(knowledge_base, today, stale_days)
+    if not stale:
+        print(f"every card was reviewed within the last {stale_days} days")
+        return 0
+    print(f"{len(stale)} card(s) not reviewed within the last {stale_days} days, oldest first:")
+    for card in stale:
+        print(f"  {card.slug:<40} reviewed {card.reviewed.isoformat()} ({(today - card.reviewed).days} days ago)")
+    return 1
 
 
 def _positive(value: str) -> int:
@@ -248,7 +259,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nexus-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="migrate the database to the newest revision and start the bot")
-    commands.add_parser("check", help="validate the configuration and the whole knowledge base")
+    check = commands.add_parser("check", help="validate the configuration and the whole knowledge base")
+    check.add_argument(
+        "--stale",
+        type=_positive,
+        metavar="DAYS",
+        help="also list the cards not reviewed within DAYS days (exit status 1 if any)",
+    )
     db = commands.add_parser("db", help="database migrations")
     db_actions = db.add_subparsers(dest="action", required=True)
     upgrade = db_actions.add_parser("upgrade", help="migrate to a revision (default: head)")
@@ -283,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args.guild, args.format, args.output, topic=args.topic, status=args.status, since=args.since)
         settings = load_settings()
         if args.command == "check":
-            return _check(settings)
+            return _check(settings, args.stale)
         return _run(settings)
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)

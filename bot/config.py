@@ -92,6 +92,8 @@ class Settings(DatabaseSettings):
     challenge_ask_hours: float = Field(default=48.0, gt=0, le=24 * 90, validation_alias="NEXUS_CHALLENGE_ASK_HOURS")
     pair_expiry_days: float = Field(default=14.0, gt=0, le=365, validation_alias="NEXUS_PAIR_EXPIRY_DAYS")
     pair_checkin_days: float = Field(default=3.0, gt=0, le=90, validation_alias="NEXUS_PAIR_CHECKIN_DAYS")
+    # Days after which deleted entries' text and stale pairing data are purged; 0 keeps everything.
+    retention_days: int = Field(default=365, ge=0, le=36500, validation_alias="NEXUS_RETENTION_DAYS")
 
     @field_validator("log_level", mode="before")
     @classmethod

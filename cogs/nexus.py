@@ -14,22 +14,30 @@ import bot as nexus_package
 from bot import replies
 from bot.client import NexusBot
 from bot.embeds import EmbedField, EmbedSpec
+from bot.errors import InvalidInputError
 from bot.interaction_errors import report_interaction_error
-from bot.services.challenges import ANONYMOUS
+from bot.services.challenges import ANONYMOUS, ERASED_TITLE
 from bot.services.guild_settings import GuildSettingsService
-from bot.services.privacy import Forgotten, PrivacyService
+from bot.services.privacy import Footprint, Forgotten, PrivacyService
 from cogs._shared import to_embed
 
 FORGET_TIMEOUT_SECONDS = 120.0
-FORGET_QUESTION = (
-    "**Forget me in this server?**\n"
-    "This deletes your pairing profile, your pairing requests, your pairs and your study sessions here (your "
-    "partners lose those pairings and sessions too), and removes your name from the challenges and solutions you "
-    f"logged: their text stays, shown as by “{ANONYMOUS}”, so others can still learn from it.\n"
-    "It cannot be undone. Other servers are not affected. Nothing happens unless you press **Confirm**."
+# A message holds 2,000 characters: servers are listed one by one while they fit, the rest are counted.
+MESSAGE_LIMIT = 2000
+FORGET_EXPLAINED = (
+    "**Forget me** deletes your pairing profile, requests, pairs and study sessions (your partners lose those "
+    "pairings and sessions too) and removes your name from the challenges and solutions you logged: their text "
+    f"stays, shown as by “{ANONYMOUS}”, so others can still learn from it.\n"
+    "**Forget me and erase my text** does the same and also replaces the text of your challenges and solutions with "
+    f"“{ERASED_TITLE}”, so nothing you wrote stays in the log (answers other members gave to your challenges are "
+    "theirs and stay).\n"
+    "Either way your entries are no longer linked to your messages: editing or deleting those messages later "
+    "changes nothing in the log, and they are not logged again."
 )
 FORGET_CANCELLED = "Cancelled: nothing was deleted or changed."
 FORGET_TIMED_OUT = "Nothing was deleted: the confirmation timed out. Run `/nexus forget-me` again if you still want it."
+NOTHING_ANYWHERE = "Nexus holds nothing about you in any server: there is nothing to forget."
+AFTERWARDS = "What you post or log from now on is stored as usual; you can run this again at any time."
 NOT_YOURS = "This confirmation is someone else's. To forget your own data, run `/nexus forget-me` yourself."
 
 
@@ -48,36 +56,93 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def forget_summary(forgotten: Forgotten) -> str:
-    """What `/nexus forget-me` did, in words."""
-    if forgotten.nothing:
-        return "Done: Nexus holds nothing about you in this server (anything it held is already forgotten)."
-    deleted = ["your pairing profile"] if forgotten.profile else []
-    for count, noun in (
-        (forgotten.requests, "pairing request"),
-        (forgotten.pairs, "pair"),
-        (forgotten.sessions, "study session"),
-    ):
+def _pairing_parts(held: Footprint) -> list[str]:
+    parts = ["your pairing profile"] if held.profile else []
+    for count, noun in ((held.requests, "pairing request"), (held.pairs, "pair"), (held.sessions, "study session")):
         if count:
-            deleted.append(_plural(count, noun))
-    anonymised = [
-        _plural(count, noun)
-        for count, noun in ((forgotten.challenges, "challenge"), (forgotten.solutions, "solution"))
-        if count
+            parts.append(_plural(count, noun))
+    return parts
+
+
+def _entry_parts(held: Footprint) -> str:
+    return " and ".join(
+        _plural(count, noun) for count, noun in ((held.challenges, "challenge"), (held.solutions, "solution")) if count
+    )
+
+
+def _within_limit(head: list[str], items: list[str], tail: list[str]) -> str:
+    """`head`, as many of `items` as fit in one message with a line counting the others, then `tail`."""
+    for shown in range(len(items), -1, -1):
+        rest = [f"…and {_plural(len(items) - shown, 'more server')}."] if shown < len(items) else []
+        text = "\n".join([*head, *items[:shown], *rest, *tail])
+        if len(text) <= MESSAGE_LIMIT:
+            return text
+    raise ValueError("the fixed parts of the message alone exceed Discord's limit")
+
+
+def held_line(name: str, held: Footprint) -> str:
+    """One server's line of the confirmation: what forgetting does there, given what Nexus holds."""
+    parts = [f"deletes {', '.join(_pairing_parts(held))}"] if _pairing_parts(held) else []
+    if _entry_parts(held):
+        parts.append(f"anonymises {_entry_parts(held)}")
+    return f"• **{name}**: " + ("; ".join(parts) if parts else "nothing to forget")
+
+
+def forget_question(names: dict[int, str], held: dict[int, Footprint], *, here: bool) -> str:
+    """The confirmation: which servers, what each holds, what each button does."""
+    if here:
+        heading = "**Forget me in this server?**"
+    elif len(names) == 1:
+        heading = f"**Forget me in {next(iter(names.values()))}?**"
+    else:
+        heading = f"**Forget me in {len(names)} servers?**"
+    items = [held_line(name, held[guild_id]) for guild_id, name in names.items()]
+    others = "Other servers are not affected." if here else "Servers not named here are not affected."
+    tail = [
+        FORGET_EXPLAINED,
+        f"It cannot be undone. {others} Nothing happens unless you press one of the **Forget me** buttons.",
     ]
-    lines = ["Done: you are forgotten in this server."]
-    if deleted:
-        lines.append("Deleted: " + ", ".join(deleted) + ".")
-    if anonymised:
-        lines.append(f"Anonymised: {' and '.join(anonymised)}; their text stays, now by “{ANONYMOUS}”.")
-    lines.append("What you post or log from now on is stored as usual; you can run this again at any time.")
+    return _within_limit([heading, "What it does, per server:"], items, tail)
+
+
+def _done_parts(forgotten: Forgotten) -> tuple[str, str]:
+    deleted = ", ".join(_pairing_parts(forgotten))
+    entries = _entry_parts(forgotten)
+    if not entries:
+        return deleted, ""
+    if forgotten.erased:
+        return deleted, f"Anonymised and erased: {entries}; their text is now “{ERASED_TITLE}”."
+    return deleted, f"Anonymised: {entries}; their text stays, now by “{ANONYMOUS}”."
+
+
+def forget_summary(results: dict[int, Forgotten], names: dict[int, str], *, here: bool) -> str:
+    """What `/nexus forget-me` did, in words: in this server, or per server from a DM."""
+    if here:
+        forgotten = next(iter(results.values()))
+        if forgotten.nothing:
+            return "Done: Nexus holds nothing about you in this server (anything it held is already forgotten)."
+        deleted, anonymised = _done_parts(forgotten)
+        lines = ["Done: you are forgotten in this server."]
+        if deleted:
+            lines.append(f"Deleted: {deleted}.")
+        if anonymised:
+            lines.append(anonymised)
+    else:
+        where = next(iter(names.values())) if len(names) == 1 else f"{len(names)} servers"
+        items = []
+        for guild_id, forgotten in results.items():
+            deleted, anonymised = _done_parts(forgotten)
+            said = " ".join(part for part in (f"Deleted: {deleted}." if deleted else "", anonymised) if part)
+            items.append(f"• **{names[guild_id]}**: {said or 'nothing was left to forget.'}")
+        return _within_limit([f"Done: you are forgotten in {where}."], items, [AFTERWARDS])
+    lines.append(AFTERWARDS)
     return "\n".join(lines)
 
 
 class ForgetMeView(discord.ui.View):
-    """Confirm or Cancel for `/nexus forget-me`: only the member who asked may press; it times out."""
+    """Forget me, Forget me and erase my text, or Cancel: only the member who asked may press; it times out."""
 
-    def __init__(self, owner_id: int, forget: Callable[[], Awaitable[Forgotten]]) -> None:
+    def __init__(self, owner_id: int, forget: Callable[[bool], Awaitable[str]]) -> None:
         super().__init__(timeout=FORGET_TIMEOUT_SECONDS)
         self._owner_id = owner_id
         self._forget = forget
@@ -90,20 +155,29 @@ class ForgetMeView(discord.ui.View):
         await replies.send(interaction, NOT_YOURS, ephemeral=True)
         return False
 
-    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
-    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMeView]) -> None:
+    async def _confirmed(self, interaction: discord.Interaction, erase_text: bool) -> None:
         if self._answered:
             await replies.send(interaction, "This was already answered.", ephemeral=True)
             return
         self._answered = True
         await replies.defer(interaction)  # the deletion may wait for the database: never let the click expire
         try:
-            forgotten = await self._forget()
+            summary = await self._forget(erase_text)
         except BaseException:
-            self._answered = False  # the buttons stay: pressing Confirm again finishes the job (it is idempotent)
+            self._answered = False  # the buttons stay: pressing again finishes the job (it is idempotent)
             raise
         self.stop()
-        await replies.edit(interaction, content=forget_summary(forgotten), view=None)
+        await replies.edit(interaction, content=summary, view=None)
+
+    @discord.ui.button(label="Forget me", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMeView]) -> None:
+        await self._confirmed(interaction, erase_text=False)
+
+    @discord.ui.button(label="Forget me and erase my text", style=discord.ButtonStyle.danger)
+    async def confirm_and_erase(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMeView]
+    ) -> None:
+        await self._confirmed(interaction, erase_text=True)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMeView]) -> None:
@@ -191,20 +265,75 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         )
         await replies.send(interaction, embed=to_embed(spec), ephemeral=True)
 
+    def _server_label(self, guild_id: int) -> str:
+        """The server's name while Nexus is still in it, else its id: plain text, as autocomplete shows it."""
+        guild = self._bot.get_guild(guild_id)
+        return f"server {guild_id}" if guild is None else guild.name[:100]
+
+    def _server_name(self, guild_id: int) -> str:
+        """The label neutralised for a message, where it is shown in bold."""
+        return discord.utils.escape_mentions(discord.utils.escape_markdown(self._server_label(guild_id)))
+
+    async def _servers_of(self, user_id: int) -> list[int]:
+        """The member's servers with data: those Nexus is still in first, by name, then the others by id."""
+        guild_ids = await self._privacy.servers_of(user_id)
+        known = {guild_id: guild.name.casefold() for guild_id in guild_ids if (guild := self._bot.get_guild(guild_id))}
+        return sorted(guild_ids, key=lambda guild_id: (guild_id not in known, known.get(guild_id, ""), guild_id))
+
+    async def _chosen_server(self, user_id: int, chosen: str) -> int:
+        """The server the `server` option names: an id (what autocomplete fills in) or one of their servers' names."""
+        text = chosen.strip()
+        if text.isascii() and text.isdigit():
+            return int(text)
+        for guild_id in await self._servers_of(user_id):
+            if self._server_label(guild_id).casefold() == text.casefold():
+                return guild_id
+        raise InvalidInputError(
+            "Pick one of the servers the `server` option suggests (the servers where Nexus holds data about you), "
+            "or leave it out to be forgotten in every one of them."
+        )
+
     @app_commands.command(
         name="forget-me",
-        description="Delete your pairing data here and remove your name from your challenges and solutions",
+        description="Delete your pairing data and remove your name (or your text too) from your challenges",
     )
-    @app_commands.guild_only()
+    @app_commands.describe(
+        server="From a DM: the one server to forget you in (default: every server holding data about you)"
+    )
     @app_commands.checks.cooldown(2, 60.0)
-    async def forget_me(self, interaction: discord.Interaction) -> None:
-        guild_id, user_id = interaction.guild_id or 0, interaction.user.id
+    async def forget_me(self, interaction: discord.Interaction, server: str | None = None) -> None:
+        user_id = interaction.user.id
+        here = server is None and interaction.guild_id is not None
+        if server is not None:
+            guild_ids = [await self._chosen_server(user_id, server)]
+        elif interaction.guild_id is not None:
+            guild_ids = [interaction.guild_id]
+        else:
+            guild_ids = await self._servers_of(user_id)
+            if not guild_ids:
+                await replies.send(interaction, NOTHING_ANYWHERE, ephemeral=True)
+                return
+        held = await self._privacy.footprints(user_id, guild_ids)
+        names = {guild_id: self._server_name(guild_id) for guild_id in guild_ids}
 
-        async def forget() -> Forgotten:
-            return await self._privacy.forget_me(guild_id, user_id)
+        async def forget(erase_text: bool) -> str:
+            # Exactly the servers the confirmation listed, whatever was logged since.
+            results = await self._privacy.forget_in(user_id, guild_ids, erase_text=erase_text)
+            return forget_summary(results, names, here=here)
 
         view = ForgetMeView(user_id, forget)
-        view.message = await replies.send(interaction, FORGET_QUESTION, view=view, ephemeral=True)
+        question = forget_question(names, held, here=here)
+        view.message = await replies.send(interaction, question, view=view, ephemeral=True)
+
+    @forget_me.autocomplete("server")
+    async def _server_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        typed = current.strip().casefold()
+        choices = []
+        for guild_id in await self._servers_of(interaction.user.id):
+            name = self._server_label(guild_id)
+            if typed in name.casefold() or typed in str(guild_id):
+                choices.append(app_commands.Choice(name=name, value=str(guild_id)))
+        return choices[:25]
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -47,6 +47,9 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     """An engine for `database_url`; for a SQLite file, its directory is created on first run."""
     url = make_url(database_url)
+    # Bound parameters are what members wrote (titles, solutions, names): keep them out of error messages and of
+    # the engine's statement log, which is on whenever the root logger is at DEBUG.
+    options.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

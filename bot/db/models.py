@@ -48,6 +48,8 @@ class Challenge(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
+    # 0 once `/nexus forget-me` unlinked the entry from its post (no Discord channel has id 0); kept NOT NULL
+    # because SQLite can only relax it by rebuilding the table, which its foreign keys would cascade through.
     channel_id: Mapped[int] = mapped_column(BigInteger)
     # None once the author asked to be forgotten: the text stays useful, the authorship goes.
     author_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -108,6 +110,8 @@ class Solution(Base):
     author_id: Mapped[int | None] = mapped_column(BigInteger)
     author_name: Mapped[str] = mapped_column(String(100))
     source_message_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Where that message was (a channel or a thread), for re-checking it after a restart; None if unknown.
+    source_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)
     accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -115,6 +119,17 @@ class Solution(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     challenge: Mapped[Challenge] = relationship(back_populates="solutions")
+
+
+class ForgottenMessage(Base):
+    """A message whose entry `/nexus forget-me` unlinked from it, so that no replay, backfill or menu logs it again.
+    Nothing here says which entry it was; the row lapses with the retention period (`NEXUS_RETENTION_DAYS`)."""
+
+    __tablename__ = "forgotten_messages"
+    __table_args__ = (Index("ix_forgotten_messages_forgotten_at", "forgotten_at"),)
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChannelCursor(Base):
@@ -237,12 +252,21 @@ class PairCheckin(Base):
 
 
 class StudySession(Base):
+    """A study session. Booked with a current partner it is `scheduled` at once; with anyone else it is `proposed`
+    until the invitee accepts (→ scheduled) or declines, lets it lapse or the organiser withdraws it. Only scheduled
+    sessions are reminded, and only those of a pair are rated."""
+
     __tablename__ = "study_sessions"
     __table_args__ = (
-        CheckConstraint("state IN ('scheduled', 'cancelled')", name="state_is_known"),
+        CheckConstraint(
+            "state IN ('proposed', 'scheduled', 'declined', 'expired', 'withdrawn', 'cancelled')",
+            name="state_is_known",
+        ),
+        CheckConstraint("state <> 'proposed' OR respond_by IS NOT NULL", name="proposal_has_deadline"),
         CheckConstraint("duration_minutes BETWEEN 15 AND 480", name="duration_range"),
         CheckConstraint("organiser_id <> partner_id", name="not_with_oneself"),
         Index("ix_study_sessions_starts", "state", "starts_at"),
+        Index("ix_study_sessions_respond_by", "state", "respond_by"),
         Index("ix_study_sessions_organiser", "guild_id", "organiser_id", "starts_at"),
         Index("ix_study_sessions_partner", "guild_id", "partner_id", "starts_at"),
     )
@@ -258,6 +282,12 @@ class StudySession(Base):
     state: Mapped[str] = mapped_column(String(10), default="scheduled")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_by: Mapped[int | None] = mapped_column(BigInteger)
+    # An invitation's deadline; set for every session that started as one.
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When an invitation was accepted, declined or withdrawn.
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the organiser was told their invitation lapsed: at most once.
+    lapse_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SessionNotice(Base):
@@ -275,7 +305,8 @@ class SessionNotice(Base):
 
 
 class SessionRating(Base):
-    """One participant's verdict on a session; the matcher reads the mean a learner received."""
+    """One participant's verdict on a session; the matcher reads the mean a learner received. The primary key makes
+    it one rating per rater and session (a change of mind replaces it)."""
 
     __tablename__ = "session_ratings"
     __table_args__ = (CheckConstraint("value IN (-1, 0, 1)", name="value_range"),)

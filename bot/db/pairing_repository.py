@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -43,6 +43,19 @@ class PairingRepository:
 
     async def request(self, request_id: int) -> PairRequest | None:
         return await self._session.get(PairRequest, request_id)
+
+    async def has_newer_request(self, request: PairRequest) -> bool:
+        """Whether the learner asked again in this server after `request` (a renewal, or a new `/pair request`)."""
+        newer = await self._session.scalar(
+            select(PairRequest.id)
+            .where(
+                PairRequest.guild_id == request.guild_id,
+                PairRequest.user_id == request.user_id,
+                PairRequest.id > request.id,
+            )
+            .limit(1)
+        )
+        return newer is not None
 
     async def queue(self, guild_id: int, now: datetime) -> Sequence[tuple[PairRequest, LearnerProfile]]:
         """Waiting requests of learners who are not paused, oldest first, with their profiles."""
@@ -121,6 +134,16 @@ class PairingRepository:
         rows = await self._session.execute(select(Pair.user_low, Pair.user_high).where(Pair.guild_id == guild_id))
         return frozenset(frozenset(row) for row in rows)
 
+    async def current_pair(self, guild_id: int, user_a: int, user_b: int) -> Pair | None:
+        """The two learners' pairing that has not ended, if any."""
+        low, high = sorted((user_a, user_b))
+        return await self._session.scalar(
+            select(Pair)
+            .where(Pair.guild_id == guild_id, Pair.user_low == low, Pair.user_high == high, Pair.ended_at.is_(None))
+            .order_by(Pair.id.desc())
+            .limit(1)
+        )
+
     async def pairs_of(self, guild_id: int, user_id: int, *, limit: int) -> Sequence[Pair]:
         return (
             await self._session.scalars(
@@ -146,7 +169,13 @@ class PairingRepository:
         received = (
             select(SessionRating.ratee_id.label("user_id"), SessionRating.value.label("value"))
             .join(StudySession, StudySession.id == SessionRating.session_id)
-            .where(StudySession.guild_id == guild_id, SessionRating.ratee_id.in_(user_ids))
+            .where(
+                StudySession.guild_id == guild_id,
+                SessionRating.ratee_id.in_(user_ids),
+                # Only sessions that took place between paired learners: nobody can rate a stranger down.
+                StudySession.pair_id.is_not(None),
+                StudySession.state == "scheduled",
+            )
         )
         # The partner of the one who answered is the other member of the pair.
         partner = func.coalesce(
@@ -250,6 +279,86 @@ class PairingRepository:
             )
         ).all()
 
+    async def open_invitations(self, guild_id: int, organiser_id: int, now: datetime) -> Sequence[StudySession]:
+        """The organiser's invitations still waiting for an answer."""
+        return (
+            await self._session.scalars(
+                select(StudySession)
+                .where(
+                    StudySession.guild_id == guild_id,
+                    StudySession.organiser_id == organiser_id,
+                    StudySession.state == "proposed",
+                    StudySession.respond_by > now,
+                )
+                .order_by(StudySession.id)
+            )
+        ).all()
+
+    async def declined_since(self, guild_id: int, organiser_id: int, partner_id: int, since: datetime) -> bool:
+        """Whether `partner_id` declined an invitation of `organiser_id` since `since`."""
+        found = await self._session.scalar(
+            select(StudySession.id)
+            .where(
+                StudySession.guild_id == guild_id,
+                StudySession.organiser_id == organiser_id,
+                StudySession.partner_id == partner_id,
+                StudySession.state == "declined",
+                StudySession.answered_at > since,
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def waiting_invitations(
+        self, guild_id: int, user_id: int, now: datetime, limit: int
+    ) -> Sequence[StudySession]:
+        """Invitations the learner sent or received that still wait for an answer, soonest deadline first."""
+        return (
+            await self._session.scalars(
+                select(StudySession)
+                .where(
+                    StudySession.guild_id == guild_id,
+                    StudySession.state == "proposed",
+                    or_(StudySession.organiser_id == user_id, StudySession.partner_id == user_id),
+                    StudySession.respond_by > now,
+                )
+                .order_by(StudySession.respond_by, StudySession.id)
+                .limit(limit)
+            )
+        ).all()
+
+    async def lapse_invitations(self, now: datetime) -> None:
+        """Invitations past their deadline become `expired`."""
+        await self._session.execute(
+            update(StudySession)
+            .where(StudySession.state == "proposed", StudySession.respond_by <= now)
+            .values(state="expired")
+            .execution_options(synchronize_session=False)
+        )
+
+    async def untold_lapses(self, limit: int) -> Sequence[StudySession]:
+        return (
+            await self._session.scalars(
+                select(StudySession)
+                .where(StudySession.state == "expired", StudySession.lapse_told_at.is_(None))
+                .order_by(StudySession.respond_by, StudySession.id)
+                .limit(limit)
+            )
+        ).all()
+
+    async def settle_invitation(self, session_id: int, state: str, pair_id: int | None, now: datetime) -> bool:
+        """Answer a still-proposed invitation; False when another answer (or a withdrawal) came first."""
+        result = await self._session.execute(
+            update(StudySession)
+            .where(StudySession.id == session_id, StudySession.state == "proposed")
+            .values(state=state, pair_id=pair_id, answered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+    async def delete_session(self, row: StudySession) -> None:
+        await self._session.delete(row)
+
     async def sessions_starting(self, after: datetime, before: datetime) -> Sequence[StudySession]:
         return (
             await self._session.scalars(
@@ -282,6 +391,24 @@ class PairingRepository:
             .limit(limit)
         )
         return list(rows)
+
+    async def close_skipped_notices(self, now: datetime) -> int:
+        """Remove unsent claims that can never be sent: their session was cancelled, or a reminder's session has
+        started. Nothing claims them again (a cancelled or started session is due for no reminder)."""
+        cancelled = select(StudySession.id).where(StudySession.state != "scheduled")
+        started = select(StudySession.id).where(StudySession.starts_at <= now)
+        result = await self._session.execute(
+            delete(SessionNotice)
+            .where(
+                SessionNotice.sent_at.is_(None),
+                or_(
+                    SessionNotice.session_id.in_(cancelled),
+                    and_(SessionNotice.kind != "rating", SessionNotice.session_id.in_(started)),
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def notice(self, session_id: int, user_id: int, kind: str) -> SessionNotice | None:
         return await self._session.get(SessionNotice, (session_id, user_id, kind))

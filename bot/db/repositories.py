@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, case, func, insert, literal, select, text, union_all
+from sqlalchemy import ColumnElement, case, func, insert, literal, select, text, union, union_all
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -291,14 +291,13 @@ class ChallengeRepository:
         )
         return list(rows)
 
-    async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> tuple[int, list[Challenge]]:
+    async def solved_for_topic(self, guild_id: int, slug: str, limit: int) -> tuple[int, list[Challenge]]:
         conditions = [
+            Challenge.guild_id == guild_id,
             _LIVE,
             Challenge.status == "solved",
             Challenge.id.in_(select(ChallengeTopic.challenge_id).where(ChallengeTopic.slug == slug)),
         ]
-        if guild_id is not None:
-            conditions.append(Challenge.guild_id == guild_id)
         count = await self._session.scalar(select(func.count()).select_from(Challenge).where(*conditions)) or 0
         rows = await self._session.scalars(
             select(Challenge).where(*conditions).order_by(Challenge.solved_at.desc(), Challenge.id.desc()).limit(limit)
@@ -311,12 +310,16 @@ class ChallengeRepository:
             Solution.accepted.is_(True),
             Solution.deleted_at.is_(None),
             Solution.author_id.is_not(None),
+            # Only live challenges, and nobody scores by accepting their own answer to their own challenge.
+            _LIVE,
+            Solution.author_id.is_distinct_from(Challenge.author_id),
         ]
         if since is not None:
             conditions.append(Solution.accepted_at >= since)
         count = func.count(Solution.id).label("accepted")
         rows = await self._session.execute(
             select(Solution.author_id, func.max(Solution.author_name), count)
+            .join(Challenge, Challenge.id == Solution.challenge_id)
             .where(*conditions)
             .group_by(Solution.author_id)
             .order_by(count.desc(), func.min(Solution.accepted_at).asc())
@@ -325,46 +328,76 @@ class ChallengeRepository:
         return [(author_id, name, total) for author_id, name, total in rows if author_id is not None]
 
     async def due_nudges(self, before: datetime, limit: int) -> list[Challenge]:
-        """Open challenges older than `before` with no solution and no nudge yet."""
+        """Open challenges older than `before` with no solution and no nudge yet, taken in turn per server."""
         has_solution = (
             select(Solution.id).where(Solution.challenge_id == Challenge.id, Solution.deleted_at.is_(None)).exists()
         )
-        rows = await self._session.scalars(
-            select(Challenge)
-            .where(
-                _LIVE,
-                Challenge.status == "open",
-                Challenge.nudged_at.is_(None),
-                Challenge.created_at <= before,
-            )
-            .where(~has_solution)
-            .order_by(Challenge.created_at)
-            .limit(limit)
-            .options(selectinload(Challenge.topics))
+        return await self._in_turn_per_guild(
+            (_LIVE, Challenge.status == "open", Challenge.nudged_at.is_(None), Challenge.created_at <= before),
+            ~has_solution,
+            limit=limit,
         )
-        return list(rows)
 
     async def due_author_questions(self, before: datetime, limit: int) -> list[Challenge]:
-        """Open challenges whose first solution is older than `before`, none accepted, author not asked."""
+        """Open challenges whose first solution is older than `before`, none accepted, author not asked; taken in
+        turn per server."""
         first_solution = (
             select(func.min(Solution.created_at))
             .where(Solution.challenge_id == Challenge.id, Solution.deleted_at.is_(None))
             .scalar_subquery()
         )
-        rows = await self._session.scalars(
-            select(Challenge)
-            .where(
-                _LIVE,
-                Challenge.status == "open",
-                Challenge.asked_author_at.is_(None),
-                Challenge.author_id.is_not(None),
-                first_solution <= before,
-            )
-            .order_by(Challenge.created_at)
-            .limit(limit)
-            .options(selectinload(Challenge.topics))
+        return await self._in_turn_per_guild(
+            (_LIVE, Challenge.status == "open", Challenge.asked_author_at.is_(None), Challenge.author_id.is_not(None)),
+            first_solution <= before,
+            limit=limit,
         )
-        return list(rows)
+
+    async def _in_turn_per_guild(
+        self, conditions: tuple[ColumnElement[bool], ...], *more: ColumnElement[bool], limit: int
+    ) -> list[Challenge]:
+        """The matching challenges, every server's oldest first, then every server's second, and so on: one
+        server's backlog cannot take a whole batch and leave the others waiting."""
+        rank = func.row_number().over(partition_by=Challenge.guild_id, order_by=(Challenge.created_at, Challenge.id))
+        ranked = (
+            select(Challenge.id.label("id"), Challenge.created_at.label("created_at"), rank.label("rank"))
+            .where(*conditions, *more)
+            .subquery()
+        )
+        ids = list(
+            await self._session.scalars(
+                select(ranked.c.id).order_by(ranked.c.rank, ranked.c.created_at, ranked.c.id).limit(limit)
+            )
+        )
+        if not ids:
+            return []
+        rows = await self._session.scalars(
+            select(Challenge).where(Challenge.id.in_(ids)).options(selectinload(Challenge.topics))
+        )
+        by_id = {row.id: row for row in rows}
+        return [by_id[challenge_id] for challenge_id in ids if challenge_id in by_id]
+
+    async def recent_sources(self, guild_id: int, since: datetime, limit: int) -> list[tuple[int, int]]:
+        """(channel id, message id) of the newest live entries logged from a message since `since`, newest first."""
+        challenges = select(Challenge.channel_id.label("channel_id"), Challenge.source_message_id.label("message_id"))
+        challenges = challenges.where(
+            Challenge.guild_id == guild_id,
+            _LIVE,
+            Challenge.source_message_id.is_not(None),
+            Challenge.created_at >= since,
+        )
+        solutions = select(Solution.source_channel_id, Solution.source_message_id).where(
+            Solution.guild_id == guild_id,
+            Solution.deleted_at.is_(None),
+            Solution.source_message_id.is_not(None),
+            Solution.source_channel_id.is_not(None),
+            Solution.created_at >= since,
+        )
+        # A post holding a challenge and its solution is one message: UNION, not UNION ALL.
+        both = union(challenges, solutions).subquery()
+        rows = await self._session.execute(
+            select(both.c.channel_id, both.c.message_id).order_by(both.c.message_id.desc()).limit(limit)
+        )
+        return [(int(channel_id), int(message_id)) for channel_id, message_id in rows]
 
     async def guilds(self) -> list[int]:
         rows = await self._session.scalars(

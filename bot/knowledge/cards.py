@@ -46,6 +46,18 @@ _CATEGORY_LABELS = {
 }
 
 
+FRONTEND_CATEGORIES = frozenset({Category.WEB, Category.FRONTEND})
+
+
+def categories_for_track(track: str | None) -> frozenset[Category]:
+    """The categories a learner of `track` ("frontend" or "backend") is offered first; none for no track."""
+    if track == "frontend":
+        return FRONTEND_CATEGORIES
+    if track == "backend":
+        return frozenset(Category) - FRONTEND_CATEGORIES
+    return frozenset()
+
+
 class DocLink(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,12 @@ class KnowledgeBase:
                 if slug not in self.by_slug:
                     problems.append(f"{card.slug}: related topic '{slug}' does not exist")
         return problems
+
+
+def stale_cards(knowledge_base: KnowledgeBase, today: date, days: int) -> list[TopicCard]:
+    """Cards last reviewed more than `days` days before `today`, oldest review first."""
+    due = [card for card in knowledge_base.cards if (today - card.reviewed).days > days]
+    return sorted(due, key=lambda card: (card.reviewed, card.slug))
 
 
 def load_knowledge_base(topics_dir: Path) -> KnowledgeBase:

@@ -17,14 +17,13 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,6 +48,7 @@ from bot.challenges.parsing import (
 from bot.challenges.query import parse_query
 from bot.db.base import utcnow
 from bot.db.models import Challenge, ChallengeTopic, Solution
+from bot.db.privacy_repository import Placeholders, PrivacyRepository
 from bot.db.repositories import ChallengeRepository, LoggedSource
 from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine, FoundChallenge
 from bot.errors import (
@@ -62,6 +62,7 @@ from bot.errors import (
 from bot.knowledge.render import SolvedChallengeRef, SolvedChallenges
 from bot.ratelimit import SlidingWindowLimiter
 from bot.services.topics import TopicService
+from bot.usertext import user_text
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,16 @@ POOL_BATCH = 4
 PARSE_WORKERS = 2
 PAGE_SIZE = 5
 SIMILAR = 3
+NUDGE_BATCH = 20  # nudges of each kind per round, taken in turn from every server with some due
 ANONYMOUS = "a former member"
+# What stands in for text erased at its author's request (`/nexus forget-me`) or by the retention purge.
+ERASED_TITLE = "(text erased)"
+ERASED_SOLUTION = "(text erased)"
+PLACEHOLDERS = Placeholders(author=ANONYMOUS, title=ERASED_TITLE, body=ERASED_SOLUTION)
+FORGOTTEN_SOURCE = (
+    "That message cannot be logged again: its entry was unlinked from it. "
+    "Log it afresh with `/challenge new` (or `/challenge solve`) if it is still useful."
+)
 # Challenges one member may log per hour with `/challenge new` and the menu (in-channel posts are not capped).
 NEW_CHALLENGES_PER_HOUR = 10
 Period = Literal["week", "month", "all"]
@@ -171,6 +181,7 @@ class Logged:
     created: bool
     solution: SolutionView | None = None
     similar: tuple[SimilarChallenge, ...] = ()
+    restored: bool = False  # the source was logged before, deleted, and a moderator logged it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,16 +416,10 @@ def found_view(found: FoundChallenge) -> ChallengeView:
     return ChallengeView(*(getattr(found, field.name) for field in fields(FoundChallenge)))
 
 
-def _escape_markdown(text: str) -> str:
-    for character in "\\*_~`|>#[]()":
-        text = text.replace(character, "\\" + character)
-    return text
-
-
 def render_snippet(raw: str) -> str:
-    """The engine's snippet with user text escaped and the matched words in bold, on one line."""
-    flat = " ".join(raw.split())
-    return _escape_markdown(flat).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
+    """The engine's snippet with user text shown as written (`user_text`) and the matched words in bold, on one
+    line."""
+    return user_text(raw, one_line=True).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
 
 
 def _required(text: str, what: str, limit: int) -> str:
@@ -518,8 +523,10 @@ class _BatchPlan:
         answers: dict[int, LoggedSource],
         owners: dict[int, int],
         reserved: tuple[int, int] | None,
+        forgotten: Collection[int] = (),
     ) -> None:
         self._batch = batch
+        self._forgotten = forgotten
         self._logged = logged
         self._answers = answers
         self._owners = owners
@@ -535,6 +542,8 @@ class _BatchPlan:
 
     def _decide(self, post: _Post) -> tuple[str, Any]:
         source = post.message.message_id
+        if source in self._forgotten:
+            return "nothing", None  # unlinked by forget-me: a replay or a backfill must not log it again
         if isinstance(post, _ChallengePost):
             if source in self._logged:
                 return "logged challenge", self._logged[source]
@@ -628,6 +637,7 @@ class _BatchPlan:
                 "author_id": message.author_id,
                 "author_name": message.author_name[:100],
                 "source_message_id": source,
+                "source_channel_id": message.channel_id,
                 "body": solution.body,
                 "accepted": False,
                 "created_at": solution.post.at,
@@ -714,28 +724,29 @@ class SolvedChallengeLog:
     """The solved challenges per topic that `/topic` cards show (a `SolvedChallengeSource`).
 
     Cards are read far more often than challenges are solved: answers are kept in memory per
-    server and forgotten whenever the challenge service changes that server's log.
+    server and forgotten whenever the challenge service changes that server's log. A server's log
+    is its own: outside a server (a DM) a card shows no solved challenges at all.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._cache: dict[tuple[int | None, str, int], SolvedChallenges] = {}
+        self._cache: dict[int, dict[tuple[str, int], SolvedChallenges]] = {}
 
     async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges:
-        key = (guild_id, slug, limit)
-        cached = self._cache.get(key)
+        if guild_id is None:
+            return SolvedChallenges()
+        cached = self._cache.get(guild_id, {}).get((slug, limit))
         if cached is not None:
             return cached
         async with self._sessions() as session:
             count, rows = await ChallengeRepository(session).solved_for_topic(guild_id, slug, limit)
         answer = SolvedChallenges(count, tuple(SolvedChallengeRef(row.id, row.title) for row in rows))
-        self._cache[key] = answer
+        self._cache.setdefault(guild_id, {})[(slug, limit)] = answer
         return answer
 
     def forget(self, guild_id: int) -> None:
-        """Drop what is cached for a server (and the all-servers answers) after its log changed."""
-        for key in [key for key in self._cache if key[0] in (guild_id, None)]:
-            del self._cache[key]
+        """Drop what is cached for a server after its log changed."""
+        self._cache.pop(guild_id, None)
 
 
 class ChallengeService:
@@ -789,9 +800,10 @@ class ChallengeService:
                 slugs.append(slug)
         return _with_inferred(slugs, self._matcher, text)
 
-    def topic_choices(self, current: str) -> list[tuple[str, str]]:
-        """(name, slug) pairs for a topic option's autocomplete."""
-        return [(choice.name, choice.value) for choice in self._topics.autocomplete(current)]
+    async def topic_choices(self, current: str, guild_id: int | None, user_id: int) -> list[tuple[str, str]]:
+        """(name, slug) pairs for a topic option's autocomplete, the member's track first."""
+        track = await self._topics.learner_track(guild_id, user_id)
+        return [(choice.name, choice.value) for choice in self._topics.autocomplete(current, track)]
 
     def topic_title(self, slug: str) -> str:
         card = self._topics.knowledge_base.by_slug.get(slug)
@@ -850,12 +862,16 @@ class ChallengeService:
         solution: str | None = None,
         source_message_id: int | None = None,
         suggest_similar: bool = True,
+        logged_by: Person | None = None,
     ) -> Logged:
         """Log a challenge (and the solution given with it); a source message is logged only once.
 
-        `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
+        `logged_by` is who logs it when that is not its author (a moderator's "Log as challenge" on someone
+        else's message): the hourly cap is theirs, and a source whose entry was deleted is restored only for a
+        moderator. `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
         writer that serialises logging does not hold others back while it searches.
         """
+        actor = logged_by or author
         challenge = self._new_challenge(
             guild_id=guild_id,
             channel_id=channel_id,
@@ -869,17 +885,27 @@ class ChallengeService:
         body = _optional(solution, "solution", MAX_SOLUTION)
         if body is not None:
             self._new_solution(challenge, author, body, source_message_id)  # joins challenge.solutions
-        self._within_hourly_cap(guild_id, author)
+        self._within_hourly_cap(guild_id, actor)
+        earlier: Logged | None = None
         try:
             async with self._sessions.begin() as session:
                 repository = ChallengeRepository(session)
-                if source_message_id is not None:
-                    existing = await repository.by_source(source_message_id)
-                    if existing is not None:
-                        return Logged(challenge_view(existing), created=False)
-                repository.add(challenge)
-                await repository.flush()
-                view = challenge_view(challenge)
+                existing = await repository.by_source(source_message_id) if source_message_id is not None else None
+                if existing is not None:
+                    restored = self._restore(existing, actor)
+                    earlier = Logged(challenge_view(existing), created=False, restored=restored)
+                else:
+                    if source_message_id is not None and await PrivacyRepository(session).forgotten(
+                        [source_message_id]
+                    ):
+                        raise InvalidInputError(FORGOTTEN_SOURCE)
+                    repository.add(challenge)
+                    await repository.flush()
+                    view = challenge_view(challenge)
+            if earlier is not None:
+                if earlier.restored:  # once committed: a card read meanwhile must not keep the old answer
+                    self._changed(guild_id)
+                return earlier
         except IntegrityError:
             # Another delivery of the same message won the race: report what it logged.
             async with self._sessions() as session:
@@ -889,6 +915,22 @@ class ChallengeService:
                 return Logged(challenge_view(existing), created=False)
         similar = await self.similar_solved(view) if suggest_similar else ()
         return Logged(view, created=True, solution=view.solutions[0] if view.solutions else None, similar=similar)
+
+    @staticmethod
+    def _restore(challenge: Challenge, actor: Person) -> bool:
+        """Bring back a deleted entry whose message a moderator logs again; True if it was restored.
+
+        A message is logged only once, so without this a deleted entry's message could never be logged again.
+        """
+        if challenge.deleted_at is None:
+            return False
+        if not actor.is_moderator:
+            raise PermissionDeniedError(
+                f"That message was logged as challenge #{challenge.id}, which was deleted. "
+                "A moderator can restore it with **Log as challenge** on the message."
+            )
+        challenge.deleted_at, challenge.deleted_by = None, None
+        return True
 
     @staticmethod
     def _new_solution(challenge: Challenge, author: Person, body: str, source_message_id: int | None) -> Solution:
@@ -911,7 +953,10 @@ class ChallengeService:
         author: Person,
         body: str,
         source_message_id: int | None = None,
+        logged_by: Person | None = None,
     ) -> SolutionLogged:
+        """Log `author`'s solution. `logged_by` marks someone else's message as a solution ("Mark as solution"):
+        that takes the challenge's author, the message's author or a moderator."""
         text = _required(body, "solution", MAX_SOLUTION)
         try:
             async with self._sessions.begin() as session:
@@ -925,11 +970,22 @@ class ChallengeService:
                                 "That message is already logged as a solution to a challenge that was deleted."
                             )
                         return SolutionLogged(challenge_view(challenge), _solution_view(existing), False)
+                    if await PrivacyRepository(session).forgotten([source_message_id]):
+                        raise InvalidInputError(FORGOTTEN_SOURCE)
                 challenge = await repository.get(guild_id, challenge_id)
                 if challenge is None:
                     raise NotFoundError(
                         f"Challenge #{challenge_id} does not exist or was deleted. "
                         "Find the right number with `/challenge search` or `/challenge list`."
+                    )
+                if (
+                    logged_by is not None
+                    and not logged_by.is_moderator
+                    and logged_by.id not in (author.id, challenge.author_id)
+                ):
+                    raise PermissionDeniedError(
+                        "Only the challenge's author, the message's author or a moderator can mark this message "
+                        "as a solution."
                     )
                 solution = self._new_solution(challenge, author, text, source_message_id)
                 session.add(solution)
@@ -1319,7 +1375,8 @@ class ChallengeService:
             owners = await repository.live_guilds(
                 {answer.challenge_id for source, answer in answers.items() if source in targets}
             )
-            plan = _BatchPlan(batch, logged, answers, owners, reserved)
+            forgotten = await PrivacyRepository(session).forgotten(sources)
+            plan = _BatchPlan(batch, logged, answers, owners, reserved, forgotten)
             if reserved is not None:
                 # Children first: each challenge's search row is then built once, when it is inserted.
                 await repository.insert_topics(plan.topic_rows())
@@ -1346,8 +1403,23 @@ class ChallengeService:
 
     async def source_deleted(self, guild_id: int, message_id: int) -> None:
         """Follow a deletion: the challenge (or solution) is soft-deleted, kept for audit."""
-        await self._in_turn(lambda: self._source_deleted(guild_id, message_id))
+        await self.sources_deleted(guild_id, [message_id])
+
+    async def sources_deleted(self, guild_id: int, message_ids: Collection[int]) -> None:
+        """Follow deletions of many messages at once (a purge, a ban that deletes the member's messages, or what a
+        restart found gone): every entry logged from one of them in this server is soft-deleted, in one transaction."""
+        ids = list(dict.fromkeys(message_ids))
+        if not ids:
+            return
+        await self._in_turn(lambda: self._sources_deleted(guild_id, ids))
         self._changed(guild_id)
+
+    async def recent_sources(self, guild_id: int, since: datetime, *, limit: int) -> list[tuple[int, int]]:
+        """The newest live entries of a server logged from a message since `since`: (channel id, message id), newest
+        first, at most `limit`; what a restart re-checks. Solutions logged before their channel was kept are left
+        out."""
+        async with self._sessions() as session:
+            return await ChallengeRepository(session).recent_sources(guild_id, since, limit)
 
     async def _source_edited(self, guild_id: int, message_id: int, content: str) -> ChallengeView | None:
         async with self._sessions.begin() as session:
@@ -1378,23 +1450,30 @@ class ChallengeService:
             owner = await repository.get(guild_id, solution.challenge_id)
             return challenge_view(owner) if owner else None
 
-    async def _source_deleted(self, guild_id: int, message_id: int) -> None:
+    async def _sources_deleted(self, guild_id: int, message_ids: list[int]) -> None:
         async with self._sessions.begin() as session:
             repository = ChallengeRepository(session)
-            challenge = await repository.by_source(message_id)
             now = utcnow()
-            if challenge is not None and challenge.guild_id == guild_id and challenge.deleted_at is None:
-                challenge.deleted_at = now
-                return
-            solution = await repository.solution_by_source(message_id)
-            if solution is None or solution.guild_id != guild_id or solution.deleted_at is not None:
-                return
-            solution.deleted_at = now
-            if solution.accepted:
-                solution.accepted, solution.accepted_at = False, None
-                owner = await repository.get(guild_id, solution.challenge_id, with_solutions=False)
-                if owner is not None:
-                    owner.status, owner.solved_at = "open", None
+            for message_id in message_ids:
+                await self._soft_delete_source(repository, guild_id, message_id, now)
+
+    @staticmethod
+    async def _soft_delete_source(
+        repository: ChallengeRepository, guild_id: int, message_id: int, now: datetime
+    ) -> None:
+        challenge = await repository.by_source(message_id)
+        if challenge is not None and challenge.guild_id == guild_id and challenge.deleted_at is None:
+            challenge.deleted_at = now
+            return
+        solution = await repository.solution_by_source(message_id)
+        if solution is None or solution.guild_id != guild_id or solution.deleted_at is not None:
+            return
+        solution.deleted_at = now
+        if solution.accepted:
+            solution.accepted, solution.accepted_at = False, None
+            owner = await repository.get(guild_id, solution.challenge_id, with_solutions=False)
+            if owner is not None:
+                owner.status, owner.solved_at = "open", None
 
     # ----- reading ---------------------------------------------------------------------------
 
@@ -1593,8 +1672,8 @@ class ChallengeService:
         """Open challenges with no solution for a while, and authors with unaccepted solutions."""
         async with self._sessions() as session:
             repository = ChallengeRepository(session)
-            unanswered = await repository.due_nudges(now - self._unanswered_after, limit=20)
-            questions = await repository.due_author_questions(now - self._ask_author_after, limit=20)
+            unanswered = await repository.due_nudges(now - self._unanswered_after, limit=NUDGE_BATCH)
+            questions = await repository.due_author_questions(now - self._ask_author_after, limit=NUDGE_BATCH)
             nudges = [Nudge("unanswered", challenge_view(item, with_solutions=False)) for item in unanswered]
             nudges += [Nudge("ask_author", challenge_view(item, with_solutions=False)) for item in questions]
             return nudges
@@ -1799,33 +1878,39 @@ class ChallengeService:
         if wait:
             raise RateLimitedError(wait, f"log another challenge this way ({NEW_CHALLENGES_PER_HOUR} an hour at most)")
 
-    async def forget_author(self, guild_id: int, user_id: int) -> tuple[int, int]:
+    async def forget_author(self, guild_id: int, user_id: int, *, erase_text: bool = False) -> tuple[int, int]:
         """Anonymise a member's challenges and solutions in this server (`/nexus forget-me`): how many of each.
 
-        The text stays, searchable and useful to others; the authorship goes (`author_id` NULL, the name "a former
-        member"), on deleted entries too (kept for audit), with the member's id as the one who deleted an entry.
+        The authorship goes (`author_id` NULL, the name "a former member"), and so does every link to the posts
+        (message and channel ids), on deleted entries too (kept for audit), with the member's id as the one who
+        deleted an entry. The text stays, searchable and useful to others, unless `erase_text` replaces it.
         Idempotent: a second call finds nothing left and returns (0, 0). Runs in turn with in-channel writes, so a
         post of theirs queued before the request is anonymised too.
         """
-        counts: tuple[int, int] = await self._in_turn(lambda: self._forget_author(guild_id, user_id))
+        counts: tuple[int, int] = await self._in_turn(lambda: self._forget_author(guild_id, user_id, erase_text))
         self._changed(guild_id)
         return counts
 
-    async def _forget_author(self, guild_id: int, user_id: int) -> tuple[int, int]:
+    async def _forget_author(self, guild_id: int, user_id: int, erase_text: bool) -> tuple[int, int]:
         async with self._sessions.begin() as session:
-            challenges = await session.execute(
-                update(Challenge)
-                .where(Challenge.guild_id == guild_id, Challenge.author_id == user_id)
-                .values(author_id=None, author_name=ANONYMOUS)
+            return await PrivacyRepository(session).unlink_author(
+                guild_id, user_id, PLACEHOLDERS, erase_text=erase_text, now=utcnow()
             )
-            solutions = await session.execute(
-                update(Solution)
-                .where(Solution.guild_id == guild_id, Solution.author_id == user_id)
-                .values(author_id=None, author_name=ANONYMOUS)
-            )
-            await session.execute(
-                update(Challenge)
-                .where(Challenge.guild_id == guild_id, Challenge.deleted_by == user_id)
-                .values(deleted_by=None)
-            )
-            return int(challenges.rowcount), int(solutions.rowcount)  # type: ignore[attr-defined]
+
+    async def purge_deleted_text(self, cutoff: datetime, limit: int) -> tuple[int, int]:
+        """Erase the text of challenges and solutions deleted before `cutoff` (the retention period): at most `limit`
+        of each per call; how many of each. Deleted entries are shown nowhere, so no cache changes."""
+        counts: tuple[int, int] = await self._in_turn(lambda: self._purge_deleted_text(cutoff, limit))
+        return counts
+
+    async def _purge_deleted_text(self, cutoff: datetime, limit: int) -> tuple[int, int]:
+        async with self._sessions.begin() as session:
+            repository = PrivacyRepository(session)
+            challenges = await repository.erase_deleted_challenges(cutoff, PLACEHOLDERS, limit)
+            solutions = await repository.erase_deleted_solutions(cutoff, PLACEHOLDERS, limit)
+            return challenges, solutions
+
+    async def purge_forgotten_messages(self, cutoff: datetime, limit: int) -> int:
+        """Let the markers of unlinked messages lapse after the retention period."""
+        async with self._sessions.begin() as session:
+            return await PrivacyRepository(session).purge_forgotten_messages(cutoff, limit)

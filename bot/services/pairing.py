@@ -22,9 +22,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
-from bot.db.models import ChallengeTopic, LearnerProfile, Pair, PairCheckin, PairRequest, SessionNotice, SessionRating
+from bot.db.models import (
+    Challenge,
+    ChallengeTopic,
+    LearnerProfile,
+    Pair,
+    PairCheckin,
+    PairRequest,
+    SessionNotice,
+    SessionRating,
+)
 from bot.db.models import StudySession as StudySessionRow
 from bot.db.pairing_repository import PairingRepository
+from bot.db.privacy_repository import PrivacyRepository
 from bot.embeds import shorten
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.pairing.availability import WeeklyInterval, describe, overlap_intervals, parse_availability
@@ -43,11 +53,17 @@ UNTIL_RESUMED = datetime(9999, 1, 1, tzinfo=UTC)
 """`paused_until` for a pause that lasts until `/pair resume`."""
 DAY_BEFORE = timedelta(hours=24)
 SOON_BEFORE = timedelta(minutes=15)
+INVITATION_LIFETIME = timedelta(hours=48)
+"""How long an invitation to a session waits for an answer (never past the session's start)."""
 RATING_WINDOW = timedelta(days=7)
 """A session is offered for rating for this long after it ends; the bot being down longer skips the question."""
 CHECKIN_ANSWER_WINDOW = timedelta(days=2)
 MISSED_CHECKINS_TO_PAUSE = 2
 MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 15, 480, 60
+MAX_OPEN_INVITATIONS = 3
+"""Invitations one member may have waiting for an answer at once: nobody can flood others' DMs with them."""
+AFTER_DECLINE = timedelta(days=7)
+"""How long a member who declined an invitation is not invited again by the same organiser."""
 BATCH = 200
 """Most rows one periodic pass handles; the next pass takes the rest."""
 
@@ -76,6 +92,7 @@ class MatchView:
     """UTC weekly intervals both learners are free; empty when either gave no availability."""
     matched_at: datetime
     thread_id: int | None = None
+    ended_at: datetime | None = None
 
     def members(self) -> tuple[int, int]:
         return self.a.user_id, self.b.user_id
@@ -155,6 +172,11 @@ class SessionView:
     starts_at: datetime
     duration_minutes: int
     topic: str | None
+    state: str = "scheduled"
+    """`proposed` (an invitation waiting for an answer), `scheduled` (booked), `declined`, `expired`, `withdrawn`
+    (invitations that never became a booking) or `cancelled`."""
+    respond_by: datetime | None = None
+    """An invitation's deadline; None for a session booked with a current partner."""
 
     @property
     def ends_at(self) -> datetime:
@@ -264,12 +286,26 @@ def _session_view(row: StudySessionRow) -> SessionView:
         row.starts_at,
         row.duration_minutes,
         row.topic,
+        row.state,
+        row.respond_by,
     )
 
 
 def _past_pair(pair: Pair, user_id: int) -> PastPair:
     partner = pair.user_high if pair.user_low == user_id else pair.user_low
     return PastPair(pair.id, partner, pair.matched_at, pair.ended_at, _slugs(pair.shared_topics), pair.thread_id)
+
+
+class ProfileTracks:
+    """Learners' tracks from their pairing profiles: the topic service's `LearnerTrackSource`."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def track_of(self, guild_id: int, user_id: int) -> str | None:
+        async with self._sessions() as session:
+            profile = await PairingRepository(session).profile(guild_id, user_id)
+        return profile.track if profile else None
 
 
 class PairingService:
@@ -310,23 +346,27 @@ class PairingService:
         card = self._topics.knowledge_base.by_slug.get(slug)
         return card.title if card else slug
 
-    def topic_choices(self, current: str) -> list[tuple[str, str]]:
-        """(name, value) pairs for a topics option: the last comma-separated name is the one being typed."""
+    async def topic_choices(
+        self, current: str, guild_id: int | None, user_id: int, track: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(name, value) pairs for a topics option: the last comma-separated name is the one being typed.
+        Cards of `track` (the one being asked for, else the member's own) come first."""
         done, _, typing = current.rpartition(",")
         prefix = f"{done.strip()}, " if done.strip() else ""
         choices = []
-        for choice in self._topics.autocomplete(typing.strip()):
+        track = track or await self._topics.learner_track(guild_id, user_id)
+        for choice in self._topics.autocomplete(typing.strip(), track):
             # The label ("Docker · DevOps & delivery") is for reading; the value is the title, which resolves.
             value = prefix + self.topic_title(choice.value)
             if len(value) <= 100:
                 choices.append((shorten(prefix + choice.name, 100), value))
         return choices
 
-    def _resolve_topics(self, named: str | None) -> tuple[str, ...]:
+    def _resolve_topics(self, named: str | None, track: str | None = None) -> tuple[str, ...]:
         slugs: list[str] = []
         for name in (named or "").split(","):
             if name.strip():
-                slug = self._topics.find(name.strip()).slug  # an unknown name raises "did you mean"
+                slug = self._topics.find(name.strip(), track).slug  # an unknown name raises "did you mean"
                 if slug not in slugs:
                     slugs.append(slug)
         if len(slugs) > MAX_TOPICS:
@@ -356,7 +396,7 @@ class PairingService:
 
         Everything is checked before anything is stored; the request and the profile are stored together.
         """
-        topics = self._resolve_topics(ask.topics)
+        topics = self._resolve_topics(ask.topics, ask.track)
         timezone = None
         if ask.timezone is not None:
             try:
@@ -423,6 +463,7 @@ class PairingService:
             async with self._sessions() as session:
                 row = await PairingRepository(session).request(request_id)
                 ahead = await PairingRepository(session).waiting_ahead(row) if row else 0
+        self._topics.forget_track(ask.guild_id, ask.user_id)  # the profile's track may have changed
         return RequestOutcome(request_id, learner, looking_for, topics, echo, resumed, match, ahead)
 
     async def _match_new(self, guild_id: int, request_id: int, now: datetime) -> MatchView | None:
@@ -530,6 +571,7 @@ class PairingService:
             tuple(overlap),
             pair.matched_at,
             pair.thread_id,
+            pair.ended_at,
         )
 
     # ----- announcing -------------------------------------------------------------------------------------------------
@@ -606,6 +648,13 @@ class PairingService:
                 raise InvalidInputError("This pairing has already ended. `/pair request` finds a new partner.")
             pair.ended_at, pair.ended_by = now, actor_id
             return _past_pair(pair, actor_id)
+
+    async def pair_guild(self, pair_id: int) -> int:
+        async with self._sessions() as session:
+            pair = await PairingRepository(session).pair(pair_id)
+        if pair is None:
+            raise NotFoundError("This pairing no longer exists.")
+        return pair.guild_id
 
     async def pair_view(self, pair_id: int) -> MatchView:
         async with self._sessions() as session:
@@ -703,8 +752,14 @@ class PairingService:
 
     # ----- from a challenge -------------------------------------------------------------------------------------------
 
-    async def challenge_topics(self, challenge_id: int) -> tuple[str, ...]:
+    async def challenge_topics(self, challenge_id: int, guild_id: int) -> tuple[str, ...]:
+        """The topics of a challenge of this server that is still there (its button may be older than a deletion)."""
         async with self._sessions() as session:
+            challenge = await session.get(Challenge, challenge_id)
+            if challenge is None or challenge.guild_id != guild_id or challenge.deleted_at is not None:
+                raise NotFoundError(
+                    "That challenge was deleted, so this button no longer works: `/pair request` asks for a partner."
+                )
             rows = await session.scalars(
                 select(ChallengeTopic.slug)
                 .where(ChallengeTopic.challenge_id == challenge_id)
@@ -734,13 +789,31 @@ class PairingService:
             if request is not None:
                 request.notified_at = now
 
+    async def renewable(self, request_id: int, user_id: int) -> int:
+        """The server of an expired request its learner may still renew; raises when the button no longer applies
+        (someone else's, not expired, or renewed or replaced since)."""
+        async with self._sessions() as session:
+            repository = PairingRepository(session)
+            old = await repository.request(request_id)
+            if old is None:
+                raise NotFoundError("That request no longer exists: `/pair request` starts a new one.")
+            if old.user_id != user_id:
+                raise PermissionDeniedError("This button renews someone else's request: `/pair request` starts yours.")
+            if old.state != "expired":
+                raise InvalidInputError("This request has not expired, so there is nothing to renew: `/pair status`.")
+            if await repository.has_newer_request(old):
+                raise InvalidInputError(
+                    "This request was already renewed (or replaced by a newer one): `/pair status` shows where you "
+                    "are, `/pair request` asks again."
+                )
+            return old.guild_id
+
     async def renew(self, request_id: int, user_id: int, name: str, now: datetime) -> RequestOutcome:
+        await self.renewable(request_id, user_id)
         async with self._sessions() as session:
             old = await PairingRepository(session).request(request_id)
         if old is None:
             raise NotFoundError("That request no longer exists: `/pair request` starts a new one.")
-        if old.user_id != user_id:
-            raise PermissionDeniedError("This button renews someone else's request: `/pair request` starts yours.")
         topics = ", ".join(self.topic_title(slug) for slug in _slugs(old.topics))
         ask = PairAsk(
             old.guild_id, user_id, name, old.track, old.looking_for, topics or None, None, None, old.challenge_id
@@ -819,7 +892,11 @@ class PairingService:
         topic: str | None,
         duration_minutes: int | None,
         now: datetime,
+        pair_id: int | None = None,
     ) -> SessionView:
+        """Book a session with a current partner, or invite anyone else (state `proposed`): an invitation is neither
+        reminded nor shown as booked until the invitee accepts. `pair_id` (the pairing's own button) insists on that
+        pairing: still current, and the two learners its members."""
         if partner_id == organiser_id:
             raise InvalidInputError("A study session needs someone else: pick your partner in `partner`.")
         if partner_is_bot:
@@ -832,6 +909,18 @@ class PairingService:
         slug = self._topics.find(topic).slug if topic and topic.strip() else None
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
+            if pair_id is not None:
+                pair = await repository.pair(pair_id)
+                if pair is None or pair.guild_id != guild_id:
+                    raise NotFoundError("This pairing no longer exists.")
+                if {organiser_id, partner_id} != {pair.user_low, pair.user_high}:
+                    raise PermissionDeniedError("Only the two learners of this pairing can schedule its sessions.")
+                if pair.ended_at is not None:
+                    raise InvalidInputError(
+                        "This pairing has ended, so it books no more sessions: `/pair request` finds a new partner."
+                    )
+            else:
+                pair = await repository.current_pair(guild_id, organiser_id, partner_id)
             profile = await repository.profile(guild_id, organiser_id)
             timezone = profile.timezone if profile else "UTC"
             try:
@@ -839,16 +928,31 @@ class PairingService:
             except ValueError as error:
                 raise InvalidInputError(str(error)) from None
             ends_at = starts_at + timedelta(minutes=duration)
-            for user_id in (organiser_id, partner_id):
-                for other in await repository.upcoming_sessions(guild_id, user_id, now - timedelta(days=1), 50):
-                    if other.starts_at < ends_at and starts_at < _session_view(other).ends_at:
-                        who = "You already have" if user_id == organiser_id else "Your partner already has"
-                        raise InvalidInputError(
-                            f"{who} session #{other.id} at <t:{int(other.starts_at.timestamp())}:f>: "
-                            "pick another time, or `/session cancel` that one."
-                        )
-            pairs = await repository.pairs_of(guild_id, organiser_id, limit=50)
-            pair = next((p for p in pairs if partner_id in (p.user_low, p.user_high) and p.ended_at is None), None)
+            await _refuse_clash(repository, guild_id, organiser_id, starts_at, ends_at, now, "You already have")
+            respond_by = None
+            if pair is not None:
+                partner_has = "Your partner already has"
+                await _refuse_clash(repository, guild_id, partner_id, starts_at, ends_at, now, partner_has)
+            else:
+                # The invitee's calendar is theirs: it is checked when they accept, never shown to the organiser.
+                waiting = await repository.open_invitations(guild_id, organiser_id, now)
+                same = next((row for row in waiting if row.partner_id == partner_id), None)
+                if same is not None:
+                    raise InvalidInputError(
+                        f"You already invited that member to session #{same.id}: wait for their answer, or "
+                        "`/session cancel` it first."
+                    )
+                if await repository.declined_since(guild_id, organiser_id, partner_id, now - AFTER_DECLINE):
+                    raise InvalidInputError(
+                        f"That member declined your last invitation: you can invite them again "
+                        f"{AFTER_DECLINE.days} days after their answer, or find a partner with `/pair request`."
+                    )
+                if len(waiting) >= MAX_OPEN_INVITATIONS:
+                    raise InvalidInputError(
+                        f"You have {MAX_OPEN_INVITATIONS} invitations waiting for an answer: wait for one, or "
+                        "`/session cancel` one first."
+                    )
+                respond_by = min(now + INVITATION_LIFETIME, starts_at)
             row = StudySessionRow(
                 guild_id=guild_id,
                 pair_id=pair.id if pair else None,
@@ -857,16 +961,85 @@ class PairingService:
                 starts_at=starts_at,
                 duration_minutes=duration,
                 topic=slug,
-                state="scheduled",
+                state="scheduled" if pair is not None else "proposed",
                 created_at=now,
+                respond_by=respond_by,
             )
             repository.add(row)
             await repository.flush()
             return _session_view(row)
 
+    async def session_view(self, session_id: int) -> SessionView:
+        async with self._sessions() as session:
+            row = await PairingRepository(session).study_session(session_id)
+        if row is None:
+            raise NotFoundError("This session no longer exists.")
+        return _session_view(row)
+
+    async def invitation_undelivered(self, session_id: int) -> None:
+        """The invitee could not be asked (DMs closed): the invitation goes, nothing is booked."""
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            row = await repository.study_session(session_id)
+            if row is not None and row.state == "proposed":
+                await repository.delete_session(row)
+
+    async def answer_invitation(self, session_id: int, user_id: int, accept: bool, now: datetime) -> SessionView:
+        """The invitee accepts (the session is booked, after checking both calendars) or declines."""
+        async with self._sessions.begin() as session:
+            repository = PairingRepository(session)
+            row = await repository.study_session(session_id)
+            if row is None:
+                raise NotFoundError("This invitation no longer exists: nothing is booked.")
+            if user_id != row.partner_id:
+                raise PermissionDeniedError("This invitation is for someone else: only they can answer it.")
+            _refuse_unless_open(row, now)
+            if accept:
+                ends_at = _session_view(row).ends_at
+                await _refuse_clash(
+                    repository, row.guild_id, row.partner_id, row.starts_at, ends_at, now, "You already have"
+                )
+                await _refuse_clash(
+                    repository,
+                    row.guild_id,
+                    row.organiser_id,
+                    row.starts_at,
+                    ends_at,
+                    now,
+                    "The member who invited you now has",
+                )
+                pair = await repository.current_pair(row.guild_id, row.organiser_id, row.partner_id)
+                settled = await repository.settle_invitation(row.id, "scheduled", pair.id if pair else None, now)
+            else:
+                settled = await repository.settle_invitation(row.id, "declined", row.pair_id, now)
+            if not settled:
+                raise InvalidInputError("This invitation was answered meanwhile: `/session list` shows your sessions.")
+            await session.refresh(row)
+            return _session_view(row)
+
+    async def lapse_invitations(self, now: datetime) -> list[SessionView]:
+        """Invitations left unanswered past their deadline lapse; returns every lapse whose organiser is still to be
+        told (a crash's too)."""
+        async with self._sessions.begin() as session:
+            await PairingRepository(session).lapse_invitations(now)
+        async with self._sessions() as session:
+            return [_session_view(row) for row in await PairingRepository(session).untold_lapses(BATCH)]
+
+    async def lapse_told(self, session_id: int, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            row = await PairingRepository(session).study_session(session_id)
+            if row is not None:
+                row.lapse_told_at = now
+
     async def upcoming(self, guild_id: int, user_id: int, now: datetime, *, limit: int = 10) -> list[SessionView]:
         async with self._sessions() as session:
             rows = await PairingRepository(session).upcoming_sessions(guild_id, user_id, now, limit)
+        return [_session_view(row) for row in rows]
+
+    async def invitations(self, guild_id: int, user_id: int, now: datetime, *, limit: int = 10) -> list[SessionView]:
+        """Invitations the learner sent or received that still wait for an answer (not booked)."""
+        async with self._sessions() as session:
+            rows = await PairingRepository(session).waiting_invitations(guild_id, user_id, now, limit)
         return [_session_view(row) for row in rows]
 
     async def cancel_session(self, guild_id: int, session_id: int, actor_id: int, now: datetime) -> SessionView:
@@ -876,8 +1049,15 @@ class PairingService:
                 raise NotFoundError(f"There is no session #{session_id}: `/session list` shows yours.")
             if actor_id not in (row.organiser_id, row.partner_id):
                 raise PermissionDeniedError("Only the two people in a session can cancel it.")
+            if row.state == "proposed":
+                # An invitation: the organiser withdraws it, the invitee declines it; it was never booked.
+                row.state = "withdrawn" if actor_id == row.organiser_id else "declined"
+                row.cancelled_by, row.answered_at = actor_id, now
+                return _session_view(row)
             if row.state == "cancelled":
                 raise InvalidInputError(f"Session #{session_id} is already cancelled.")
+            if row.state != "scheduled":
+                raise InvalidInputError(f"Session #{session_id} was never booked, so there is nothing to cancel.")
             if row.starts_at <= now:
                 raise InvalidInputError(f"Session #{session_id} has already started.")
             row.state, row.cancelled_by = "cancelled", actor_id
@@ -902,13 +1082,14 @@ class PairingService:
                 for user_id in (row.organiser_id, row.partner_id):
                     if (row.id, user_id, kind) not in claimed:
                         repository.add(SessionNotice(session_id=row.id, user_id=user_id, kind=kind, claimed_at=now))
-        async with self._sessions() as session:
+        async with self._sessions.begin() as session:
             repository = PairingRepository(session)
             views = []
+            # Claims that can no longer be sent (the session was cancelled meanwhile, or started while the bot was
+            # away) are closed first, so they never fill the batch ahead of notices that are due.
+            await repository.close_skipped_notices(now)
             for notice, row in await repository.unsent_notices(BATCH):
                 view = _session_view(row)
-                if row.state != "scheduled" or (notice.kind != "rating" and view.starts_at <= now):
-                    continue  # cancelled meanwhile, or too late to remind: `notice_sent` is not needed to skip it
                 profile = await repository.profile(row.guild_id, notice.user_id)
                 pair = await repository.pair(row.pair_id) if row.pair_id else None
                 views.append(
@@ -938,6 +1119,11 @@ class PairingService:
                 raise NotFoundError("This session no longer exists.")
             if rater_id not in (row.organiser_id, row.partner_id):
                 raise PermissionDeniedError("Only the two people in this session can rate it.")
+            if row.state != "scheduled":
+                raise InvalidInputError(f"Session #{session_id} did not take place, so there is nothing to rate.")
+            if row.pair_id is None:
+                # A rating feeds the matcher: only a pairing's own sessions may move a learner's standing.
+                raise InvalidInputError("Only sessions between paired learners are rated; thanks all the same.")
             view = _session_view(row)
             if view.ends_at > now:
                 raise InvalidInputError("Rate the session once it is over.")
@@ -962,6 +1148,18 @@ class PairingService:
         async with self._sessions.begin() as session:
             await PairingRepository(session).forget(guild_id, user_id)
 
+    async def purge_stale(self, cutoff: datetime, limit: int) -> tuple[int, int, int, int]:
+        """The retention purge: sessions that started, pairs that ended and requests that closed before `cutoff`,
+        then the profiles of members with no pairing activity since; at most `limit` of each per call.
+        How many sessions, pairs, requests and profiles went. Running it again removes only what is newly stale."""
+        async with self._sessions.begin() as session:
+            repository = PrivacyRepository(session)
+            sessions = await repository.purge_sessions(cutoff, limit)
+            pairs = await repository.purge_pairs(cutoff, limit)
+            requests = await repository.purge_requests(cutoff, limit)
+            profiles = await repository.purge_profiles(cutoff, limit)
+            return sessions, pairs, requests, profiles
+
 
 def _due_kind(row: StudySessionRow, now: datetime) -> NoticeKind | None:
     """Which notice a session is due for now, if any. A reminder whose moment passed before the session was
@@ -970,12 +1168,45 @@ def _due_kind(row: StudySessionRow, now: datetime) -> NoticeKind | None:
     if row.state != "scheduled":
         return None
     if starts + timedelta(minutes=row.duration_minutes) <= now:
-        return "rating"
+        return "rating" if row.pair_id is not None else None  # only a pairing's sessions are rated
     if starts - SOON_BEFORE <= now < starts:
         return "soon" if row.created_at <= starts - SOON_BEFORE else None
     if starts - DAY_BEFORE <= now < starts - SOON_BEFORE:
         return "day" if row.created_at <= starts - DAY_BEFORE else None
     return None
+
+
+async def _refuse_clash(
+    repository: PairingRepository,
+    guild_id: int,
+    user_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+    who: str,
+) -> None:
+    """Refuse a time that overlaps one of the learner's booked sessions (`who` opens the message)."""
+    for other in await repository.upcoming_sessions(guild_id, user_id, now - timedelta(days=1), 50):
+        if other.starts_at < ends_at and starts_at < _session_view(other).ends_at:
+            raise InvalidInputError(
+                f"{who} session #{other.id} at <t:{int(other.starts_at.timestamp())}:f>: "
+                "pick another time, or `/session cancel` that one."
+            )
+
+
+def _refuse_unless_open(row: StudySessionRow, now: datetime) -> None:
+    """An invitation can be answered while it is proposed and before its deadline; otherwise say what became of it."""
+    if row.state == "proposed" and row.respond_by is not None and now < row.respond_by:
+        return
+    if row.state == "proposed" or row.state == "expired":
+        raise InvalidInputError("This invitation has lapsed, so nothing is booked: ask for a new one if you like.")
+    if row.state == "scheduled":
+        raise InvalidInputError(f"You already accepted this invitation: session #{row.id} is booked.")
+    if row.state == "declined":
+        raise InvalidInputError("You declined this invitation: nothing is booked.")
+    if row.state == "withdrawn":
+        raise InvalidInputError("This invitation was withdrawn by the member who sent it: nothing is booked.")
+    raise InvalidInputError(f"Session #{row.id} was cancelled.")
 
 
 def _already_waiting(request: PairRequest) -> str:

@@ -14,7 +14,7 @@ from bot.challenges.parsing import parse_solution, split_title
 from bot.embeds import EmbedSpec
 from bot.errors import InvalidInputError, PermissionDeniedError, size_text
 from bot.services.challenges import ChallengeService, Logged, Person, SolutionLogged, parse_since
-from cogs._shared import to_embed
+from cogs._shared import readable_by_everyone, to_embed
 from cogs.challenges._render import (
     acknowledgement,
     challenge_embed,
@@ -35,6 +35,14 @@ PersonOf = Callable[[discord.Interaction], Awaitable[Person]]
 # Exports a member may ask for in a while: enough to narrow one down with filters, not to keep the bot busy.
 EXPORTS_PER_MEMBER = 3
 EXPORT_COOLDOWN_SECONDS = 300.0
+PRIVATE_SOURCE = (
+    "This message is in a private channel or thread: the challenge log is server-wide, so nothing that not "
+    "every member can read is copied into it. Post it where everyone can read it, or log it with `/challenge new`."
+)
+NO_VISIBLE_TEXT = (
+    "The message has no visible text to log: formatting marks, invisible characters and attachments alone "
+    "are not logged. Log the challenge with `/challenge new` instead."
+)
 
 
 class ChallengesCog(commands.GroupCog, group_name="challenge", group_description="The log of challenges and solutions"):
@@ -160,7 +168,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     async def list_topic_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=slug) for name, slug in self._challenges.topic_choices(current)]
+        choices = await self._challenges.topic_choices(current, interaction.guild_id, interaction.user.id)
+        return [app_commands.Choice(name=name, value=slug) for name, slug in choices]
 
     @app_commands.command(name="leaderboard", description="Members whose solutions were accepted most")
     @app_commands.describe(period="This week, this month or all time")
@@ -219,7 +228,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     async def export_topic_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=slug) for name, slug in self._challenges.topic_choices(current)]
+        choices = await self._challenges.topic_choices(current, interaction.guild_id, interaction.user.id)
+        return [app_commands.Choice(name=name, value=slug) for name, slug in choices]
 
     @app_commands.command(name="delete", description="Delete a challenge (kept for audit); author or moderator")
     @app_commands.describe(id="The challenge's number")
@@ -236,19 +246,31 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
         person = await self._person_of(interaction)
         if message.author.id != person.id and not person.is_moderator:
             raise PermissionDeniedError("Only the message's author or a moderator can log it as a challenge.")
+        if not readable_by_everyone(interaction.channel):  # the menu runs in the message's channel
+            raise PermissionDeniedError(PRIVATE_SOURCE)
         if message.author.bot or message.webhook_id is not None:
             raise InvalidInputError("Messages of bots and webhooks are not logged.")
-        if not message.content.strip():
-            raise InvalidInputError("The message has no text to log (attachments alone are not logged).")
-        title, details = split_title(message.content)
+        try:
+            title, details = split_title(message.content)
+        except ValueError:
+            raise InvalidInputError(NO_VISIBLE_TEXT) from None
         logged = await self._challenges.log_challenge(
             guild_id=interaction.guild_id or 0,
             channel_id=message.channel.id,
             author=Person(message.author.id, message.author.display_name),
+            logged_by=person,  # the cap is the invoker's (moderators have none), not the message author's
             title=title,
             details=details,
             source_message_id=message.id,
         )
+        if logged.restored:
+            await replies.send(
+                interaction,
+                f"Challenge #{logged.challenge.id} had been deleted; it is restored.",
+                embed=to_embed(challenge_embed(logged.challenge, self._challenges.topic_title)),
+                view=challenge_view_buttons(logged.challenge),
+            )
+            return
         if not logged.created:
             await replies.send(
                 interaction, f"That message is already challenge #{logged.challenge.id}.", ephemeral=True
@@ -260,6 +282,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     async def mark_as_solution(self, interaction: discord.Interaction, message: discord.Message) -> None:
         if message.author.bot or message.webhook_id is not None:
             raise InvalidInputError("Messages of bots and webhooks are not logged.")
+        if not readable_by_everyone(interaction.channel):  # the menu runs in the message's channel
+            raise PermissionDeniedError(PRIVATE_SOURCE)
         body = parse_solution(message.content) or message.content.strip()
         if not body:
             raise InvalidInputError("The message has no text to log as a solution.")
@@ -278,6 +302,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             author=Person(message.author.id, message.author.display_name),
             body=body,
             source_message_id=message.id,
+            logged_by=await self._person_of(interaction),
         )
         if not result.created:
             await replies.send(

@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import discord
 from discord.ext import commands, tasks
 
 from bot.client import NexusBot
+from bot.errors import NotFoundError
+from bot.fairqueue import FairQueue
 from bot.interaction_errors import log_background_failure
 from bot.ratelimit import AcknowledgementLimiter
 from bot.services.challenges import ChallengeService, IncomingMessage, IngestResult, Logged, Nudge, SolutionLogged
 from bot.services.guild_settings import GuildSettingsService
-from cogs._shared import with_retries
+from cogs._shared import readable_by_everyone, with_retries
 from cogs.challenges._render import acknowledgement
 from cogs.challenges._views import accept_button_view, challenge_view_buttons
 
@@ -26,16 +29,45 @@ ACKNOWLEDGED = "✅"
 BACKFILL_LIMIT = 1000  # messages per channel per start: enough for a night away, bounded
 FIRST_RUN_BACKFILL = 100
 BACKFILL_REWIND = timedelta(minutes=10)
+# After a new session, the messages of each server's newest entries are asked for again, to follow deletions made
+# while the bot was away (Discord does not replay them): this many, logged within this window, one request each.
+RECHECK_LIMIT = 100
+RECHECK_WINDOW = timedelta(days=7)
+UNKNOWN_MESSAGE = 10008  # Discord's error code for a message that does not exist (any more)
 # A backfill that failed (the database or Discord away for a moment) is tried again after this, then twice as long
 # each time up to the cap, until it succeeds: what was posted while the bot was away must not wait for a restart.
 BACKFILL_RETRY_SECONDS = 30.0
 BACKFILL_RETRY_CAP_SECONDS = 30 * 60.0
 NUDGE_INTERVAL_MINUTES = 5
+REFUSED_CHANNEL_BACKOFF = 60 * 60  # seconds a channel that refused a nudge (403/404) is not tried again
 # Acknowledgements wait while posts are being written, but no longer than this each: a burst is
 # committed first, and a steady stream of posts still gets its acknowledgements.
 ACK_PATIENCE_SECONDS = 0.25
 ACK_DRAIN_SECONDS = 5.0  # on unload, for acknowledgements still queued
-Acknowledgement = tuple[discord.Message, Logged | SolutionLogged]
+# Acknowledgements waiting, per server and in all: Discord lets a bot react about four times a second per channel,
+# so 2,000 is minutes of a flood, far beyond a busy channel. Past it a post is logged all the same, without its ✅ and
+# reply, and the drop is counted in the log: memory stays bounded, and a flood never slows the writer.
+ACKS_PER_SERVER = 2000
+ACKS_TOTAL = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """What acknowledging a logged post needs: where it is, and what it became (without its text)."""
+
+    guild_id: int
+    channel_id: int
+    message_id: int
+    result: Logged | SolutionLogged
+
+
+def _without_text(result: Logged | SolutionLogged) -> Logged | SolutionLogged:
+    """The result as the reply needs it (numbers, title, topics): a queued acknowledgement keeps no post text."""
+    challenge = replace(result.challenge, details="", tried=None, solutions=())
+    if isinstance(result, SolutionLogged):
+        return replace(result, challenge=challenge, solution=replace(result.solution, body=""))
+    solution = replace(result.solution, body="") if result.solution is not None else None
+    return replace(result, challenge=challenge, solution=solution)
 
 
 class ChallengeLogCog(commands.Cog):
@@ -60,12 +92,16 @@ class ChallengeLogCog(commands.Cog):
         self._arrived: dict[int, asyncio.Event] = {}
         self._closing = False
         self._nudge_lock = asyncio.Lock()
+        self._refused_channels: dict[int, float] = {}  # channel id -> when it refused a nudge (monotonic)
         self._backfill_task: asyncio.Task[int] | None = None
+        self._recheck_due = False  # set by a new session; cleared once every server's entries were re-checked
         self.backfill_retry_seconds = BACKFILL_RETRY_SECONDS
         self._backfill_failures = 0
         self._backfill_retry: asyncio.TimerHandle | None = None
-        # Posts are acknowledged after their commit, in order, by one task that lets the writer go first.
-        self._acks: asyncio.Queue[Acknowledgement] = asyncio.Queue()
+        # Posts are acknowledged after their commit by one task that lets the writer go first: in order within a
+        # server, servers taking turns, so a flood in one delays only its own acknowledgements.
+        self._acks: FairQueue[int, Acknowledgement] = FairQueue()
+        self._acks_dropped: dict[int, int] = {}  # per server, since its queue was last full
         self._ack_task: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
@@ -94,8 +130,9 @@ class ChallengeLogCog(commands.Cog):
     # ----- live messages ---------------------------------------------------------------------
 
     async def _watched_channel(self, message: discord.Message) -> int | None:
-        """The watched channel a message was posted in (a thread counts as its parent), else None."""
-        if message.guild is None:
+        """The watched channel a message was posted in (a thread counts as its parent), else None. A private
+        thread, or a channel @everyone cannot read, is never watched: the log is server-wide."""
+        if message.guild is None or not readable_by_everyone(message.channel):
             return None
         channel = message.channel
         channel_id = channel.parent_id if isinstance(channel, discord.Thread) else channel.id
@@ -146,32 +183,62 @@ class ChallengeLogCog(commands.Cog):
         return self._challenges.submit(incoming)
 
     async def _logged(self, message: discord.Message, pending: asyncio.Future[IngestResult]) -> None:
-        """Once the post is committed, queue its acknowledgement."""
+        """Once the post is committed, queue its acknowledgement (ids only: the message object is not kept)."""
         result = await pending
-        if result is not None and result.created:
-            self._acks.put_nowait((message, result))
+        if result is None or not result.created or message.guild is None:
+            return
+        guild_id = message.guild.id
+        acknowledgement = Acknowledgement(guild_id, message.channel.id, message.id, _without_text(result))
+        if self._acks.put(guild_id, acknowledgement, per_key=ACKS_PER_SERVER, total=ACKS_TOTAL):
+            return
+        dropped = self._acks_dropped.get(guild_id, 0)
+        self._acks_dropped[guild_id] = dropped + 1
+        if dropped == 0:
+            log.warning(
+                "acknowledgements of server %s are full (%d waiting, %d in all): posts are logged without their "
+                "✅ and reply until they drain; the count follows",
+                guild_id,
+                self._acks.waiting(guild_id),
+                len(self._acks),
+            )
 
     async def _acknowledge_queued(self) -> None:
         while True:
-            message, result = await self._acks.get()
+            _, pending = await self._acks.get()
             try:
                 # Writing goes first: Discord would rate-limit a burst of acknowledgements anyway.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(ACK_PATIENCE_SECONDS):
                         await self._challenges.idle()
-                await self._acknowledge(message, result)
+                await self._acknowledge(pending)
             except Exception:
-                log.exception("could not acknowledge message %s (it is logged)", message.id)
+                log.exception("could not acknowledge message %s (it is logged)", pending.message_id)
             finally:
                 self._acks.task_done()
+                self._report_dropped()
 
-    async def _acknowledge(self, message: discord.Message, result: Logged | SolutionLogged) -> None:
+    def _report_dropped(self) -> None:
+        """Once a server that lost acknowledgements has none waiting, say how many it lost. (Checked for every
+        server, not only the one served: the total bound can drop a server's acknowledgements while it has none.)"""
+        for guild_id, dropped in list(self._acks_dropped.items()):
+            if not self._acks.waiting(guild_id):
+                del self._acks_dropped[guild_id]
+                log.warning(
+                    "server %s: %d logged posts went without their ✅ and reply (acknowledgements were full)",
+                    guild_id,
+                    dropped,
+                )
+
+    async def _acknowledge(self, pending: Acknowledgement) -> None:
         """React, then reply once; a failure to acknowledge never loses what was logged."""
+        channel = self._bot.get_partial_messageable(pending.channel_id, guild_id=pending.guild_id)
+        message = channel.get_partial_message(pending.message_id)
+        result = pending.result
         try:
             await with_retries(lambda: message.add_reaction(ACKNOWLEDGED))
             # The reaction always; the reply within the channel's cap, so a flood of posts is not answered by a
             # flood of replies (the post is logged all the same), and similar challenges are looked up only then.
-            if not self._reply_cap.allow(message.channel.id):
+            if not self._reply_cap.allow(pending.channel_id):
                 return
             view = None
             if isinstance(result, Logged):
@@ -184,7 +251,7 @@ class ChallengeLogCog(commands.Cog):
             else:
                 await with_retries(lambda: message.reply(reply, mention_author=False, view=view))
         except discord.HTTPException:
-            log.warning("logged message %s but could not acknowledge it", message.id, exc_info=True)
+            log.warning("logged message %s but could not acknowledge it", pending.message_id, exc_info=True)
 
     async def _after_arrival(self, message_id: int) -> None:
         """Wait while the message is still on its way to the writer: its edit must follow it there."""
@@ -205,15 +272,25 @@ class ChallengeLogCog(commands.Cog):
             await self._after_arrival(payload.message_id)
             await self._challenges.source_deleted(payload.guild_id, payload.message_id)
 
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """A purge, or a ban that deletes the member's recent messages: Discord sends one event for them all."""
+        if payload.guild_id is not None:
+            for message_id in payload.message_ids:
+                await self._after_arrival(message_id)
+            await self._challenges.sources_deleted(payload.guild_id, payload.message_ids)
+
     # ----- backfill --------------------------------------------------------------------------
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        # A new session: deletions made meanwhile were never delivered, so recent entries are checked too.
+        self._recheck_due = True
         self._start_backfill()
 
     @commands.Cog.listener()
     async def on_resumed(self) -> None:
-        self._start_backfill()
+        self._start_backfill()  # a resumed session replays the deletions it missed
 
     def _start_backfill(self) -> None:
         if self._closing or not self._reads_messages:
@@ -257,11 +334,44 @@ class ChallengeLogCog(commands.Cog):
                         # One failing channel must not stop the others, nor the bot.
                         failed = True
                         log_background_failure(log, error, "backfill of channel %s failed", channel_id)
+            if self._recheck_due:
+                rechecked = True
+                for guild in self._bot.guilds:
+                    try:
+                        await self.recheck_sources(guild.id)
+                    except Exception as error:
+                        failed, rechecked = True, False
+                        log_background_failure(
+                            log, error, "re-checking the logged messages of server %s failed", guild.id
+                        )
+                self._recheck_due = not rechecked
         if failed:
             self._retry_backfill_later()
         else:
             self._backfill_failures = 0
         return read
+
+    async def recheck_sources(self, guild_id: int) -> int:
+        """Follow deletions made while the bot was away: ask Discord for the messages of the server's newest entries
+        (at most `RECHECK_LIMIT`, logged within `RECHECK_WINDOW`) and soft-delete those it no longer has. Only
+        "Unknown Message" counts as gone; no access or an error proves nothing. Returns the entries deleted."""
+        since = datetime.now(UTC) - RECHECK_WINDOW
+        gone: list[int] = []
+        for channel_id, message_id in await self._challenges.recent_sources(guild_id, since, limit=RECHECK_LIMIT):
+            if self._closing:
+                break
+            channel = self._bot.get_partial_messageable(channel_id, guild_id=guild_id)
+            try:
+                await channel.fetch_message(message_id)
+            except discord.NotFound as error:
+                if error.code == UNKNOWN_MESSAGE:
+                    gone.append(message_id)
+            except discord.HTTPException:
+                continue
+        if gone:
+            await self._challenges.sources_deleted(guild_id, gone)
+            log.info("%d logged messages of server %s were deleted while the bot was away", len(gone), guild_id)
+        return len(gone)
 
     async def _backfill_channel(self, channel: discord.TextChannel) -> int:
         after = await self._challenges.cursor(channel.id)
@@ -326,20 +436,53 @@ class ChallengeLogCog(commands.Cog):
         await self._bot.wait_until_ready()
 
     async def send_due_nudges(self, now: datetime) -> int:
-        """Send every nudge that is due (derived from the database, so restarts neither skip nor repeat)."""
+        """Send every nudge that is due (derived from the database, so restarts neither skip nor repeat). A channel
+        that refuses the bot (403, or gone: 404) keeps its claim, so it is not retried at the head of every round:
+        its nudges are dropped with one warning, and the channel is tried again after `REFUSED_CHANNEL_BACKOFF`."""
         sent = 0
+        refused_now: dict[int, int] = {}
         for nudge in await self._challenges.due_nudges(now):
             if self._closing:
                 break
+            channel_id = nudge.challenge.channel_id
             if not await self._challenges.claim_nudge(nudge, now):
+                continue
+            if self._refusing(channel_id):
+                refused_now[channel_id] = refused_now.get(channel_id, 0) + 1
                 continue
             try:
                 await self._send_nudge(nudge)
                 sent += 1
-            except discord.HTTPException:
-                log.warning("could not send a nudge for challenge %s", nudge.challenge.id, exc_info=True)
+            except (discord.Forbidden, discord.NotFound) as error:
+                self._refused_channels[channel_id] = time.monotonic()
+                refused_now[channel_id] = refused_now.get(channel_id, 0) + 1
+                log.warning(
+                    "channel %s refuses the bot's nudges (%s %s); its nudges are dropped, the channel is tried "
+                    "again in %d minutes",
+                    channel_id,
+                    error.status,
+                    error.text or "",
+                    REFUSED_CHANNEL_BACKOFF // 60,
+                )
+            except NotFoundError:
+                continue  # deleted since it was found due: nothing to nudge
+            except Exception as error:
+                # Anything else (a 5xx after retries, the database away) passes: the next round tries again.
+                log_background_failure(log, error, "could not send a nudge for challenge %s", nudge.challenge.id)
                 await self._challenges.release_nudge(nudge)
+        for channel_id, count in refused_now.items():
+            log.debug("dropped %d nudges for channel %s, which refuses the bot", count, channel_id)
         return sent
+
+    def _refusing(self, channel_id: int) -> bool:
+        """Whether the channel refused a nudge less than `REFUSED_CHANNEL_BACKOFF` ago."""
+        since = self._refused_channels.get(channel_id)
+        if since is None:
+            return False
+        if time.monotonic() - since >= REFUSED_CHANNEL_BACKOFF:
+            del self._refused_channels[channel_id]
+            return False
+        return True
 
     async def _send_nudge(self, nudge: Nudge) -> None:
         channel = self._bot.get_channel(nudge.challenge.channel_id)

@@ -20,5 +20,5 @@ async def setup(bot: commands.Bot) -> None:
     announcer = Announcer(bot, pairing, bot.services.guild_settings)
     bot.add_dynamic_items(*DYNAMIC_ITEMS)
     await bot.add_cog(PairingCog(pairing, announcer, bot.person))
-    await bot.add_cog(SessionCog(pairing))
+    await bot.add_cog(SessionCog(pairing, announcer))
     await bot.add_cog(PairingSchedulerCog(bot, pairing, announcer))

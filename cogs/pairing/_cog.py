@@ -22,18 +22,25 @@ from bot.services.pairing import (
     PairAsk,
     PairingService,
     RequestOutcome,
+    SessionView,
+    notice_nonce,
 )
 from cogs._shared import to_embed
 from cogs.pairing._announce import Announcer
 from cogs.pairing._render import (
     history_text,
+    invitation_answer_text,
+    invitation_sent_text,
+    invitation_text,
+    invitation_undelivered_text,
     scheduled_text,
     sessions_text,
     stamp,
     stats_embed,
     status_text,
+    withdrawn_text,
 )
-from cogs.pairing._views import member_in_server, request_and_announce
+from cogs.pairing._views import invitation_view, member_in_server, request_and_announce
 
 PersonOf = Callable[[discord.Interaction], Awaitable[Person]]
 TrackOption = Literal["frontend", "backend"]
@@ -83,7 +90,10 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
 
     @request.autocomplete("topics")
     async def _topics(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=value) for name, value in self.pairing.topic_choices(current)]
+        # The track being asked for in this same command, when already chosen, decides the order.
+        track = getattr(interaction.namespace, "track", None)
+        choices = await self.pairing.topic_choices(current, interaction.guild_id, interaction.user.id, track)
+        return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
     @request.autocomplete("timezone")
     async def _timezone(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -145,10 +155,13 @@ class PairingCog(commands.GroupCog, group_name="pair", group_description="Find a
 
 
 class SessionCog(commands.GroupCog, group_name="session", group_description="Study sessions with your partner"):
-    def __init__(self, pairing: PairingService) -> None:
+    def __init__(self, pairing: PairingService, announcer: Announcer) -> None:
         self.pairing = pairing
+        self.announcer = announcer
 
-    @app_commands.command(name="schedule", description="Book a study session; both of you are reminded before it")
+    @app_commands.command(
+        name="schedule", description="Book a session with your partner, or invite someone else to accept one"
+    )
     @app_commands.describe(
         partner="Whom you study with",
         when="In your timezone: tomorrow 18:00, Fri 20:00, 2026-12-03 19:30, in 2 hours",
@@ -180,6 +193,9 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
             duration_minutes=duration,
             now=self.pairing.now(),
         )
+        if session.state == "proposed":
+            await self._invite(interaction, session)
+            return
         timezone = await self.pairing.timezone_of(guild_id, interaction.user.id)
         await replies.send(
             interaction,
@@ -187,16 +203,45 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[partner]),
         )
 
+    async def _invite(self, interaction: discord.Interaction, session: SessionView) -> None:
+        """Not partners: ask the invitee privately (a DM with Accept and Decline) and tell only the organiser.
+        Where the DM cannot be delivered the invitation is dropped: consent cannot be asked in public."""
+        await replies.defer(interaction, ephemeral=True, thinking=True)
+        guild_name = interaction.guild.name if interaction.guild is not None else "this server"
+        timezone = await self.pairing.timezone_of(session.guild_id, session.partner_id)
+        delivered = await self.announcer.direct_message(
+            session.partner_id,
+            invitation_text(session, guild_name, timezone, self.pairing.topic_title),
+            view=invitation_view(session.session_id),
+            nonce=notice_nonce("invite", session.session_id),
+        )
+        if not delivered:
+            await self.pairing.invitation_undelivered(session.session_id)
+            await replies.send(
+                interaction,
+                invitation_undelivered_text(session.partner_id),
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        await replies.send(
+            interaction,
+            invitation_sent_text(session),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
     @schedule.autocomplete("topic")
     async def _topic(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        choices = self.pairing.topic_choices(current.replace(",", " "))
+        choices = await self.pairing.topic_choices(current.replace(",", " "), interaction.guild_id, interaction.user.id)
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
     @app_commands.command(name="list", description="Your upcoming study sessions")
     @app_commands.guild_only()
     async def list(self, interaction: discord.Interaction) -> None:
         sessions = await self.pairing.upcoming(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
-        text = sessions_text(sessions, interaction.user.id, self.pairing.topic_title)
+        invitations = await self.pairing.invitations(interaction.guild_id or 0, interaction.user.id, self.pairing.now())
+        text = sessions_text(sessions, interaction.user.id, self.pairing.topic_title, invitations)
         await replies.send(interaction, text, ephemeral=True)
 
     @app_commands.command(name="cancel", description="Call off one of your study sessions")
@@ -207,6 +252,22 @@ class SessionCog(commands.GroupCog, group_name="session", group_description="Stu
         session = await self.pairing.cancel_session(
             interaction.guild_id or 0, id, interaction.user.id, self.pairing.now()
         )
+        if session.state in ("withdrawn", "declined"):
+            # An invitation, never booked: answered privately, pinging nobody.
+            await replies.send(
+                interaction,
+                withdrawn_text(session, interaction.user.id),
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            if session.state == "declined":
+                timezone = await self.pairing.timezone_of(session.guild_id, session.organiser_id)
+                await self.announcer.direct_message(
+                    session.organiser_id,
+                    invitation_answer_text(session, timezone, self.pairing.topic_title),
+                    nonce=notice_nonce("answer", session.session_id),
+                )
+            return
         other = session.other(interaction.user.id)
         await replies.send(
             interaction,

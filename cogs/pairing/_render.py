@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from discord.utils import escape_markdown
+
 from bot.embeds import EmbedField, EmbedSpec, shorten
 from bot.limits import EMBED_DESCRIPTION, EMBED_FIELD_VALUE, MESSAGE_CONTENT
 from bot.services.pairing import (
@@ -180,11 +182,27 @@ def session_line(session: SessionView, viewer_id: int, topic_title: TopicTitle) 
     )
 
 
-def sessions_text(sessions: Sequence[SessionView], viewer_id: int, topic_title: TopicTitle) -> str:
-    if not sessions:
-        return "No upcoming sessions. `/session schedule partner:… when:…` books one."
-    lines = ["Your upcoming sessions (times in your own timezone):"]
-    lines += [f"• {session_line(session, viewer_id, topic_title)}" for session in sessions]
+def sessions_text(
+    sessions: Sequence[SessionView],
+    viewer_id: int,
+    topic_title: TopicTitle,
+    invitations: Sequence[SessionView] = (),
+) -> str:
+    """Booked sessions, then invitations still waiting for an answer (not booked)."""
+    if sessions:
+        lines = ["Your upcoming sessions (times in your own timezone):"]
+        lines += [f"• {session_line(session, viewer_id, topic_title)}" for session in sessions]
+    else:
+        lines = ["No upcoming sessions. `/session schedule partner:… when:…` books one."]
+    if invitations:
+        lines.append("Waiting for an answer:")
+    for invitation in invitations:
+        if invitation.organiser_id == viewer_id:
+            lapses = stamp(invitation.respond_by, "R") if invitation.respond_by else "soon"
+            state = f"you invited them; it lapses {lapses} (`/session cancel` withdraws it)"
+        else:
+            state = "they invite you, answer in your DMs"
+        lines.append(f"• {session_line(invitation, viewer_id, topic_title)}: {state}")
     return shorten("\n".join(lines), MESSAGE_CONTENT)
 
 
@@ -196,6 +214,79 @@ def scheduled_text(session: SessionView, viewer_id: int, timezone: str, topic_ti
         + (f" on **{topic_title(session.topic)}**" if session.topic else "")
         + ". Both of you will be reminded a day and 15 minutes before. `/session cancel` calls it off."
     )
+
+
+def _session_words(session: SessionView, timezone: str, topic_title: TopicTitle) -> str:
+    """`Friday …, 20:00 (Africa/Lagos), 60 min on **Django**`: when (for every reader, and in one zone), how long, on
+    what."""
+    topic = f" on **{topic_title(session.topic)}**" if session.topic else ""
+    return (
+        f"{stamp(session.starts_at, 'F')} ({local_time(session.starts_at, timezone)}), "
+        f"{session.duration_minutes} min{topic}"
+    )
+
+
+def invitation_text(session: SessionView, guild_name: str, timezone: str, topic_title: TopicTitle) -> str:
+    """The invitee's private prompt (a DM, pinging nobody)."""
+    respond_by = stamp(session.respond_by, "R") if session.respond_by else "soon"
+    return (
+        f"📅 {mention(session.organiser_id)} invites you to a study session in **{escape_markdown(guild_name)}**: "
+        f"{_session_words(session, timezone, topic_title)}. Nothing is booked and nobody is reminded unless you "
+        f"accept; the invitation lapses {respond_by}. Only you see this."
+    )
+
+
+def invitation_sent_text(session: SessionView) -> str:
+    respond_by = stamp(session.respond_by, "R") if session.respond_by else "soon"
+    return (
+        f"I have asked {mention(session.partner_id)} privately whether session **#{session.session_id}** on "
+        f"{stamp(session.starts_at, 'F')} suits them; they have until {respond_by} to accept. You are not paired, "
+        "so nothing is booked until they do. I will DM you their answer; `/session cancel` withdraws the invitation."
+    )
+
+
+def invitation_undelivered_text(partner_id: int) -> str:
+    return (
+        f"I could not ask {mention(partner_id)}: their DMs are closed to me, so nothing is booked and they were not "
+        "told. A session with someone who is not your pairing partner needs their consent in private; ask them to "
+        "allow DMs from this server, or find a partner with `/pair request`."
+    )
+
+
+def answered_text(session: SessionView, viewer_id: int, timezone: str, topic_title: TopicTitle) -> str:
+    """What the invitation in the invitee's DMs becomes once answered."""
+    if session.state == "scheduled":
+        return "✅ Accepted. " + scheduled_text(session, viewer_id, timezone, topic_title)
+    return (
+        f"You declined the study session with {mention(session.organiser_id)} on "
+        f"{stamp(session.starts_at, 'F')}: nothing is booked, and they are told."
+    )
+
+
+def invitation_answer_text(session: SessionView, timezone: str, topic_title: TopicTitle) -> str:
+    """The organiser hears the invitee's answer."""
+    if session.state == "scheduled":
+        return f"✅ {mention(session.partner_id)} accepted your invitation. " + scheduled_text(
+            session, session.organiser_id, timezone, topic_title
+        )
+    return (
+        f"{mention(session.partner_id)} declined your invitation to a study session on "
+        f"{stamp(session.starts_at, 'F')}: nothing is booked."
+    )
+
+
+def lapsed_text(session: SessionView) -> str:
+    return (
+        f"{mention(session.partner_id)} did not answer your invitation to a study session on "
+        f"{stamp(session.starts_at, 'F')} in time, so it has lapsed: nothing is booked."
+    )
+
+
+def withdrawn_text(session: SessionView, actor_id: int) -> str:
+    """`/session cancel` on an invitation: private, pinging nobody (it was never booked)."""
+    if actor_id == session.organiser_id:
+        return f"Your invitation **#{session.session_id}** is withdrawn; nothing was booked."
+    return f"You declined invitation **#{session.session_id}**; nothing is booked, and the organiser is told."
 
 
 def notice_text(notice: SessionNoticeView, topic_title: TopicTitle) -> str:

@@ -1,5 +1,6 @@
 """Pairing's buttons and modal. Every button is a DynamicItem with a namespaced custom_id, so it keeps working
-after a restart; each one checks that the person pressing it is the one it is for."""
+after a restart. Each one re-checks, when pressed, the state it acts on (it may be days old) and that the person
+pressing it is the one it is for and still a member of the server it acts in (a DM button comes from outside it)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,16 @@ import discord
 from bot import replies
 from bot.errors import InvalidInputError, PermissionDeniedError
 from bot.interaction_errors import report_interaction_error
-from bot.services.pairing import MAX_DURATION, MIN_DURATION, PairAsk, PairingService, RequestOutcome
+from bot.services.pairing import MAX_DURATION, MIN_DURATION, PairAsk, PairingService, RequestOutcome, notice_nonce
 from cogs._shared import only_pinging
-from cogs.pairing._render import mention, partner_left_text, request_reply, scheduled_text
+from cogs.pairing._render import (
+    answered_text,
+    invitation_answer_text,
+    mention,
+    partner_left_text,
+    request_reply,
+    scheduled_text,
+)
 
 if TYPE_CHECKING:
     from cogs.pairing._announce import Announcer
@@ -38,6 +46,17 @@ def _parts(interaction: discord.Interaction) -> tuple[PairingService, Announcer]
     if not isinstance(cog, PairingCog):
         raise TypeError("pairing buttons need a NexusBot with the pairing extension")
     return cog.pairing, cog.announcer
+
+
+async def require_member(interaction: discord.Interaction, guild_id: int) -> None:
+    """Refuse a presser who is no longer in the server the button acts in (left, kicked or banned). Pressed in that
+    server, Discord has just said they are a member; from a DM, ask it (a 404 means they are gone)."""
+    if interaction.guild_id == guild_id and isinstance(interaction.user, discord.Member):
+        return
+    if not await member_in_server(interaction.client, guild_id, interaction.user.id):
+        raise PermissionDeniedError(
+            "You are no longer a member of the server this button belongs to, so it no longer works for you."
+        )
 
 
 async def request_and_announce(
@@ -83,8 +102,13 @@ class ScheduleButton(
             pair = await service.pair_view(self.pair_id)
             if interaction.user.id not in pair.members():
                 raise PermissionDeniedError("Only the two learners of this pairing can schedule its sessions.")
+            if pair.ended_at is not None:
+                raise InvalidInputError(
+                    "This pairing has ended, so it books no more sessions: `/pair request` finds a new partner."
+                )
+            await require_member(interaction, pair.guild_id)
             partner = pair.partner_of(interaction.user.id)
-            await replies.send_modal(interaction, ScheduleModal(pair.guild_id, partner.user_id))
+            await replies.send_modal(interaction, ScheduleModal(pair.guild_id, self.pair_id, partner.user_id))
         except Exception as error:
             await report_interaction_error(interaction, error)
 
@@ -100,9 +124,10 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
         label=f"Minutes (optional, {MIN_DURATION}-{MAX_DURATION})", placeholder="60", required=False, max_length=3
     )
 
-    def __init__(self, guild_id: int, partner_id: int) -> None:
+    def __init__(self, guild_id: int, pair_id: int, partner_id: int) -> None:
         super().__init__()
         self.guild_id = guild_id
+        self.pair_id = pair_id
         self.partner_id = partner_id
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -111,6 +136,8 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
             raw = self.duration.value.strip()
             if raw and not (raw.isascii() and raw.isdigit()):
                 raise InvalidInputError(f"Minutes is a number from {MIN_DURATION} to {MAX_DURATION}, like `60`.")
+            # The form may have stayed open a long time: the service re-checks that the pairing is still current.
+            await require_member(interaction, self.guild_id)
             in_server = await member_in_server(interaction.client, self.guild_id, self.partner_id)
             session = await service.schedule(
                 guild_id=self.guild_id,
@@ -122,6 +149,7 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
                 topic=self.topic.value or None,
                 duration_minutes=int(raw) if raw else None,
                 now=service.now(),
+                pair_id=self.pair_id,
             )
             timezone = await service.timezone_of(self.guild_id, interaction.user.id)
             await replies.send(
@@ -171,6 +199,7 @@ class EndPairButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             service, _ = _parts(interaction)
+            await require_member(interaction, await service.pair_guild(self.pair_id))
             await service.end_pair(self.pair_id, interaction.user.id, service.now())
             await replies.send(
                 interaction,
@@ -206,6 +235,7 @@ class CheckinButton(
             if interaction.user.id != self.user_id:
                 raise PermissionDeniedError("This question is for someone else: only they can answer it.")
             service, _ = _parts(interaction)
+            await require_member(interaction, await service.pair_guild(self.pair_id))
             await service.answer_checkin(self.pair_id, self.user_id, self.answer == "yes", service.now())
             reply = "Great, thanks for telling me!" if self.answer == "yes" else "Thanks: I'll keep that in mind."
             await replies.send(interaction, reply, ephemeral=True)
@@ -242,6 +272,7 @@ class RateButton(
             if interaction.user.id != self.user_id:
                 raise PermissionDeniedError("This rating is someone else's to give.")
             service, _ = _parts(interaction)
+            await require_member(interaction, (await service.session_view(self.session_id)).guild_id)
             await service.rate(self.session_id, self.user_id, RATINGS[self.value][0], service.now())
             await replies.send(
                 interaction, "Thanks! Your rating is saved (only you and the matcher see it).", ephemeral=True
@@ -282,6 +313,9 @@ class RenewButton(
             return await service.renew(self.request_id, user.id, user.display_name, now)
 
         try:
+            service, _ = _parts(interaction)
+            # Before anything is stored: still renewable (not renewed or matched since), by a member of its server.
+            await require_member(interaction, await service.renewable(self.request_id, user.id))
             await request_and_announce(interaction, renew)
         except Exception as error:
             await report_interaction_error(interaction, error)
@@ -321,6 +355,7 @@ class FindPartnerButton(
             if interaction.guild_id is None:
                 raise InvalidInputError("Use this button in the server, where the challenge was posted.")
             service, _ = _parts(interaction)
+            await service.challenge_topics(self.challenge_id, interaction.guild_id)  # refuses a deleted challenge
             if await service.has_profile(interaction.guild_id, interaction.user.id):
                 await request_and_announce(interaction, self.asking(interaction, None))
                 return
@@ -340,7 +375,7 @@ class FindPartnerButton(
         guild_id, user = interaction.guild_id or 0, interaction.user
 
         async def ask(service: PairingService, now: datetime) -> RequestOutcome:
-            topics = await service.challenge_topics(self.challenge_id)
+            topics = await service.challenge_topics(self.challenge_id, guild_id)
             names = ", ".join(service.topic_title(slug) for slug in topics)
             return await service.request(
                 PairAsk(
@@ -386,6 +421,64 @@ class TrackChoice(discord.ui.View):
         await self._choose(interaction, "backend")
 
 
+class InvitationButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"nexus:session:invite:(?P<session>[0-9]{1,18}):(?P<answer>accept|decline)",
+):
+    """Accept or Decline, in the invitee's DMs: a session with someone who is not their partner is booked only after
+    they accept. The organiser hears the answer by DM."""
+
+    def __init__(self, session_id: int, answer: Literal["accept", "decline"]) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Accept" if answer == "accept" else "Decline",
+                style=discord.ButtonStyle.success if answer == "accept" else discord.ButtonStyle.secondary,
+                custom_id=f"nexus:session:invite:{session_id}:{answer}",
+            )
+        )
+        self.session_id, self.answer = session_id, answer
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> InvitationButton:
+        return cls(int(match["session"]), "accept" if match["answer"] == "accept" else "decline")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            service, announcer = _parts(interaction)
+            invited = await service.session_view(self.session_id)
+            if interaction.user.id != invited.partner_id:
+                raise PermissionDeniedError("This invitation is for someone else: only they can answer it.")
+            await require_member(interaction, invited.guild_id)
+            accept = self.answer == "accept"
+            if accept and not await member_in_server(interaction.client, invited.guild_id, invited.organiser_id):
+                raise InvalidInputError("The member who invited you has left the server: nothing is booked.")
+            answered = await service.answer_invitation(self.session_id, interaction.user.id, accept, service.now())
+            timezone = await service.timezone_of(answered.guild_id, interaction.user.id)
+            # The invitation's buttons go: the DM now says what was answered.
+            await replies.edit(
+                interaction,
+                content=answered_text(answered, interaction.user.id, timezone, service.topic_title),
+                view=None,
+            )
+            organiser_timezone = await service.timezone_of(answered.guild_id, answered.organiser_id)
+            await announcer.direct_message(
+                answered.organiser_id,
+                invitation_answer_text(answered, organiser_timezone, service.topic_title),
+                nonce=notice_nonce("answer", answered.session_id),
+            )
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+def invitation_view(session_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(InvitationButton(session_id, "accept"))
+    view.add_item(InvitationButton(session_id, "decline"))
+    return view
+
+
 def pair_buttons(pair_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(ScheduleButton(pair_id))
@@ -393,4 +486,12 @@ def pair_buttons(pair_id: int) -> discord.ui.View:
     return view
 
 
-DYNAMIC_ITEMS = (ScheduleButton, EndPairButton, CheckinButton, RateButton, RenewButton, FindPartnerButton)
+DYNAMIC_ITEMS = (
+    ScheduleButton,
+    EndPairButton,
+    CheckinButton,
+    RateButton,
+    RenewButton,
+    FindPartnerButton,
+    InvitationButton,
+)

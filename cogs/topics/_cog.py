@@ -7,6 +7,7 @@ from discord.ext import commands
 from bot import replies
 from bot.knowledge import Category
 from bot.services import TopicService
+from bot.usertext import user_text
 from cogs._shared import to_embed
 from cogs.topics._views import DeleteCardButton, TopicBrowserView
 
@@ -31,12 +32,13 @@ class TopicsCog(commands.Cog):
         private: bool = False,
     ) -> None:
         public_by = None if private else interaction.user.id
-        _card, spec = await self._topics.card(name, interaction.guild_id, public_by=public_by)
+        track = await self._topics.learner_track(interaction.guild_id, interaction.user.id)
+        _card, spec = await self._topics.card(name, interaction.guild_id, public_by=public_by, track=track)
         embed = to_embed(spec)
         content = ""
         mentions = discord.AllowedMentions.none()
         if user is not None:
-            asker = discord.utils.escape_mentions(discord.utils.escape_markdown(interaction.user.display_name))
+            asker = user_text(interaction.user.display_name, one_line=True)
             content = f"{user.mention}, {asker} thinks this card will help you."
             mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user])
         if private:
@@ -50,8 +52,10 @@ class TopicsCog(commands.Cog):
     async def topic_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        track = await self._topics.learner_track(interaction.guild_id, interaction.user.id)
         return [
-            app_commands.Choice(name=choice.name, value=choice.value) for choice in self._topics.autocomplete(current)
+            app_commands.Choice(name=choice.name, value=choice.value)
+            for choice in self._topics.autocomplete(current, track)
         ]
 
     @app_commands.command(name="topics", description="Browse every programme topic by category")

@@ -39,8 +39,20 @@ EVERYONE_PERMISSIONS = str(0x0000_0000_0006_3584_C0 | (1 << 31))
 GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1, 1 << 1, 1 << 9, 1 << 12, 1 << 15
 GUILD_PRESENCES = 1 << 8
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
-MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
-GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "THREAD_CREATE", "CHANNEL_CREATE", "GUILD_ROLE_CREATE"}
+MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
+GUILD_EVENTS = {
+    "GUILD_CREATE",
+    "GUILD_UPDATE",
+    "THREAD_CREATE",
+    "CHANNEL_CREATE",
+    "CHANNEL_UPDATE",
+    "GUILD_ROLE_CREATE",
+}
+# Permission bits the server computes with (Discord's "Permissions" documentation).
+ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL = 1 << 10
+THREAD_TYPES = (10, 11, 12)
+PRIVATE_THREAD = 12
 LARGE_THRESHOLD = 250
 
 JSON = dict[str, Any]
@@ -145,6 +157,7 @@ class FakeDiscord:
         self.challenges_channel_id = self._add_channel("challenges")
         self.pairing_channel_id = self._add_channel("pairing")
         self.members: dict[int, JSON] = {}
+        self.departed: dict[int, JSON] = {}  # users who left the guild, by id
         self.roles: dict[int, JSON] = {
             self.guild_id: self._role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS),
         }
@@ -172,6 +185,7 @@ class FakeDiscord:
         self.clock_offset = 0.0
         self.forced_429: dict[str, list[float]] = {}
         self.forced_5xx: dict[str, int] = {}
+        self.forced_401: dict[str, int] = {}
         self.reactions: list[tuple[int, int, str]] = []
         self.uploads: dict[tuple[int, str], bytes] = {}
         # Sent in every interaction (`attachment_size_limit`); a larger file gets Discord's 413. A test may lower it,
@@ -183,6 +197,8 @@ class FakeDiscord:
         # Members whose DMs are closed to the bot (Discord answers 50007), and whether the bot may open threads.
         self.closed_dms: set[int] = set()
         self.threads_allowed = True
+        # Channels where the bot lacks Send Messages (Discord answers 403, code 50013).
+        self.muted_channels: set[int] = set()
         self.thread_members: dict[int, set[int]] = {}
         # Discord keeps one message per (author, nonce) for a few minutes when the sender enforces the nonce.
         self._by_nonce: dict[str, int] = {}
@@ -309,8 +325,11 @@ class FakeDiscord:
         return user_id
 
     def remove_member(self, user_id: int) -> None:
-        """The member leaves the guild (not announced: the bot has no members intent)."""
-        self.members.pop(user_id, None)
+        """The member leaves the guild (not announced: the bot has no members intent). They remain a Discord user,
+        who can still use the bot's commands in a DM."""
+        member = self.members.pop(user_id, None)
+        if member is not None:
+            self.departed[user_id] = member["user"]
 
     def add_role(self, name: str, permissions: int = 0) -> int:
         """A role with `permissions`, announced with GUILD_ROLE_CREATE as Discord does."""
@@ -318,6 +337,70 @@ class FakeDiscord:
         self.roles[role_id] = self._role(role_id, name, str(permissions))
         self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(self.guild_id), "role": self.roles[role_id]})
         return role_id
+
+    def add_channel(self, name: str) -> int:
+        """A new text channel, announced with CHANNEL_CREATE as Discord does."""
+        channel_id = self._add_channel(name)
+        self.dispatch("CHANNEL_CREATE", self.channels[channel_id])
+        return channel_id
+
+    def set_overwrite(self, channel_id: int, target_id: int, *, allow: int = 0, deny: int = 0) -> None:
+        """A permission overwrite on a channel for a role (the guild's id is @everyone) or a member, replacing any
+        earlier one for the same target, announced with CHANNEL_UPDATE."""
+        channel = self.channels[channel_id]
+        kind = 0 if target_id in self.roles else 1
+        overwrites = [item for item in channel["permission_overwrites"] if item["id"] != str(target_id)]
+        overwrites.append({"id": str(target_id), "type": kind, "allow": str(allow), "deny": str(deny)})
+        channel["permission_overwrites"] = overwrites
+        self.dispatch("CHANNEL_UPDATE", channel)
+
+    def add_thread(self, parent_id: int, name: str, *, private: bool = False, owner_id: int | None = None) -> int:
+        """A thread a member opened in `parent_id` (private: type 12, seen only by its members and moderators)."""
+        body = {"name": name, "type": PRIVATE_THREAD if private else 11, "invitable": not private}
+        thread = self._new_thread(parent_id, body)
+        if owner_id is not None:
+            thread["owner_id"] = str(owner_id)
+        return int(thread["id"])
+
+    def permissions_in(self, user_id: int, channel_id: int) -> int:
+        """A member's permissions in a channel as Discord computes them: @everyone and their roles, then the
+        channel's overwrites (@everyone's, the roles' together, the member's), deny before allow in each step.
+        A thread has its parent's; the owner and administrators have every permission."""
+        return self._permissions(self.members[user_id], channel_id)
+
+    def _permissions(self, member: JSON, channel_id: int) -> int:
+        user_id = int(member["user"]["id"])
+        everything = int(ALL_PERMISSIONS)
+        if user_id == self.owner_id:
+            return everything
+        permissions = int(self.roles[self.guild_id]["permissions"])
+        for role_id in member["roles"]:
+            permissions |= int(self.roles[int(role_id)]["permissions"])
+        if permissions & ADMINISTRATOR:
+            return everything
+        channel = self.channels.get(channel_id)
+        if channel is not None and channel.get("type") in THREAD_TYPES:
+            channel = self.channels.get(int(channel["parent_id"]))
+        if channel is None:
+            return permissions
+        overwrites = {int(item["id"]): item for item in channel.get("permission_overwrites", [])}
+
+        def apply(permissions: int, allow: int, deny: int) -> int:
+            return (permissions & ~deny) | allow
+
+        everyone = overwrites.get(self.guild_id)
+        if everyone is not None:
+            permissions = apply(permissions, int(everyone["allow"]), int(everyone["deny"]))
+        allow = deny = 0
+        for role_id in member["roles"]:
+            item = overwrites.get(int(role_id))
+            if item is not None:
+                allow, deny = allow | int(item["allow"]), deny | int(item["deny"])
+        permissions = apply(permissions, allow, deny)
+        own = overwrites.get(user_id)
+        if own is not None:
+            permissions = apply(permissions, int(own["allow"]), int(own["deny"]))
+        return permissions
 
     def add_synthetic_members(self, count: int) -> None:
         """Many members, as a large guild delivers them in GUILD_CREATE (for memory benchmarks)."""
@@ -417,7 +500,15 @@ class FakeDiscord:
     def force_5xx(self, route_pattern: str, *, times: int = 1) -> None:
         self.forced_5xx[route_pattern] = self.forced_5xx.get(route_pattern, 0) + times
 
+    def force_401(self, route_pattern: str, *, times: int = 1) -> None:
+        """The next `times` matching requests answer 401 Unauthorized, as Discord does for a bad token."""
+        self.forced_401[route_pattern] = self.forced_401.get(route_pattern, 0) + times
+
     def _forced_failure(self, route: str) -> web.Response | None:
+        for pattern, count in self.forced_401.items():
+            if count and re.search(pattern, route):
+                self.forced_401[pattern] = count - 1
+                return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         for pattern, pending in self.forced_429.items():
             if pending and re.search(pattern, route):
                 retry_after = pending.pop(0)
@@ -692,6 +783,8 @@ class FakeDiscord:
             problems.append(("content", "Cannot send an empty message"))
         if problems:
             return self._invalid(call.route, problems)
+        if channel in self.muted_channels:
+            return json_response({"message": "Missing Permissions", "code": 50013}, status=403)
         recipient = next((user for user, dm in self.dm_channels.items() if dm == channel), None)
         if recipient is not None and recipient in self.closed_dms:
             return json_response({"message": "Cannot send messages to this user", "code": 50007}, status=403)
@@ -764,6 +857,17 @@ class FakeDiscord:
             {"id": message["id"], "channel_id": message["channel_id"], "guild_id": str(self.guild_id)},
         )
 
+    def bulk_delete(self, channel_id: int, message_ids: list[int]) -> None:
+        """A moderator's purge, or a ban that deletes the member's recent messages: Discord sends one
+        MESSAGE_DELETE_BULK (no MESSAGE_DELETE per message). With the bot away, nobody hears it."""
+        removed = [message_id for message_id in message_ids if self._find_message(str(channel_id), str(message_id))]
+        for message_id in removed:
+            self.messages[message_id]["deleted"] = True
+        self.dispatch(
+            "MESSAGE_DELETE_BULK",
+            {"ids": [str(i) for i in removed], "channel_id": str(channel_id), "guild_id": str(self.guild_id)},
+        )
+
     async def _delete_message(self, call: Call, channel_id: str, message_id: str) -> web.Response:
         message = self._find_message(channel_id, message_id)
         if message is None:
@@ -832,7 +936,7 @@ class FakeDiscord:
 
     async def _add_thread_member(self, call: Call, channel_id: str, user_id: str) -> web.Response:
         thread = self.channels.get(int(channel_id))
-        if thread is None or thread.get("type") not in (10, 11, 12):
+        if thread is None or thread.get("type") not in THREAD_TYPES:
             return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         if int(user_id) not in self.members:
             return json_response({"message": "Unknown Member", "code": 10007}, status=404)
@@ -871,12 +975,13 @@ class FakeDiscord:
     ) -> Interaction:
         interaction_id = self.snowflake()
         token = secrets.token_urlsafe(24)
-        member = self.members[user_id]
-        permissions = int(self.roles[self.guild_id]["permissions"])
-        for role_id in member["roles"]:
-            permissions |= int(self.roles[int(role_id)]["permissions"])
-        if user_id == self.owner_id:
-            permissions = int(ALL_PERMISSIONS)
+        member = self.members.get(user_id)
+        if member is None:
+            # A user who left the guild can only reach the bot in a DM: no member, no roles.
+            assert channel_id in self.dm_channels.values(), "a user who left the guild has no guild interactions"
+            member = {"user": self.departed[user_id], "roles": []}
+        # Discord sends the member's permissions in the channel of the interaction, overwrites applied.
+        permissions = self._permissions(member, channel_id)
         payload: JSON = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
@@ -1084,7 +1189,8 @@ class FakeDiscord:
             if not intents & (DIRECT_MESSAGES if direct else GUILD_MESSAGES):
                 return None
             mentions_bot = any(user.get("id") == bot_id for user in data.get("mentions", []))
-            if event != "MESSAGE_DELETE" and not intents & MESSAGE_CONTENT and not direct and not mentions_bot:
+            deletion = event in ("MESSAGE_DELETE", "MESSAGE_DELETE_BULK")
+            if not deletion and not intents & MESSAGE_CONTENT and not direct and not mentions_bot:
                 data = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
         elif event in GUILD_EVENTS and not intents & GUILDS:
             return None

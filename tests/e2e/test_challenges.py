@@ -487,6 +487,74 @@ async def test_nudges_are_sent_once_and_survive_a_restart(
     assert [user["id"] for user in question[0]["mentions"]] == [str(learner.id)]
 
 
+async def test_a_channel_that_refuses_the_bot_is_skipped_once_and_does_not_hold_back_other_nudges(
+    discord_server: FakeDiscord,
+    database: str,
+    learner: FakeUser,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A batch of 2 stands for the 20 of production: the refused channel's backlog fills it.
+    monkeypatch.setattr("bot.services.challenges.NUDGE_BATCH", 2)
+    refusing, elsewhere = discord_server.challenges_channel_id, discord_server.general_id
+    later = datetime.now(UTC) + timedelta(days=3)
+    async with running_bot(_watching(discord_server, database)) as bot:
+        for number in range(3):
+            await _acknowledged(discord_server, learner.post(refusing, f"Challenge: refused channel {number}"))
+        logged = await _log_with_modal(learner, title="Asked where the bot may post", details="x")
+        assert "Logged as challenge **#4**" in logged.content
+        discord_server.muted_channels.add(refusing)
+        listener = _listener(bot)
+        with caplog.at_level(logging.WARNING, logger="cogs.challenges._listener"):
+            sent = [await listener.send_due_nudges(later + timedelta(minutes=5 * turn)) for turn in range(3)]
+    assert sum(sent) == 1
+    assert [m["content"] for m in discord_server.channel_messages(elsewhere) if "still open" in m["content"]] == [
+        "Challenge **#4** is still open with no solution. Can anyone help? See it with `/challenge show id:4`, "
+        "answer with `/challenge solve id:4`."
+    ]
+    refused = [
+        call
+        for call in discord_server.calls
+        if call.method == "POST" and call.route.endswith(f"/channels/{refusing}/messages") and call.status == 403
+    ]
+    assert len(refused) == 1  # not retried at the head of every round
+    warnings = [record.getMessage() for record in caplog.records if str(refusing) in record.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "refuses" in warnings[0]
+
+
+async def _only_live(database: str, challenges: list[JSON]) -> bool:
+    """Whether exactly these posts' challenges, and no solution, are left undeleted."""
+    live = await fetch(database, "SELECT source_message_id FROM challenges WHERE deleted_at IS NULL")
+    answers = await fetch(database, "SELECT source_message_id FROM solutions WHERE deleted_at IS NULL")
+    return sorted(row[0] for row in live) == sorted(int(post["id"]) for post in challenges) and not answers
+
+
+async def test_a_bulk_deletion_is_followed_live_and_while_the_bot_was_away(
+    discord_server: FakeDiscord, database: str, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    channel = discord_server.challenges_channel_id
+    settings = _watching(discord_server, database)
+    async with running_bot(settings):
+        purged = learner.post(channel, "Challenge: spam that a moderator purges")
+        answer = other_learner.post(channel, "Solution: purged along with it", reply_to=purged)
+        kept = learner.post(channel, "Challenge: a real question that stays")
+        for post in (purged, answer, kept):
+            await _acknowledged(discord_server, post)
+        discord_server.bulk_delete(channel, [int(purged["id"]), int(answer["id"])])
+        await until(lambda: _only_live(database, [kept]), "the purge followed")
+        away = learner.post(channel, "Challenge: deleted while the bot is away")
+        reply = other_learner.post(channel, "Solution: also deleted while away", reply_to=away)
+        for post in (away, reply):
+            await _acknowledged(discord_server, post)
+        gone = await learner.slash("challenge show", id=1)
+        assert "does not exist or was deleted" in gone.content
+    # A ban that deletes the member's messages while Nexus is down: no event reaches it.
+    discord_server.bulk_delete(channel, [int(away["id"]), int(reply["id"])])
+    async with running_bot(settings):
+        await until(lambda: _only_live(database, [kept]), "the deletions made while away followed")
+
+
 async def test_nexus_setup_needs_manage_server_and_sets_the_moderator_role(
     nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
 ) -> None:

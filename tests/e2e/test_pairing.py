@@ -7,6 +7,7 @@ the challenge tests call `send_due_nudges`. "Now" for commands and buttons is th
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
@@ -143,6 +144,12 @@ async def _pair_up(
     matched = await backend.slash("pair request", **{**BACKEND, **backend_options})
     assert "Matched at once" in matched.content, matched.content
     return matched
+
+
+def _posted_in_the_server(server: FakeDiscord) -> list[JSON]:
+    """What the bot posted where others can see it: not in DMs, not ephemeral."""
+    dm_channels = {str(channel) for channel in server.dm_channels.values()}
+    return [m for m in server.bot_messages() if not m["flags"] & EPHEMERAL and m["channel_id"] not in dm_channels]
 
 
 def _intro(server: FakeDiscord) -> JSON:
@@ -523,7 +530,7 @@ async def test_an_expired_request_is_told_once_and_renewed_with_the_button(
     assert waiting is not None
     assert waiting.topics == ("docker",)
     twice = await learner.click(notice, "Renew my request")
-    assert "You already have a pairing request waiting" in twice.content
+    assert "This request was already renewed" in twice.content
     assert len(await _rows(database, select(PairRequest).where(PairRequest.state == "waiting"))) == 1
 
     clock.advance(minutes=1)
@@ -785,14 +792,15 @@ async def test_session_list_and_cancel(
     database: str,
 ) -> None:
     guild, pairing = discord_server.guild_id, _pairing(nexus)
+    await _pair_up(discord_server, learner, other_learner, clock)
     booked = await learner.slash(
         "session schedule", partner=other_learner.id, when="tomorrow 18:00", topic="docker", duration=90
     )
-    assert not booked.ephemeral
+    assert not booked.ephemeral  # partners: booked at once, the partner pinged
     assert _mentioned(booked.message) == {other_learner.id}
-    starts = _tomorrow_at(18, "UTC", clock.now)  # no profile yet: the organiser's time is UTC
+    starts = _tomorrow_at(18, LAGOS, clock.now)  # in the organiser's time
     assert "90 min on **Docker**" in booked.content
-    clash = await other_learner.slash("session schedule", partner=learner.id, when="tomorrow 18:30")
+    clash = await other_learner.slash("session schedule", partner=learner.id, when="tomorrow 12:30")  # Bogota
     assert clash.ephemeral
     assert "You already have session #1" in clash.content
     for user, other in ((learner, other_learner), (other_learner, learner)):
@@ -819,7 +827,26 @@ async def test_session_list_and_cancel(
     # A cancelled session is neither reminded nor rated.
     for moment in (starts - timedelta(hours=2), starts - timedelta(minutes=5), starts + timedelta(hours=2)):
         assert (await _pass(nexus, moment)).notices == {}
-    assert _dms(discord_server, learner) == []
+    assert [m["content"] for m in _dms(discord_server, learner)] == [
+        f"You are paired with <@{other_learner.id}> (backend) for study sessions. "
+        f"Say hello in <#{_thread(discord_server)['id']}>."
+    ]
+
+    # An invitation (not partners) is cancelled privately: withdrawn by its organiser, declined by its invitee,
+    # pinging nobody; the organiser hears of a decline.
+    clock.advance(minutes=1)
+    for organiser, invitee, verb in ((third_learner, learner, "withdrawn"), (third_learner, other_learner, "declined")):
+        asked = await organiser.slash("session schedule", partner=invitee.id, when="Fri 10:00")
+        assert asked.ephemeral, asked.content
+        (invitation,) = await _rows(database, select(StudySession).where(StudySession.state == "proposed"))
+        canceller = organiser if verb == "withdrawn" else invitee
+        answered = await canceller.slash("session cancel", id=invitation.id)
+        assert answered.ephemeral
+        assert answered.message["mentions"] == []
+        assert verb in answered.content
+    await until(lambda: _dms_with(discord_server, third_learner, "declined your invitation"), "the organiser's note")
+    states = sorted(row.state for row in await _rows(database, select(StudySession)))
+    assert states == ["cancelled", "declined", "withdrawn"]
     _assert_pings_only(discord_server, [learner, other_learner])
 
 
@@ -904,3 +931,262 @@ async def test_find_a_study_partner_from_an_open_challenge(
     (past,) = await pairing.history(guild, third_learner.id)
     assert past.partner_id == other_learner.id
     _assert_pings_only(discord_server, [learner, other_learner, third_learner])
+
+
+async def test_a_frontend_learner_names_frontend_topics(nexus: NexusBot, learner: FakeUser) -> None:
+    answer = await learner.slash("pair request", track="frontend", topics="react, nextjs, tailwind")
+    assert "No topic is called" not in answer.content
+    status = await learner.slash("pair status")
+    for title in ("React components", "Next.js App Router", "Tailwind CSS"):
+        assert title in status.content
+    typed = await learner.autocomplete("pair request", "topics", "re", track="frontend")
+    assert typed[0]["value"].startswith("React")
+
+
+# ----- consent: sessions with someone who is not your partner --------------------------------------------------------
+
+
+async def test_a_session_with_someone_not_your_partner_is_booked_only_once_they_accept_in_private(
+    nexus: NexusBot,
+    discord_server: FakeDiscord,
+    learner: FakeUser,
+    other_learner: FakeUser,
+    third_learner: FakeUser,
+    clock: Clock,
+    database: str,
+) -> None:
+    guild, pairing = discord_server.guild_id, _pairing(nexus)
+    asked = await learner.slash("session schedule", partner=third_learner.id, when="tomorrow 18:00", topic="docker")
+    starts = _tomorrow_at(18, "UTC", clock.now)  # no profile: the organiser's time is UTC
+    # Only the organiser hears of it, and nobody is pinged; nothing is booked yet.
+    assert asked.ephemeral
+    assert asked.message["mentions"] == []
+    assert f"I have asked <@{third_learner.id}> privately" in asked.content
+    assert "nothing is booked until they do" in asked.content
+    assert _posted_in_the_server(discord_server) == []
+    assert await pairing.upcoming(guild, third_learner.id, clock.now) == []
+    listed = (await learner.slash("session list")).content
+    assert listed.startswith("No upcoming sessions.")
+    assert f"Waiting for an answer:\n• **#1** {_stamp(starts)} with <@{third_learner.id}>, 60 min, Docker" in listed
+    assert "you invited them; it lapses" in listed
+    invited = (await third_learner.slash("session list")).content
+    assert f"• **#1** {_stamp(starts)} with <@{learner.id}>, 60 min, Docker: they invite you, answer in your DMs" in (
+        invited
+    )
+    (row,) = await _rows(database, select(StudySession))
+    assert row.state == "proposed"
+
+    # The invitee is asked in their DMs, with Accept and Decline, pinging nobody.
+    (invitation,) = _dms(discord_server, third_learner)
+    assert invitation["mentions"] == []
+    assert _labels(invitation) == ["Accept", "Decline"]
+    assert invitation["content"].startswith(f"📅 <@{learner.id}> invites you to a study session in ")
+    assert f"{_stamp(starts, 'F')} ({_local(starts, 'UTC')}), 60 min on **Docker**" in invitation["content"]
+    before_answer = copy.deepcopy(invitation)
+
+    # Unanswered, it is neither reminded nor shown; and nobody else may answer it.
+    assert (await _pass(nexus, starts - timedelta(hours=23))).notices == {}
+    for someone in (learner, other_learner):
+        refused = await someone.click(invitation, "Accept")
+        assert refused.ephemeral
+        assert "This invitation is for someone else" in refused.content
+    assert [row.state for row in await _rows(database, select(StudySession))] == ["proposed"]
+
+    accepted = await third_learner.click(invitation, "Accept")
+    assert accepted.response_type == 7  # the invitation itself now says what was answered, without buttons
+    assert accepted.content.startswith(f"✅ Accepted. Session **#1** with <@{learner.id}> is booked for ")
+    assert _labels(accepted.message) == []
+    await until(lambda: _dms_with(discord_server, learner, "accepted your invitation"), "the organiser's note")
+    (told,) = _dms_with(discord_server, learner, "accepted your invitation")
+    assert told["content"].startswith(f"✅ <@{third_learner.id}> accepted your invitation. Session **#1**")
+    assert told["mentions"] == []
+    (session,) = await pairing.upcoming(guild, third_learner.id, clock.now)
+    assert (session.session_id, session.organiser_id, session.pair_id) == (1, learner.id, None)
+    again = await third_learner.click(before_answer, "Decline")
+    assert again.ephemeral
+    assert "You already accepted this invitation" in again.content
+
+    # Booked now: both are reminded; but it is not a pairing's session, so nobody is asked to rate the other.
+    assert (await _pass(nexus, starts - timedelta(hours=22))).notices == {"day": 2}
+    assert (await _pass(nexus, starts + timedelta(hours=1, minutes=1))).notices == {}
+    assert _dms_with(discord_server, learner, "How did study session") == []
+    _assert_pings_only(discord_server, [learner, third_learner])
+
+
+async def test_a_declined_lapsed_or_undeliverable_invitation_books_nothing_and_the_organiser_hears(
+    nexus: NexusBot,
+    discord_server: FakeDiscord,
+    learner: FakeUser,
+    other_learner: FakeUser,
+    third_learner: FakeUser,
+    clock: Clock,
+    database: str,
+) -> None:
+    # Declined: the organiser is told by DM, nothing is booked.
+    await learner.slash("session schedule", partner=other_learner.id, when="tomorrow 18:00")
+    (invitation,) = _dms(discord_server, other_learner)
+    declined = await other_learner.click(invitation, "Decline")
+    assert declined.response_type == 7
+    assert declined.content.startswith(f"You declined the study session with <@{learner.id}>")
+    await until(lambda: _dms_with(discord_server, learner, "declined your invitation"), "the organiser's note")
+
+    # Unanswered until its deadline: it lapses, the organiser is told once, and a late Accept books nothing.
+    await learner.slash("session schedule", partner=third_learner.id, when="Fri 18:00")
+    (invitation,) = _dms(discord_server, third_learner)
+    late = clock.advance(days=2, minutes=1)
+    assert (await _pass(nexus, late)).lapsed == 1
+    assert (await _pass(nexus, late + timedelta(minutes=1))).lapsed == 0
+    (lapsed,) = _dms_with(discord_server, learner, "did not answer your invitation")
+    assert lapsed["content"].startswith(f"<@{third_learner.id}> did not answer your invitation")
+    too_late = await third_learner.click(invitation, "Accept")
+    assert too_late.ephemeral
+    assert "This invitation has lapsed" in too_late.content
+
+    # DMs closed: the invitee cannot be asked in private, so nothing is stored and the organiser is told why.
+    discord_server.closed_dms.add(third_learner.id)
+    refused = await learner.slash("session schedule", partner=third_learner.id, when="Sat 10:00")
+    assert refused.ephemeral
+    assert refused.message["mentions"] == []
+    assert f"I could not ask <@{third_learner.id}>: their DMs are closed to me, so nothing is booked" in refused.content
+    states = sorted(row.state for row in await _rows(database, select(StudySession)))
+    assert states == ["declined", "expired"]
+    assert await _pairing(nexus).upcoming(discord_server.guild_id, third_learner.id, clock.now) == []
+    assert _posted_in_the_server(discord_server) == []
+    _assert_pings_only(discord_server, [learner, other_learner, third_learner])
+
+
+# ----- every button re-checks what it acts on and who presses it ----------------------------------------------------
+
+
+async def test_renew_refuses_once_the_renewed_request_was_matched_and_for_members_who_left(
+    nexus: NexusBot,
+    discord_server: FakeDiscord,
+    learner: FakeUser,
+    other_learner: FakeUser,
+    third_learner: FakeUser,
+    clock: Clock,
+    database: str,
+) -> None:
+    guild, pairing = discord_server.guild_id, _pairing(nexus)
+    await learner.slash("pair request", track="frontend")
+    await third_learner.slash("pair request", track="frontend")
+    expiry = clock.advance(days=14, minutes=1)
+    assert (await _pass(nexus, expiry)).expired == 2
+    (notice,) = _dms(discord_server, learner)
+    renewed = await learner.click(notice, "Renew my request")
+    assert "You are in the queue" in renewed.content
+    matched = await other_learner.slash("pair request", track="backend")
+    assert f"Matched at once with <@{learner.id}>" in matched.content
+
+    # The renewed request was matched: the old notice's button must not queue the learner again.
+    again = await learner.click(notice, "Renew my request")
+    assert again.ephemeral
+    assert "This request was already renewed" in again.content
+    assert (await pairing.status(guild, learner.id, clock.now)).waiting is None
+
+    # A member who left (or was banned) cannot rejoin the queue of a server they are no longer in.
+    (gone_notice,) = _dms(discord_server, third_learner)
+    discord_server.remove_member(third_learner.id)
+    gone = await third_learner.click(gone_notice, "Renew my request")
+    assert gone.ephemeral
+    assert "You are no longer a member of the server this button belongs to" in gone.content
+    assert (await pairing.status(guild, third_learner.id, clock.now)).waiting is None
+    waiting = await _rows(database, select(PairRequest).where(PairRequest.state == "waiting"))
+    assert waiting == []
+
+
+async def test_an_old_introductions_schedule_button_rechecks_the_pairing_and_the_members(
+    discord_server: FakeDiscord,
+    database: str,
+    learner: FakeUser,
+    other_learner: FakeUser,
+    third_learner: FakeUser,
+    clock: Clock,
+) -> None:
+    # Introduced by DM (no pairing channel): the buttons are pressed from outside the server.
+    async with running_with_pairing_by_hand(discord_server, database, clock, pairing_channel=False) as bot:
+        await _pair_up(discord_server, learner, other_learner, clock)
+        (intro,) = _dms(discord_server, learner)
+        (partner_intro,) = _dms(discord_server, other_learner)
+
+        # A form opened while paired, sent after the pairing ended: refused, nothing booked.
+        form = await learner.click(intro, "Schedule a session")
+        ended = await other_learner.click(partner_intro, "End pairing")
+        assert "ended this pairing" in ended.content
+        when, _topic, _minutes = form.input_ids
+        late = await learner.submit_modal(form, **{when: "tomorrow 18:00"})
+        assert late.ephemeral
+        assert "This pairing has ended" in late.content
+        refused = await learner.click(intro, "Schedule a session")
+        assert refused.response_type == 4, "a form was opened for an ended pairing"
+        assert "This pairing has ended" in refused.content
+        assert await _rows(database, select(StudySession)) == []
+
+        # A new pairing; one of the two leaves the server: neither their button nor their open form books anything.
+        await third_learner.slash("pair request", **BACKEND)
+        clock.advance(minutes=1)
+        assert "Matched at once" in (await learner.slash("pair request", **FRONTEND)).content
+        (intro,) = [m for m in _dms(discord_server, learner) if "meet" in m["content"] and m["id"] != intro["id"]]
+        form = await learner.click(intro, "Schedule a session")
+        discord_server.remove_member(learner.id)
+        gone = await learner.submit_modal(form, **{when: "tomorrow 18:00"})
+        assert gone.ephemeral
+        assert "You are no longer a member of the server this button belongs to" in gone.content
+        gone = await learner.click(intro, "Schedule a session")
+        assert gone.response_type == 4
+        assert "You are no longer a member" in gone.content
+        assert (await learner.click(intro, "End pairing")).ephemeral
+        assert await _rows(database, select(StudySession)) == []
+        assert [past.ended_at for past in await _pairing(bot).history(discord_server.guild_id, third_learner.id)] == [
+            None
+        ]
+
+
+async def test_dm_buttons_refuse_a_member_who_left_and_a_deleted_challenges_button_stops(
+    nexus: NexusBot,
+    discord_server: FakeDiscord,
+    learner: FakeUser,
+    other_learner: FakeUser,
+    third_learner: FakeUser,
+    clock: Clock,
+    database: str,
+) -> None:
+    guild, pairing = discord_server.guild_id, _pairing(nexus)
+    await _pair_up(discord_server, learner, other_learner, clock)
+    booked = await learner.slash("session schedule", partner=other_learner.id, when="tomorrow 19:00")
+    assert "Session **#1**" in booked.content
+    starts = _tomorrow_at(19, LAGOS, clock.now)
+    assert (await _pass(nexus, starts + timedelta(hours=1, minutes=1))).notices == {"rating": 2}
+    clock.now = NOW + timedelta(days=3, minutes=5)
+    assert (await _pass(nexus, clock.now)).checkins == 2
+    asked = await third_learner.slash("session schedule", partner=other_learner.id, when="Fri 10:00")
+    assert asked.ephemeral
+
+    # The partner leaves (or is banned): what they still hold in their DMs no longer acts in the server.
+    discord_server.remove_member(other_learner.id)
+    (checkin,) = _dms_with(discord_server, other_learner, "Did you meet?")
+    (rating,) = _dms_with(discord_server, other_learner, "How did study session")
+    (invitation,) = _dms_with(discord_server, other_learner, "invites you to a study session")
+    for message, label in ((checkin, "Yes, we met"), (rating, "👎 Didn't happen / went badly"), (invitation, "Accept")):
+        refused = await other_learner.click(message, label)
+        assert refused.ephemeral, label
+        assert "You are no longer a member of the server this button belongs to" in refused.content, label
+    assert await _rows(database, select(SessionRating)) == []
+    assert [row.met for row in await _rows(database, select(PairCheckin))] == [None, None]
+    assert [row.state for row in await _rows(database, select(StudySession).order_by(StudySession.id))] == [
+        "scheduled",
+        "proposed",
+    ]
+    assert await pairing.upcoming(guild, third_learner.id, clock.now) == []
+
+    # "Find a study partner for this" on a challenge deleted since: refused, nothing queued.
+    form = await learner.slash("challenge new")
+    logged = await learner.submit_modal(
+        form, **dict(zip(form.input_ids, ["Containers cannot reach the database", "refused", "docker"], strict=False))
+    )
+    assert "Logged as challenge **#1**" in logged.content
+    assert "deleted" in (await learner.slash("challenge delete", id=1)).content
+    refused = await third_learner.click(logged.message, "Find a study partner for this")
+    assert refused.ephemeral
+    assert "That challenge was deleted" in refused.content
+    assert not await pairing.has_profile(guild, third_learner.id)

@@ -345,3 +345,29 @@ def test_without_message_content_intent_guild_messages_arrive_empty() -> None:
     assert full is not None
     assert full["content"] == "Challenge: x"
     assert FakeDiscord._visible("MESSAGE_CREATE", message, 1, bot_id="99") is None
+
+
+def test_permissions_follow_discords_overwrite_order() -> None:
+    server = FakeDiscord()
+    view, manage_messages = 1 << 10, 1 << 13
+    helpers = server.add_role("Helpers")
+    member = server.add_member("ada", roles=[helpers])
+    channel = server.add_channel("staff")
+    assert server.permissions_in(member, channel) & view
+    assert not server.permissions_in(member, channel) & manage_messages
+    # @everyone denied, the member's role allowed: the role's overwrite comes after @everyone's.
+    server.set_overwrite(channel, server.guild_id, deny=view)
+    assert not server.permissions_in(member, channel) & view
+    server.set_overwrite(channel, helpers, allow=view)
+    assert server.permissions_in(member, channel) & view
+    # The member's own overwrite comes last; it grants Manage Messages here only, not in other channels.
+    server.set_overwrite(channel, member, allow=manage_messages, deny=view)
+    assert server.permissions_in(member, channel) == (server.permissions_in(member, server.general_id) & ~view) | (
+        manage_messages
+    )
+    assert not server.permissions_in(member, server.general_id) & manage_messages
+    # A thread has its parent's permissions; the owner has all.
+    thread = server.add_thread(channel, "private talk", private=True)
+    assert server.channels[thread]["type"] == 12
+    assert server.permissions_in(member, thread) == server.permissions_in(member, channel)
+    assert server.permissions_in(server.owner_id, channel) == (1 << 50) - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.client import NexusBot
+from bot.knowledge.cards import FRONTEND_CATEGORIES
 from tests.e2e.server import FakeDiscord
 from tests.e2e.users import FakeUser
 
@@ -29,12 +30,26 @@ async def test_aliases_and_misspellings_resolve(nexus: NexusBot, learner: FakeUs
         assert answer.embed["title"] == title, typed
 
 
+async def test_names_typed_and_sent_resolve_to_their_card(nexus: NexusBot, learner: FakeUser) -> None:
+    for typed, title in [
+        ("async", "Async/Await and asyncio"),
+        ("channels", "WebSockets and Django Channels"),
+        ("djnago", "Django"),
+        ("react", "React components, JSX, props and state"),
+        ("next.js", "Next.js App Router, layouts and file-based routing"),
+        ("useEffect", "React effects (useEffect), dependencies and cleanup"),
+        ("dock", "Docker"),
+    ]:
+        answer = await learner.slash("topic", name=typed, private=True)
+        assert answer.embed["title"] == title, typed
+
+
 async def test_unknown_topic_answers_privately_with_suggestions(nexus: NexusBot, learner: FakeUser) -> None:
-    answer = await learner.slash("topic", name="dock")
+    answer = await learner.slash("topic", name="orm")
     assert answer.ephemeral
-    assert "No topic is called `dock`" in answer.content
+    assert "No topic is called `orm`" in answer.content
     assert "Did you mean" in answer.content
-    assert "**Docker**" in answer.content
+    assert "**Django ORM and QuerySets**" in answer.content
     nothing = await learner.slash("topic", name="qqqqzzzz")
     assert nothing.ephemeral
     assert "/topics" in nothing.content
@@ -95,6 +110,26 @@ async def test_autocomplete_answers_aliases_prefixes_and_typos(nexus: NexusBot, 
     everything = await learner.autocomplete("topic", "name", "")
     assert len(everything) == 25
     assert all(1 <= len(choice["name"]) <= 100 for choice in everything)
+
+
+async def test_a_frontend_learner_is_offered_frontend_cards_first(nexus: NexusBot, learner: FakeUser) -> None:
+    cards = nexus.services.topics.knowledge_base.by_slug
+    before = [cards[choice["value"]].category for choice in await learner.autocomplete("topic", "name", "")]
+    assert any(category not in FRONTEND_CATEGORIES for category in before), "alphabetical: both tracks"
+    await learner.slash("pair request", track="frontend", topics="react, typescript")
+    after = [cards[choice["value"]].category for choice in await learner.autocomplete("topic", "name", "")]
+    assert len(after) == 25
+    assert all(category in FRONTEND_CATEGORIES for category in after)
+    typed = [
+        cards[choice["value"]].category in FRONTEND_CATEGORIES
+        for choice in await learner.autocomplete("topic", "name", "re")
+    ]
+    assert typed == sorted(typed, reverse=True), "frontend cards first, then the rest"
+    assert True in typed
+    assert False in typed
+    # Between cards of both tracks, the learner's track decides what a typed name means.
+    keys = await learner.slash("topic", name="keys", private=True)
+    assert keys.embed["title"] == "React rendering, keys, memo and hydration errors"
 
 
 async def test_topics_browser_opens_categories_and_cards(nexus: NexusBot, learner: FakeUser) -> None:

@@ -599,6 +599,41 @@ async def test_deleting_an_accepted_solutions_source_reopens_the_challenge(
     assert rows[0].deleted_at is not None
 
 
+async def test_a_bulk_deletion_soft_deletes_every_entry_it_names_in_its_server(
+    log: ChallengeService, engine: AsyncEngine
+) -> None:
+    purged = await log.ingest(_message(1500, "Challenge: spam in the channel"))
+    await log.ingest(_message(1501, "Solution: spam reply", reference_message_id=1500))
+    kept = await log.ingest(_message(1502, "Challenge: a real question"))
+    answer = await log.ingest(_message(1503, "Solution: a real answer", reference_message_id=1502))
+    elsewhere = await log.ingest(_message(1504, "Challenge: another server's post", guild_id=OTHER_GUILD))
+    assert isinstance(kept, Logged)
+    assert isinstance(answer, SolutionLogged)
+    assert isinstance(elsewhere, Logged)
+    # One event for a purge: ids of logged posts, of other messages, and of another server's post.
+    await log.sources_deleted(GUILD, [1500, 1501, 1503, 1504, 9999])
+    rows = await _rows(engine, "SELECT source_message_id FROM challenges WHERE deleted_at IS NULL")
+    assert sorted(row[0] for row in rows) == [1502, 1504]
+    assert await _rows(engine, "SELECT id FROM solutions WHERE deleted_at IS NULL") == []
+    assert isinstance(purged, Logged)
+    with pytest.raises(NotFoundError):
+        await log.show(GUILD, purged.challenge.id)
+
+
+async def test_recent_sources_are_the_newest_logged_messages_with_their_channels(log: ChallengeService) -> None:
+    await log.ingest(_message(1600, "Challenge: first"))
+    await log.ingest(_message(1601, "Solution: in the thread", reference_message_id=1600, channel_id=7007))
+    await log.ingest(_message(1602, "Challenge: second"))
+    await log.ingest(_message(1603, "Challenge: gone already"))
+    await log.source_deleted(GUILD, 1603)
+    await log.ingest(_message(1604, "Challenge: another server", guild_id=OTHER_GUILD))
+    await log.log_challenge(guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="No message", details="")
+    since = utcnow() - timedelta(days=1)
+    assert await log.recent_sources(GUILD, since, limit=10) == [(CHANNEL, 1602), (7007, 1601), (CHANNEL, 1600)]
+    assert await log.recent_sources(GUILD, since, limit=2) == [(CHANNEL, 1602), (7007, 1601)]
+    assert await log.recent_sources(GUILD, utcnow() + timedelta(seconds=1), limit=10) == []
+
+
 # --- bursts of in-channel posts: batches, duplicates, races, failures ---------------------------------------
 
 
@@ -1348,6 +1383,17 @@ async def test_leaderboard_leaves_out_anonymised_authors(log: ChallengeService, 
     assert [(entry.user_id, entry.accepted) for entry in board] == [(CAROL.id, 1)]
 
 
+async def test_leaderboard_leaves_out_deleted_challenges_and_self_accepted_solutions(log: ChallengeService) -> None:
+    await _solved(log, "Answered by Bob", helper=BOB)
+    gone = await _solved(log, "Answered by Bob, then deleted", helper=BOB)
+    await log.delete(GUILD, gone.id, ANN)
+    # Carol accepts her own answer to her own challenge: that scores nothing.
+    own = await _new(log, "Carol answers herself", author=CAROL)
+    await log.accept(GUILD, own.id, await _answer(log, own, author=CAROL), CAROL)
+    board = await log.leaderboard(GUILD, "all")
+    assert [(entry.user_id, entry.accepted) for entry in board] == [(BOB.id, 1)]
+
+
 # --- nudges ---------------------------------------------------------------------------------------------------
 
 
@@ -1400,6 +1446,27 @@ async def test_solved_deleted_and_anonymised_challenges_are_not_nudged(
     async with engine.begin() as connection:
         await connection.execute(text("UPDATE challenges SET author_id = NULL WHERE id = :id"), {"id": anonymous.id})
     assert await nudging.due_nudges(utcnow() + timedelta(days=3)) == []
+
+
+async def test_due_nudges_are_taken_fairly_per_server(
+    nudging: ChallengeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch of 2 stands for the 20 of production: one server's backlog must not take all of it.
+    monkeypatch.setattr(challenges_module, "NUDGE_BATCH", 2)
+    crowded = [await _new(nudging, f"Crowded {number}") for number in range(3)]
+    quiet = await _new(nudging, "The only one over here", guild_id=OTHER_GUILD)
+    answered = [await _new(nudging, f"Answered {number}") for number in range(3)]
+    for challenge in answered:
+        await _answer(nudging, challenge)
+    asked = await _new(nudging, "Answered over here", guild_id=OTHER_GUILD)
+    await _answer(nudging, asked)
+    due = await nudging.due_nudges(utcnow() + timedelta(hours=1))
+    assert [(n.kind, n.challenge.guild_id, n.challenge.id) for n in due] == [
+        ("unanswered", GUILD, crowded[0].id),  # each server's oldest first, then each one's next
+        ("unanswered", OTHER_GUILD, quiet.id),
+        ("ask_author", GUILD, answered[0].id),
+        ("ask_author", OTHER_GUILD, asked.id),
+    ]
 
 
 async def test_nudges_follow_the_configured_hours(
@@ -1593,6 +1660,48 @@ async def test_one_export_at_a_time_per_server(log: ChallengeService) -> None:
         assert after.challenges == 1
 
 
+async def test_marking_someone_elses_message_as_a_solution_takes_the_challenges_author_or_a_moderator(
+    log: ChallengeService,
+) -> None:
+    challenge = await _new(log, "Celery worker loses tasks", author=ANN)
+    with pytest.raises(PermissionDeniedError, match="the message's author or a moderator"):
+        await log.add_solution(
+            guild_id=GUILD,
+            challenge_id=challenge.id,
+            author=BOB,
+            body="acks_late",
+            source_message_id=501,
+            logged_by=CAROL,
+        )
+    assert (await log.show(GUILD, challenge.id)).solutions == ()
+    for source, actor in ((502, ANN), (503, BOB), (504, MODERATOR)):
+        logged = await log.add_solution(
+            guild_id=GUILD,
+            challenge_id=challenge.id,
+            author=BOB,
+            body=f"acks_late {source}",
+            source_message_id=source,
+            logged_by=actor,
+        )
+        assert logged.created
+        assert logged.solution.author_id == BOB.id
+    assert len((await log.show(GUILD, challenge.id)).solutions) == 3
+
+
+async def test_a_deleted_entrys_message_is_restored_only_by_a_moderator(log: ChallengeService) -> None:
+    first = await log.log_challenge(
+        guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601
+    )
+    await log.delete(GUILD, first.challenge.id, ANN)
+    with pytest.raises(PermissionDeniedError, match="which was deleted"):
+        await log.log_challenge(guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601)
+    again = await log.log_challenge(
+        guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601, logged_by=MODERATOR
+    )
+    assert (again.created, again.restored, again.challenge.id) == (False, True, first.challenge.id)
+    assert (await log.show(GUILD, first.challenge.id)).author_id == ANN.id
+
+
 # --- solved challenges per topic ----------------------------------------------------------------------------
 
 
@@ -1623,6 +1732,26 @@ async def test_solved_for_topic_counts_this_servers_solved_challenges(
     assert [ref.id for ref in limited.top] == [second.id]
     assert (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).count == 1
     assert (await solved_log.solved_for_topic(GUILD, "kubernetes", 3)).count == 0
+
+
+async def test_solved_for_topic_outside_a_server_is_empty_and_each_server_is_cached_apart(
+    log: ChallengeService, engine: AsyncEngine
+) -> None:
+    solved_log = SolvedChallengeLog(create_session_factory(engine))
+    theirs = await _new(log, "Other server's container", topics="docker", guild_id=OTHER_GUILD)
+    await log.accept(OTHER_GUILD, theirs.id, await _answer(log, theirs), ANN)
+    # A DM (no server) sees no server's log, whatever was asked before.
+    assert (await solved_log.solved_for_topic(None, "docker", 3)).count == 0
+    assert (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).count == 1
+    assert (await solved_log.solved_for_topic(None, "docker", 3)).top == ()
+    assert (await solved_log.solved_for_topic(GUILD, "docker", 3)).count == 0
+    ours = await _new(log, "Our container", topics="docker")
+    await log.accept(GUILD, ours.id, await _answer(log, ours), ANN)
+    solved_log.forget(GUILD)
+    assert [ref.title for ref in (await solved_log.solved_for_topic(GUILD, "docker", 3)).top] == ["Our container"]
+    assert [ref.title for ref in (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).top] == [
+        "Other server's container"
+    ]
 
 
 # --- guild settings -------------------------------------------------------------------------------------------

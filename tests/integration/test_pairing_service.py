@@ -4,19 +4,22 @@ expiry, check-ins, sessions, reminders and ratings."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import create_engine, create_session_factory
-from bot.db.models import LearnerProfile, Pair, PairRequest, SessionNotice
+from bot.db.models import LearnerProfile, Pair, PairRequest, SessionNotice, SessionRating, StudySession
+from bot.db.pairing_repository import PairingRepository
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, TopicNotFoundError
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.paths import default_data_dir
 from bot.services.challenges import SolvedChallengeLog
-from bot.services.pairing import UNTIL_RESUMED, PairAsk, PairingService
+from bot.services.pairing import INVITATION_LIFETIME, UNTIL_RESUMED, PairAsk, PairingService
 from bot.services.topics import TopicService
 
 GUILD = 1001
@@ -298,6 +301,14 @@ async def test_check_ins_are_asked_once_and_two_ignored_ones_pause_the_learner(p
 # ----- sessions -------------------------------------------------------------------------------------------------------
 
 
+async def _paired(pairing: PairingService, at: datetime = NOW, **frontend: str) -> int:
+    """Learners 1 (frontend) and 2 (backend) matched; the pair's id."""
+    await pairing.request(ask(1, "frontend", **frontend), at)
+    match = (await pairing.request(ask(2, "backend"), at)).match
+    assert match is not None
+    return match.pair_id
+
+
 async def schedule(pairing: PairingService, when: str, *, now: datetime = NOW, **options: object) -> object:
     values: dict[str, object] = {
         "guild_id": GUILD,
@@ -334,7 +345,7 @@ async def test_bad_sessions_are_refused(pairing: PairingService, options: dict[s
 
 
 async def test_a_session_is_stored_in_utc_from_the_organisers_timezone(pairing: PairingService) -> None:
-    await pairing.request(ask(1, "frontend", timezone="Africa/Nairobi"), NOW)
+    await _paired(pairing, timezone="Africa/Nairobi")
     session = await schedule(pairing, "tomorrow 18:00", topic="Django")
     upcoming = await pairing.upcoming(GUILD, 2, NOW)
     assert upcoming == [session]
@@ -345,7 +356,8 @@ async def test_a_session_is_stored_in_utc_from_the_organisers_timezone(pairing: 
 
 
 async def test_reminders_fire_once_each_at_their_time_and_a_crash_resends(pairing: PairingService) -> None:
-    session = await schedule(pairing, "2026-11-26 18:00")  # UTC: no profile
+    await _paired(pairing)
+    session = await schedule(pairing, "2026-11-26 18:00")  # UTC: no timezone given
     assert await pairing.due_notices(NOW) == []
     day = await pairing.due_notices(datetime(2026, 11, 25, 18, 0, tzinfo=UTC))
     assert sorted((n.user_id, n.kind) for n in day) == [(1, "day"), (2, "day")]
@@ -371,6 +383,7 @@ async def test_reminders_fire_once_each_at_their_time_and_a_crash_resends(pairin
 async def test_a_session_booked_at_short_notice_gets_no_day_reminder_and_a_cancelled_one_none(
     pairing: PairingService, engine: AsyncEngine
 ) -> None:
+    await _paired(pairing)
     await schedule(pairing, "in 2 hours")
     cancelled = await schedule(pairing, "2026-11-27 18:00")
     await pairing.cancel_session(GUILD, cancelled.session_id, 2, NOW)  # type: ignore[attr-defined]
@@ -389,7 +402,7 @@ async def test_a_session_booked_at_short_notice_gets_no_day_reminder_and_a_cance
 async def test_the_day_reminder_across_a_clock_change_is_24_real_hours_before(pairing: PairingService) -> None:
     # London moves to summer time at 01:00 UTC on 29 March 2026; a session at 10:00 local that Sunday is 09:00 UTC.
     march = datetime(2026, 3, 26, 12, 0, tzinfo=UTC)
-    await pairing.request(ask(1, "frontend", timezone="Europe/London"), march)
+    await _paired(pairing, march, timezone="Europe/London")
     session = await schedule(pairing, "2026-03-29 10:00", now=march)
     assert session.starts_at == datetime(2026, 3, 29, 9, 0, tzinfo=UTC)  # type: ignore[attr-defined]
     assert await pairing.due_notices(datetime(2026, 3, 28, 8, 59, tzinfo=UTC)) == []
@@ -410,3 +423,252 @@ async def test_forget_me_removes_profile_requests_pairs_and_sessions(
     assert await count(engine, PairRequest, PairRequest.user_id == 1) == 0
     assert await count(engine, Pair) == 0
     assert await pairing.upcoming(GUILD, 2, NOW) == []
+
+
+# ----- the periodic pass: skipped notices and error boundaries --------------------------------------------------------
+
+
+async def test_skipped_notices_are_closed_and_never_block_later_reminders(
+    pairing: PairingService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch of 4 stands for the 200 of production: claimed notices that are then skipped must not fill it.
+    monkeypatch.setattr("bot.services.pairing.BATCH", 4)
+    cancelled = await schedule(pairing, "2026-11-25 18:00")
+    crashed = await schedule(pairing, "2026-11-25 20:00")
+    claimed = await pairing.due_notices(datetime(2026, 11, 24, 20, 0, tzinfo=UTC))  # both "day" notices claimed
+    assert {(n.session.session_id, n.kind) for n in claimed} >= {(cancelled.session_id, "day")}  # type: ignore[attr-defined]
+    await pairing.cancel_session(GUILD, cancelled.session_id, 1, datetime(2026, 11, 24, 21, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    # The bot was away until after the second one started: its claimed "day" reminders are too late now.
+    later = await schedule(pairing, "2026-11-28 18:00")
+    due = await pairing.due_notices(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))
+    assert sorted((n.session.session_id, n.user_id, n.kind) for n in due) == [
+        (crashed.session_id, 1, "rating"),  # type: ignore[attr-defined]
+        (crashed.session_id, 2, "rating"),  # type: ignore[attr-defined]
+        (later.session_id, 1, "day"),  # type: ignore[attr-defined]
+        (later.session_id, 2, "day"),  # type: ignore[attr-defined]
+    ]
+    # The skipped ones are closed: no notice of the cancelled or the started session is left unsent.
+    stale = (SessionNotice.session_id.in_([cancelled.session_id, crashed.session_id]), SessionNotice.kind == "day")  # type: ignore[attr-defined]
+    assert await count(engine, SessionNotice, *stale, SessionNotice.sent_at.is_(None)) == 0
+
+
+class _FlakyAnnouncer:
+    """The scheduler's view of Discord: introducing a pair fails as a 5xx fetching a member would; DMs arrive."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.announce_attempts = 0
+
+    async def announce(self, match: object) -> object:
+        self.announce_attempts += 1
+        raise RuntimeError("503 Service Unavailable fetching a member")
+
+    async def direct_message(self, user_id: int, content: str, **options: object) -> bool:
+        self.sent.append(user_id)
+        return True
+
+
+async def test_one_failing_piece_of_due_work_skips_only_itself_and_is_logged_once(
+    pairing: PairingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    from typing import Any, cast
+
+    from cogs.pairing._scheduler import PairingSchedulerCog
+
+    announcer = _FlakyAnnouncer()
+    scheduler = PairingSchedulerCog(cast(Any, None), pairing, cast(Any, announcer))
+    await pairing.request(ask(1, "frontend"), NOW)
+    await pairing.request(ask(2, "backend"), NOW)  # matched at once; its introduction is the periodic pass's
+    await pairing.request(ask(3, "frontend", availability="Sat 10-12"), NOW + timedelta(hours=1))
+    later = NOW + timedelta(days=15)
+    with caplog.at_level(logging.WARNING, logger="cogs.pairing._scheduler"):
+        report = await scheduler.run_due_work(later)
+        again = await scheduler.run_due_work(later + timedelta(minutes=1))
+    assert announcer.announce_attempts == 2  # tried on each pass
+    assert report.announced == 0
+    assert report.expired == 1  # the expiry notice went out all the same
+    assert announcer.sent == [3]
+    assert again.expired == 0
+    failures = [record for record in caplog.records if "introduction of pair" in record.getMessage()]
+    assert len(failures) == 1, [record.getMessage() for record in failures]
+
+
+# ----- consent: sessions with someone who is not your partner ---------------------------------------------------------
+
+
+async def test_a_session_with_someone_not_your_partner_is_only_proposed_until_they_accept(
+    pairing: PairingService, engine: AsyncEngine
+) -> None:
+    proposed = await schedule(pairing, "2026-11-26 18:00", partner_id=3)
+    assert proposed.state == "proposed"  # type: ignore[attr-defined]
+    assert proposed.respond_by == NOW + INVITATION_LIFETIME  # type: ignore[attr-defined]
+    # Nothing is booked: neither sees it as upcoming, nobody is reminded, and it blocks nobody's calendar.
+    assert await pairing.upcoming(GUILD, 3, NOW) == []
+    assert await pairing.upcoming(GUILD, 1, NOW) == []
+    assert await pairing.due_notices(datetime(2026, 11, 25, 18, 0, tzinfo=UTC)) == []
+    assert await pairing.due_notices(datetime(2026, 11, 26, 17, 50, tzinfo=UTC)) == []
+    assert await count(engine, SessionNotice) == 0
+    # Only the invitee answers, once.
+    with pytest.raises(PermissionDeniedError, match="invitation is for someone else"):
+        await pairing.answer_invitation(proposed.session_id, 1, True, NOW)  # type: ignore[attr-defined]
+    accepted = await pairing.answer_invitation(proposed.session_id, 3, True, NOW)  # type: ignore[attr-defined]
+    assert accepted.state == "scheduled"
+    assert [s.session_id for s in await pairing.upcoming(GUILD, 3, NOW)] == [accepted.session_id]
+    with pytest.raises(InvalidInputError, match="already accepted"):
+        await pairing.answer_invitation(proposed.session_id, 3, False, NOW)  # type: ignore[attr-defined]
+    day = await pairing.due_notices(datetime(2026, 11, 25, 18, 0, tzinfo=UTC))
+    assert sorted((n.user_id, n.kind) for n in day) == [(1, "day"), (3, "day")]
+
+
+async def test_a_declined_lapsed_or_undelivered_invitation_books_nothing(
+    pairing: PairingService, engine: AsyncEngine
+) -> None:
+    declined = await schedule(pairing, "2026-11-26 18:00", partner_id=3)
+    answered = await pairing.answer_invitation(declined.session_id, 3, False, NOW)  # type: ignore[attr-defined]
+    assert answered.state == "declined"
+    with pytest.raises(InvalidInputError, match="declined"):
+        await pairing.answer_invitation(declined.session_id, 3, True, NOW)  # type: ignore[attr-defined]
+
+    lapsing = await schedule(pairing, "2026-11-27 18:00", partner_id=4)
+    assert await pairing.lapse_invitations(NOW + INVITATION_LIFETIME - timedelta(minutes=1)) == []
+    later = NOW + INVITATION_LIFETIME
+    lapsed = await pairing.lapse_invitations(later)
+    assert [(s.session_id, s.state) for s in lapsed] == [(lapsing.session_id, "expired")]  # type: ignore[attr-defined]
+    assert [s.session_id for s in await pairing.lapse_invitations(later)] == [lapsing.session_id]  # owed until told
+    await pairing.lapse_told(lapsing.session_id, later)  # type: ignore[attr-defined]
+    assert await pairing.lapse_invitations(later) == []
+    with pytest.raises(InvalidInputError, match="lapsed"):
+        await pairing.answer_invitation(lapsing.session_id, 4, True, later)  # type: ignore[attr-defined]
+
+    # An invitation for in two hours lapses when the session would start.
+    soon = await schedule(pairing, "in 2 hours", partner_id=5)
+    assert soon.respond_by == soon.starts_at  # type: ignore[attr-defined]
+
+    # DMs closed: the invitation could not be delivered, so it is gone.
+    undelivered = await schedule(pairing, "2026-11-28 18:00", partner_id=6)
+    await pairing.invitation_undelivered(undelivered.session_id)  # type: ignore[attr-defined]
+    assert await count(engine, StudySession, StudySession.partner_id == 6) == 0
+    assert await pairing.upcoming(GUILD, 1, later) == []
+    assert await pairing.upcoming(GUILD, 3, NOW) == []
+
+
+async def test_invitations_are_bounded_and_never_reveal_the_invitees_calendar(pairing: PairingService) -> None:
+    await schedule(pairing, "2026-11-26 18:00", organiser_id=3, partner_id=4)
+    answered = await pairing.answer_invitation(1, 4, True, NOW)
+    assert answered.state == "scheduled"
+    # 1 invites 4 at a time 4 is busy: proposed all the same (1 must not learn 4's plans); 4's accepting is refused.
+    clash = await schedule(pairing, "2026-11-26 18:30", partner_id=4)
+    assert clash.state == "proposed"  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="You already have session #1"):
+        await pairing.answer_invitation(clash.session_id, 4, True, NOW)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="already invited"):
+        await schedule(pairing, "2026-11-29 18:00", partner_id=4)
+    await schedule(pairing, "2026-11-29 18:00", partner_id=5)
+    await schedule(pairing, "2026-11-30 18:00", partner_id=6)
+    with pytest.raises(InvalidInputError, match="3 invitations waiting"):
+        await schedule(pairing, "2026-12-01 18:00", partner_id=7)
+
+
+async def test_a_declined_organiser_cannot_invite_the_same_member_again_for_a_week(pairing: PairingService) -> None:
+    first = await schedule(pairing, "2026-11-26 18:00", partner_id=3)
+    await pairing.answer_invitation(first.session_id, 3, False, NOW)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="declined your last invitation"):
+        await schedule(pairing, "2026-12-01 18:00", partner_id=3, now=NOW + timedelta(days=6))
+    await schedule(pairing, "2026-11-26 19:00", organiser_id=4, partner_id=3)  # others may still ask
+    again = await schedule(pairing, "2026-12-02 18:00", partner_id=3, now=NOW + timedelta(days=7))
+    assert again.state == "proposed"  # type: ignore[attr-defined]
+
+
+async def test_the_organiser_withdraws_an_invitation_and_the_invitee_may_decline_with_cancel(
+    pairing: PairingService,
+) -> None:
+    first = await schedule(pairing, "2026-11-26 18:00", partner_id=3)
+    withdrawn = await pairing.cancel_session(GUILD, first.session_id, 1, NOW)  # type: ignore[attr-defined]
+    assert withdrawn.state == "withdrawn"
+    with pytest.raises(InvalidInputError, match="withdrawn"):
+        await pairing.answer_invitation(first.session_id, 3, True, NOW)  # type: ignore[attr-defined]
+    second = await schedule(pairing, "2026-11-27 18:00", partner_id=3)
+    declined = await pairing.cancel_session(GUILD, second.session_id, 3, NOW)  # type: ignore[attr-defined]
+    assert declined.state == "declined"
+
+
+async def test_a_current_partner_is_booked_at_once_an_ended_pairing_is_not(pairing: PairingService) -> None:
+    pair_id = await _paired(pairing)
+    booked = await schedule(pairing, "2026-11-26 18:00")
+    assert (booked.state, booked.pair_id) == ("scheduled", pair_id)  # type: ignore[attr-defined]
+    await pairing.end_pair(pair_id, 2, NOW)
+    proposed = await schedule(pairing, "2026-11-27 18:00")
+    assert (proposed.state, proposed.pair_id) == ("proposed", None)  # type: ignore[attr-defined]
+    # From the pairing's own button: the pairing must be current and the organiser one of its two.
+    with pytest.raises(InvalidInputError, match="pairing has ended"):
+        await schedule(pairing, "2026-11-28 18:00", pair_id=pair_id)
+    with pytest.raises(PermissionDeniedError, match="Only the two learners"):
+        await schedule(pairing, "2026-11-28 18:00", organiser_id=3, partner_id=2, pair_id=pair_id)
+
+
+# ----- ratings -----------------------------------------------------------------------------------------------------
+
+
+async def test_ratings_count_only_for_sessions_that_took_place_between_paired_learners(
+    pairing: PairingService, engine: AsyncEngine
+) -> None:
+    # An accepted invitation from a stranger: reminded, but neither asked to rate nor able to.
+    stranger = await schedule(pairing, "2026-11-24 18:00", organiser_id=5, partner_id=6)
+    await pairing.answer_invitation(stranger.session_id, 6, True, NOW)  # type: ignore[attr-defined]
+    after = datetime(2026, 11, 24, 19, 1, tzinfo=UTC)
+    assert [n for n in await pairing.due_notices(after) if n.kind == "rating"] == []
+    with pytest.raises(InvalidInputError, match="paired learners"):
+        await pairing.rate(stranger.session_id, 5, -1, after)  # type: ignore[attr-defined]
+
+    # A cancelled session did not take place.
+    pair_id = await _paired(pairing)
+    cancelled = await schedule(pairing, "2026-11-25 18:00")
+    await pairing.cancel_session(GUILD, cancelled.session_id, 1, NOW)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="did not take place"):
+        await pairing.rate(cancelled.session_id, 1, -1, datetime(2026, 11, 25, 20, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+
+    # A session of the pair: rated, once per rater (a change of mind replaces the rating), and it counts.
+    held = await schedule(pairing, "2026-11-26 18:00")
+    assert held.pair_id == pair_id  # type: ignore[attr-defined]
+    done = datetime(2026, 11, 26, 19, 1, tzinfo=UTC)
+    assert sorted(n.user_id for n in await pairing.due_notices(done) if n.kind == "rating") == [1, 2]
+    await pairing.rate(held.session_id, 1, -1, done)  # type: ignore[attr-defined]
+    await pairing.rate(held.session_id, 1, 1, done)  # type: ignore[attr-defined]
+    assert await count(engine, SessionRating) == 1
+    async with create_session_factory(engine)() as session:
+        assert await PairingRepository(session).ratings(GUILD, [2, 6]) == {2: 1.0}
+    # A rating stored for the stranger's session before this rule (or by hand) does not count either.
+    async with create_session_factory(engine).begin() as session:
+        session.add(SessionRating(session_id=stranger.session_id, rater_id=5, ratee_id=6, value=-1, rated_at=after))  # type: ignore[attr-defined]
+    async with create_session_factory(engine)() as session:
+        assert await PairingRepository(session).ratings(GUILD, [2, 6]) == {2: 1.0}
+    # The database itself refuses a second rating by the same rater of the same session.
+    async with create_session_factory(engine).begin() as session:
+        session.add(SessionRating(session_id=held.session_id, rater_id=1, ratee_id=2, value=-1, rated_at=done))  # type: ignore[attr-defined]
+        with pytest.raises(IntegrityError):
+            await session.flush()
+
+
+# ----- buttons re-check what they act on ----------------------------------------------------------------------------
+
+
+async def test_renew_works_once_and_only_for_an_expired_request(pairing: PairingService) -> None:
+    waiting = await pairing.request(ask(1, "frontend"), NOW)
+    with pytest.raises(InvalidInputError, match="has not expired"):
+        await pairing.renew(waiting.request_id, 1, "learner1", NOW)
+    later = NOW + timedelta(days=14, minutes=1)
+    (expired,) = await pairing.expire_due(later)
+    assert await pairing.renewable(expired.request_id, 1) == GUILD
+    with pytest.raises(PermissionDeniedError):
+        await pairing.renewable(expired.request_id, 2)
+    renewed = await pairing.renew(expired.request_id, 1, "learner1", later)
+    matched = await pairing.request(ask(2, "backend"), later)
+    assert matched.match is not None
+    assert set(matched.match.members()) == {1, 2}
+    # The renewed request was matched: the old button must not put the learner in the queue again.
+    with pytest.raises(InvalidInputError, match="already renewed"):
+        await pairing.renewable(expired.request_id, 1)
+    with pytest.raises(InvalidInputError, match="already renewed"):
+        await pairing.renew(expired.request_id, 1, "learner1", later)
+    assert (await pairing.status(GUILD, 1, later)).waiting is None
+    assert renewed.request_id != expired.request_id

@@ -184,8 +184,13 @@ async def populate(services: Services) -> None:
         )
     )
     await challenges.source_edited(GUILD, 9001, "Challenge: uvicorn --reload loops forever\nEvery save restarts.")
-    await challenges.advance_cursor(GUILD, CHANNEL, 9002)
+    await challenges.ingest(
+        IncomingMessage(GUILD, CHANNEL, 9003, 14, "Dora", "Solution: pin watchfiles.", reference_message_id=9001)
+    )
+    await challenges.advance_cursor(GUILD, CHANNEL, 9003)
     await challenges.idle()
+    # Dora asks to be forgotten: her solution is anonymised and unlinked, its message remembered apart.
+    await services.privacy.forget_me(GUILD, 14)
 
     # Pairing: profiles, requests in every state, pairs, check-ins, sessions, notices, ratings.
     start = NOW

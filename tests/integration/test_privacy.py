@@ -1,10 +1,10 @@
-"""`/nexus forget-me` on a real SQLite file migrated to head: exactly the caller's data, in that server only, is
-deleted (pairing) or anonymised (challenges and solutions, whose text stays searchable); asking twice is harmless."""
+"""`/nexus forget-me` on both engines, migrated to head: exactly the caller's data, in the chosen servers only, is
+deleted (pairing) or anonymised and unlinked from its messages (challenges and solutions, whose text stays searchable
+unless the member asks to erase it); asking twice is harmless. And the retention purge, driven by a fake clock."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,11 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_services
 from bot.client import Services
 from bot.config import load_settings
+from bot.db.base import utcnow
+from bot.db.privacy_repository import NO_CHANNEL
+from bot.errors import InvalidInputError
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.paths import default_data_dir
-from bot.services.challenges import ANONYMOUS, IncomingMessage, Person
+from bot.services.challenges import ANONYMOUS, ERASED_SOLUTION, ERASED_TITLE, IncomingMessage, Person
 from bot.services.pairing import PairAsk
-from bot.services.privacy import Footprint, Forgotten
+from bot.services.privacy import Footprint, Forgotten, Purged
 
 GUILD = 1001
 OTHER_GUILD = 2002
@@ -32,11 +35,6 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def knowledge_base() -> KnowledgeBase:
     return load_knowledge_base(default_data_dir() / "topics")
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'nexus.db'}"
 
 
 @pytest.fixture
@@ -186,3 +184,202 @@ async def test_a_forgotten_member_can_start_afresh(services: Services) -> None:
     logged = await services.challenges.log_challenge(guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="New one")
     assert (logged.challenge.author_id, logged.challenge.author_name) == (ANN.id, "Ann")
     assert await services.privacy.footprint(GUILD, ANN.id) == Footprint(True, 1, 1, 0, 1, 0)
+
+
+async def _ingest(
+    services: Services, message_id: int, person: Person, content: str, reply_to: int | None = None
+) -> Any:
+    return await services.challenges.ingest(
+        IncomingMessage(GUILD, CHANNEL, message_id, person.id, person.name, content, reference_message_id=reply_to)
+    )
+
+
+async def test_forgetting_unlinks_entries_from_their_messages_and_they_are_never_logged_again(
+    services: Services, engine: AsyncEngine
+) -> None:
+    ids = await _populate(services)
+    bob_post = await _ingest(services, 9100, BOB, "Challenge: Postgres says too many connections")
+    ann_reply = await _ingest(services, 9101, ANN, "Solution: put pgbouncer in front of it", reply_to=9100)
+    assert ann_reply is not None
+    assert ann_reply.created
+
+    await services.privacy.forget_me(GUILD, ANN.id)
+
+    rows = await _rows(engine, "SELECT id, channel_id, source_message_id FROM challenges WHERE guild_id = :g", g=GUILD)
+    by_id = {row.id: row for row in rows}
+    for key in ("ann_command", "ann_posted", "ann_deleted"):
+        assert (by_id[ids[key]].channel_id, by_id[ids[key]].source_message_id) == (NO_CHANNEL, None)
+    assert (by_id[bob_post.challenge.id].channel_id, by_id[bob_post.challenge.id].source_message_id) == (CHANNEL, 9100)
+    solutions = await _rows(engine, "SELECT author_id, source_message_id FROM solutions ORDER BY id")
+    assert (None, None) in [tuple(row) for row in solutions]
+    assert 9101 not in [row.source_message_id for row in solutions]
+    # Nothing ties the original posts to the entries any more: an edit or a deletion of them changes nothing...
+    assert await services.challenges.source_edited(GUILD, 9001, "Challenge: something else entirely") is None
+    assert await services.challenges.source_edited(GUILD, 9101, "Solution: something else") is None
+    await services.challenges.source_deleted(GUILD, 9001)
+    await services.challenges.source_deleted(GUILD, 9101)
+    shown = await services.challenges.show(GUILD, ids["ann_posted"])
+    assert shown.title == "nginx 502 Bad Gateway behind gunicorn"
+    assert [s.body for s in (await services.challenges.show(GUILD, bob_post.challenge.id)).solutions] == [
+        "put pgbouncer in front of it"
+    ]
+    # ...and a replay or a backfill of them logs nothing new: a message is still logged at most once.
+    before = await _rows(engine, "SELECT count(*) AS n FROM challenges")
+    assert await _ingest(services, 9001, ANN, "Challenge: nginx 502 Bad Gateway behind gunicorn") is None
+    assert await _ingest(services, 9101, ANN, "Solution: put pgbouncer in front of it", reply_to=9100) is None
+    assert await _rows(engine, "SELECT count(*) AS n FROM challenges") == before
+    assert len(await _rows(engine, "SELECT id FROM solutions")) == len(solutions)
+    with pytest.raises(InvalidInputError, match="cannot be logged again"):
+        await services.challenges.log_challenge(
+            guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="nginx 502", source_message_id=9001
+        )
+    with pytest.raises(InvalidInputError, match="cannot be logged again"):
+        await services.challenges.add_solution(
+            guild_id=GUILD, challenge_id=bob_post.challenge.id, author=ANN, body="again", source_message_id=9101
+        )
+    # Bob's own post still follows its message.
+    edited = await services.challenges.source_edited(GUILD, 9100, "Challenge: Postgres refuses connections")
+    assert edited is not None
+    assert edited.title == "Postgres refuses connections"
+
+
+async def test_erasing_the_text_too_leaves_nothing_of_it_in_the_log_or_the_index(
+    services: Services, engine: AsyncEngine
+) -> None:
+    ids = await _populate(services)
+
+    forgotten = await services.privacy.forget_me(GUILD, ANN.id, erase_text=True)
+
+    assert forgotten == Forgotten(True, 1, 1, 1, 3, 1, erased=True)
+    rows = await _rows(engine, "SELECT id, title, details, tried, error_terms, author_name FROM challenges")
+    by_id = {row.id: row for row in rows}
+    for key in ("ann_command", "ann_posted", "ann_deleted"):
+        row = by_id[ids[key]]
+        assert (row.title, row.details, row.tried, row.error_terms, row.author_name) == (
+            ERASED_TITLE,
+            "",
+            None,
+            "",
+            ANONYMOUS,
+        )
+    assert by_id[ids["bob"]].title == "Redis keys never expire"
+    assert by_id[ids["ann_elsewhere"]].title == "Docker image too big", "other servers are untouched"
+    bodies = await _rows(engine, "SELECT body FROM solutions ORDER BY id")
+    assert [row.body for row in bodies] == [ERASED_SOLUTION, "Use acks_late."], "Bob's answer to her stays"
+    assert await services.challenges.search(GUILD, "celery worker loses tasks") == []
+    assert await services.challenges.search(GUILD, "502 Bad Gateway") == []
+    assert await services.challenges.search(GUILD, "TTL on write") == []
+    assert [hit.challenge.id for hit in await services.challenges.search(GUILD, "acks_late")] == [ids["ann_command"]]
+    assert (await services.challenges.show(GUILD, ids["bob"])).status == "solved", "Bob's challenge stays solved"
+    exported = [item async for item in services.challenges.export(GUILD)]
+    assert "Celery" not in repr(exported)
+    # Idempotent: a second request finds nothing of hers left.
+    assert (await services.privacy.forget_me(GUILD, ANN.id, erase_text=True)).nothing
+
+
+async def test_from_a_dm_every_server_with_data_or_a_chosen_one(services: Services, engine: AsyncEngine) -> None:
+    ids = await _populate(services)
+    assert await services.privacy.servers_of(ANN.id) == [GUILD, OTHER_GUILD]
+    assert await services.privacy.servers_of(CAROL.id) == [GUILD]
+    assert await services.privacy.servers_of(424242) == []
+    assert await services.privacy.footprints(ANN.id) == {
+        GUILD: Footprint(True, 1, 1, 1, 3, 1),
+        OTHER_GUILD: Footprint(True, 1, 0, 0, 1, 0),
+    }
+
+    chosen = await services.privacy.forget_in(ANN.id, [OTHER_GUILD])
+    assert chosen == {OTHER_GUILD: Forgotten(True, 1, 0, 0, 1, 0)}
+    assert await services.privacy.servers_of(ANN.id) == [GUILD], "only the chosen server"
+
+    everywhere = await services.privacy.forget_in(ANN.id, await services.privacy.servers_of(ANN.id))
+    assert everywhere == {GUILD: Forgotten(True, 1, 1, 1, 3, 1)}
+    assert await services.privacy.servers_of(ANN.id) == []
+    assert (await services.challenges.show(GUILD, ids["bob"])).author_name == "Bob"
+    assert await services.privacy.footprint(GUILD, CAROL.id) == Footprint(True, 1, 0, 0, 0, 0)
+
+
+async def test_the_retention_purge_erases_old_deleted_text_and_stale_pairing_data(
+    services: Services, engine: AsyncEngine
+) -> None:
+    log, pairing, privacy = services.challenges, services.pairing, services.privacy
+    real_now = utcnow()
+    kept = await log.log_challenge(guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Live and well")
+    old = await log.log_challenge(guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Deleted long ago")
+    await log.add_solution(guild_id=GUILD, challenge_id=old.challenge.id, author=BOB, body="An answer to it")
+    await log.delete(GUILD, old.challenge.id, ANN)
+    dropped = await log.add_solution(guild_id=GUILD, challenge_id=kept.challenge.id, author=BOB, body="Wrong answer")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE solutions SET deleted_at = :at WHERE id = :id"), {"at": real_now, "id": dropped.solution.id}
+        )
+
+    # A year and more ago: Ann and Bob paired, met once, and the pair ended; Carol's request expired.
+    long_ago = real_now - timedelta(days=500)
+    await pairing.request(_ask(GUILD, ANN, "frontend"), long_ago)
+    paired = await pairing.request(_ask(GUILD, BOB, "backend"), long_ago)
+    assert paired.match is not None
+    await pairing.schedule(
+        guild_id=GUILD,
+        organiser_id=ANN.id,
+        partner_id=BOB.id,
+        partner_is_bot=False,
+        partner_in_server=True,
+        when="tomorrow 18:00",
+        topic=None,
+        duration_minutes=None,
+        now=long_ago,
+    )
+    await pairing.end_pair(paired.match.pair_id, ANN.id, long_ago + timedelta(days=3))
+    await pairing.request(_ask(GUILD, CAROL, "backend"), long_ago)
+    await pairing.cancel(GUILD, CAROL.id, long_ago + timedelta(days=1))
+    # Recently: Dan asked for a partner and waits.
+    dan = Person(14, "Dan")
+    await pairing.request(_ask(GUILD, dan, "backend"), real_now)
+
+    # Within the retention period nothing old enough to purge exists but the pairing data of a year ago.
+    first = await privacy.purge_expired(real_now)
+    assert first == Purged(challenges=0, solutions=0, pairs=1, requests=3, sessions=1, profiles=3, messages=0)
+    assert await _rows(engine, "SELECT id FROM pairs") == []
+    assert [row.user_id for row in await _rows(engine, "SELECT user_id FROM pair_requests")] == [dan.id]
+    assert [row.user_id for row in await _rows(engine, "SELECT user_id FROM learner_profiles")] == [dan.id]
+    assert await _rows(engine, "SELECT session_id FROM session_notices") == []
+    titles = {row.id: row.title for row in await _rows(engine, "SELECT id, title FROM challenges")}
+    assert titles[old.challenge.id] == "Deleted long ago", "deleted today: not yet"
+
+    # A year and a day later (the fake clock), the deleted challenge's text and the deleted solution go, in
+    # bounded steps; live entries stay.
+    later = real_now + timedelta(days=366)
+    step = await privacy.purge_expired(later, limit=1)
+    assert (step.challenges, step.solutions) == (1, 1)
+    rest = await privacy.purge_expired(later, limit=1)
+    assert rest.solutions == 1  # the deleted challenge's own solution, in a second bounded step
+    assert await privacy.purge_expired(later) == Purged(0, 0, 0, 0, 0, 0, 0), "idempotent"
+    rows = {row.id: row for row in await _rows(engine, "SELECT id, title, details FROM challenges")}
+    assert (rows[old.challenge.id].title, rows[old.challenge.id].details) == (ERASED_TITLE, "")
+    assert rows[kept.challenge.id].title == "Live and well"
+    bodies = [row.body for row in await _rows(engine, "SELECT body FROM solutions ORDER BY id")]
+    assert bodies == [ERASED_SOLUTION, ERASED_SOLUTION]
+    assert await log.search(GUILD, "deleted long ago") == []
+    assert [hit.challenge.id for hit in await log.search(GUILD, "live and well")] == [kept.challenge.id]
+    # Dan, waiting, keeps everything.
+    assert await privacy.footprint(GUILD, dan.id) == Footprint(True, 1, 0, 0, 0, 0)
+
+
+async def test_forgotten_message_markers_lapse_with_the_retention_period(
+    services: Services, engine: AsyncEngine
+) -> None:
+    await _populate(services)
+    await services.privacy.forget_me(GUILD, ANN.id)
+    assert len(await _rows(engine, "SELECT message_id FROM forgotten_messages")) == 1
+    purged = await services.privacy.purge_expired(utcnow() + timedelta(days=366))
+    assert purged.messages == 1
+    assert await _rows(engine, "SELECT message_id FROM forgotten_messages") == []
+
+
+async def test_no_retention_keeps_everything(
+    engine: AsyncEngine, database_url: str, knowledge_base: KnowledgeBase
+) -> None:
+    settings = load_settings(_env_file=None, DISCORD_TOKEN="x", DATABASE_URL=database_url, NEXUS_RETENTION_DAYS="0")
+    services = build_services(settings, engine, knowledge_base)
+    await _populate(services)
+    assert await services.privacy.purge_expired(utcnow() + timedelta(days=10_000)) == Purged(0, 0, 0, 0, 0, 0, 0)

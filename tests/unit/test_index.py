@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from bot import limits
 from bot.errors import TopicNotFoundError
-from bot.knowledge import Category, TopicCard, TopicIndex, load_knowledge_base
+from bot.knowledge import Category, Lookup, TopicCard, TopicIndex, categories_for_track, load_knowledge_base
+from bot.knowledge.cards import FRONTEND_CATEGORIES
 from bot.knowledge.render import SolvedChallenges
 from bot.paths import default_data_dir
 from bot.services.topics import TopicService
@@ -100,7 +101,8 @@ def test_later_word_prefix_finds_multi_word_names() -> None:
 def test_misspelling_puts_the_intended_card_first(query: str, slug: str) -> None:
     assert _slugs(query)[0] == slug
     assert INDEX.search(query)[0].slug == slug
-    assert INDEX.suggestions(query)[0].slug == slug
+    found = INDEX.lookup(query)
+    assert (found.card or found.candidates[0]).slug == slug  # "redus": Redis, or Redux?
 
 
 @pytest.mark.parametrize(
@@ -127,12 +129,12 @@ def test_choice_names_show_title_and_category() -> None:
 
 def test_nonsense_finds_nothing() -> None:
     assert INDEX.autocomplete("zzzzqqq") == []
-    assert INDEX.suggestions("zzzzqqq") == []
+    assert INDEX.lookup("zzzzqqq") == Lookup(None)
 
 
 def test_limit_is_respected() -> None:
     assert len(INDEX.search("d", limit=3)) == 3
-    assert len(INDEX.suggestions("django")) <= 3
+    assert len(INDEX.lookup("d").candidates) == 3
 
 
 # --- TopicService.find ----------------------------------------------------------------------------------
@@ -161,12 +163,12 @@ def test_find_resolves_a_clear_typo(typo: str, slug: str) -> None:
 
 def test_find_ambiguous_name_raises_with_suggestions() -> None:
     with pytest.raises(TopicNotFoundError) as info:
-        SERVICE.find("graph")
+        SERVICE.find("orm")
     error = info.value
-    assert error.query == "graph"
-    assert set(error.suggestions) == {"GraphQL", "GraphQL Subscriptions"}
-    assert "Did you mean **GraphQL**" in error.user_message
-    assert "`graph`" in error.user_message
+    assert error.query == "orm"
+    assert set(error.suggestions) == {"Django ORM and QuerySets", "Query Optimization (Django ORM)"}
+    assert "Did you mean **Django ORM and QuerySets**" in error.user_message
+    assert "`orm`" in error.user_message
 
 
 def test_find_unknown_name_raises_without_suggestions() -> None:
@@ -304,3 +306,61 @@ def test_large_index_finds_exact_and_prefixed_names() -> None:
 @given(query=st.text(max_size=40))
 def test_large_index_autocomplete_on_any_text(query: str) -> None:
     _assert_valid_choices(LARGE_INDEX, query, LARGE_SLUGS)
+
+
+# --- a learner's track first -------------------------------------------------------------------------------
+
+
+def test_a_track_puts_its_categories_first_without_losing_the_rest() -> None:
+    plain = INDEX.search("re", limit=25)
+    frontend = INDEX.search("re", limit=25, prefer=categories_for_track("frontend"))
+    backend = INDEX.search("re", limit=25, prefer=categories_for_track("backend"))
+    for ordered in (frontend, backend):
+        assert len(ordered) == len(plain)
+    front = [card.category in FRONTEND_CATEGORIES for card in frontend]
+    assert front == sorted(front, reverse=True), "frontend cards first, then the rest"
+    back = [card.category not in FRONTEND_CATEGORIES for card in backend]
+    assert back == sorted(back, reverse=True), "backend cards first, then the rest"
+    assert any(front), "'re' finds React cards"
+    assert categories_for_track(None) == frozenset()
+    assert INDEX.search("re", limit=25, prefer=categories_for_track(None)) == plain
+
+
+def test_an_empty_query_lists_the_tracks_cards_first() -> None:
+    choices = INDEX.autocomplete("", prefer=categories_for_track("frontend"))
+    assert len(choices) == limits.AUTOCOMPLETE_CHOICES
+    assert all(INDEX.get(choice.value).category in FRONTEND_CATEGORIES for choice in choices[:20])  # type: ignore[union-attr]
+
+
+class CountingTracks:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def track_of(self, guild_id: int, user_id: int) -> str | None:
+        self.calls += 1
+        return "frontend" if user_id == 1 else None
+
+
+async def test_a_members_track_is_read_once_per_ttl_and_never_outside_a_server() -> None:
+    now = [0.0]
+    tracks = CountingTracks()
+    service = TopicService(KNOWLEDGE_BASE, NoSolvedChallenges(), tracks=tracks, clock=lambda: now[0])
+    assert await service.learner_track(None, 1) is None
+    assert tracks.calls == 0
+    assert await service.learner_track(10, 1) == "frontend"
+    assert await service.learner_track(10, 1) == "frontend"
+    assert await service.learner_track(10, 2) is None
+    assert tracks.calls == 2
+    now[0] = TopicService.TRACK_TTL + 1
+    assert await service.learner_track(10, 1) == "frontend"
+    assert tracks.calls == 3
+    first = service.autocomplete("", "frontend")[0]
+    assert INDEX.get(first.value).category in FRONTEND_CATEGORIES  # type: ignore[union-attr]
+
+
+def test_lookup_on_a_large_index_resolves_names_and_asks_between_many() -> None:
+    assert LARGE_INDEX.lookup("t4999").card is LARGE_INDEX.get("topic-4999")
+    assert LARGE_INDEX.lookup("Docker Redis handbook 4983").card is LARGE_INDEX.get("topic-4983")
+    many = LARGE_INDEX.lookup("handbook")
+    assert many.card is None
+    assert len(many.candidates) == 3

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import limits
+from bot.cli import _check
+from bot.config import Settings
 from bot.embeds import ELLIPSIS, EmbedField, EmbedSpec, shorten
 from bot.knowledge import (
     Category,
@@ -19,6 +21,7 @@ from bot.knowledge import (
     TopicCard,
     load_knowledge_base,
     parse_card,
+    stale_cards,
 )
 from bot.knowledge.render import (
     SOLVED_FIELD_NAME,
@@ -34,6 +37,7 @@ from bot.knowledge.render import (
 from bot.paths import default_data_dir
 
 TOPICS_DIR = default_data_dir() / "topics"
+TODAY = datetime.now(UTC).date()
 KNOWLEDGE_BASE = load_knowledge_base(TOPICS_DIR)
 TITLES = {card.slug: card.title for card in KNOWLEDGE_BASE.cards}
 
@@ -76,7 +80,8 @@ def card_markdown(
 
 
 def test_real_knowledge_base_is_large_enough() -> None:
-    assert len(KNOWLEDGE_BASE) >= 40
+    assert len(KNOWLEDGE_BASE) >= 110
+    assert len(KNOWLEDGE_BASE.by_category[Category.WEB]) + len(KNOWLEDGE_BASE.by_category[Category.FRONTEND]) >= 25
     assert len(KNOWLEDGE_BASE) == len(list(TOPICS_DIR.glob("*.md")))
 
 
@@ -201,6 +206,58 @@ def test_parse_card_rejects_with_the_source_named(text: str, expected: str) -> N
     assert error.problems[0].startswith("broken.md: ")
     assert "broken.md" in str(error)
     assert expected in str(error)
+
+
+# --- review dates ---------------------------------------------------------------------------------------
+
+
+def test_every_real_card_was_reviewed_and_none_in_the_future() -> None:
+    for card in KNOWLEDGE_BASE.cards:
+        assert date(2025, 1, 1) <= card.reviewed <= TODAY, card.slug
+
+
+def test_a_card_without_a_review_date_does_not_load() -> None:
+    text = card_markdown("no-review").replace("reviewed: 2026-12-07\n", "")
+    with pytest.raises(KnowledgeBaseError, match=r"no-review.md: reviewed: Field required"):
+        parse_card(text, source="no-review.md")
+
+
+def test_a_malformed_review_date_is_reported() -> None:
+    text = card_markdown("bad-review").replace("reviewed: 2026-12-07", "reviewed: last tuesday")
+    with pytest.raises(KnowledgeBaseError, match=r"bad-review.md: reviewed: "):
+        parse_card(text, source="bad-review.md")
+
+
+def _reviewed(slug: str, day: date) -> str:
+    return card_markdown(slug).replace("reviewed: 2026-12-07", f"reviewed: {day.isoformat()}")
+
+
+def test_stale_cards_are_those_reviewed_longer_ago_than_the_limit_oldest_first(tmp_path: Path) -> None:
+    topics = tmp_path / "topics"
+    _write(topics, "fresh.md", _reviewed("fresh", date(2026, 12, 1)))
+    _write(topics, "edge.md", _reviewed("edge", date(2026, 9, 8)))
+    _write(topics, "old.md", _reviewed("old", date(2026, 9, 7)))
+    _write(topics, "older.md", _reviewed("older", date(2025, 1, 2)))
+    knowledge_base = load_knowledge_base(topics)
+    stale = stale_cards(knowledge_base, date(2026, 12, 7), 90)
+    assert [card.slug for card in stale] == ["older", "old"]
+    assert stale_cards(knowledge_base, date(2026, 12, 7), 10_000) == []
+
+
+def test_check_stale_lists_the_due_cards_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    topics = tmp_path / "topics"
+    _write(topics, "fresh.md", _reviewed("fresh", TODAY))
+    _write(topics, "old.md", _reviewed("old", date(2025, 1, 2)))
+    settings = Settings.model_validate({"DISCORD_TOKEN": "x.y.z", "NEXUS_DATA_DIR": str(tmp_path)})
+    assert _check(settings, stale_days=30) == 1
+    out = capsys.readouterr().out
+    assert "1 card(s) not reviewed within the last 30 days" in out
+    assert "old" in out
+    assert "reviewed 2025-01-02" in out
+    assert "fresh " not in out
+    (topics / "old.md").unlink()
+    assert _check(settings, stale_days=30) == 0
+    assert "every card was reviewed within the last 30 days" in capsys.readouterr().out
 
 
 # --- load_knowledge_base ------------------------------------------------------------------------------

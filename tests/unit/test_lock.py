@@ -1,0 +1,156 @@
+"""requirements.lock (what the Docker image installs, hash-checked) still matches pyproject.toml's runtime dependencies.
+
+Offline on purpose: the lock's pins and its "via" annotations are compared with pyproject's requirements using
+`packaging`; nothing is resolved. `make lockcheck` (part of `make test`) runs this file; `make lock` rewrites the lock.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = ROOT / "requirements.lock"
+PROJECT = "nexus-bot (pyproject.toml)"
+# The image's interpreter and platform: the lock is compiled for them (see `make lock`).
+TARGET = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.0",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+}
+LOCKED_EXTRAS = ("postgres",)
+
+_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
+_HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}")
+
+
+@dataclass
+class Pin:
+    version: Version
+    hashes: int = 0
+    via: list[str] = field(default_factory=list)
+
+
+def parse_lock(text: str) -> dict[str, Pin]:
+    """Each pinned package (canonical name) with its version, how many sha256 hashes it has, and what needs it."""
+    pins: dict[str, Pin] = {}
+    current: Pin | None = None
+    in_via = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        pin = _PIN.match(line)
+        if pin:
+            name = canonicalize_name(pin.group("name"))
+            assert name not in pins, f"{name} is pinned twice"
+            current = pins[name] = Pin(Version(pin.group("version")))
+            in_via = False
+        elif current is not None and _HASH.search(stripped):
+            current.hashes += len(_HASH.findall(stripped))
+        elif current is not None and stripped.startswith("# via"):
+            rest = stripped.removeprefix("# via").strip()
+            in_via = not rest
+            if rest:
+                current.via.append(rest)
+        elif current is not None and in_via and stripped.startswith("#   "):
+            current.via.append(stripped.removeprefix("#").strip())
+        elif stripped and not stripped.startswith("#"):
+            raise AssertionError(f"requirements.lock: a line that is not a `name==version` pin: {line!r}")
+    return pins
+
+
+def runtime_requirements() -> list[Requirement]:
+    """pyproject.toml's dependencies and the extras the image installs, for the image's platform."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = list(project["dependencies"])
+    for extra in LOCKED_EXTRAS:
+        declared += project["optional-dependencies"][extra]
+    requirements = [Requirement(text) for text in declared]
+    return [item for item in requirements if item.marker is None or item.marker.evaluate(dict(TARGET))]
+
+
+def lock_problems(pins: dict[str, Pin], requirements: list[Requirement]) -> list[str]:
+    problems = []
+    wanted = {canonicalize_name(item.name): item for item in requirements}
+    for name, requirement in sorted(wanted.items()):
+        pin = pins.get(name)
+        if pin is None:
+            problems.append(f"{requirement} is a dependency but not in the lock")
+        elif not requirement.specifier.contains(pin.version, prereleases=True):
+            problems.append(f"{requirement} is a dependency but the lock pins {name}=={pin.version}")
+        elif PROJECT not in pin.via:
+            problems.append(f"{name} is a dependency but the lock does not record it as one (compiled before it was?)")
+    for name, pin in sorted(pins.items()):
+        if PROJECT in pin.via and name not in wanted:
+            problems.append(f"{name} is locked as a dependency of the project but pyproject.toml no longer has it")
+        if pin.hashes == 0:
+            problems.append(f"{name}=={pin.version} has no sha256 hash (pip --require-hashes would refuse the lock)")
+        if not pin.via:
+            problems.append(f"{name}=={pin.version} is needed by nothing: a stale entry")
+    return problems
+
+
+def test_the_lock_matches_pyproject_runtime_dependencies() -> None:
+    problems = lock_problems(parse_lock(LOCK.read_text(encoding="utf-8")), runtime_requirements())
+    assert not problems, "requirements.lock is out of date; run `make lock`:\n  " + "\n  ".join(problems)
+
+
+def test_the_lock_is_regenerated_by_make_lock() -> None:
+    header = LOCK.read_text(encoding="utf-8").splitlines()[:2]
+    assert header[1].strip("# ") == "make lock"
+    assert "lock:" in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+# ----- the check itself can fail --------------------------------------------------------------------------------------
+
+SAMPLE = """\
+# This file was autogenerated by uv via the following command:
+#    make lock
+aiohttp==3.14.5 \\
+    --hash=sha256:{h}
+    # via discord-py
+discord-py==2.7.1 \\
+    --hash=sha256:{h} \\
+    --hash=sha256:{h}
+    # via nexus-bot (pyproject.toml)
+pyyaml==6.0.4 \\
+    --hash=sha256:{h}
+    # via
+    #   nexus-bot (pyproject.toml)
+    #   python-frontmatter
+""".format(h="0" * 64)
+
+
+def test_a_sample_lock_parses() -> None:
+    pins = parse_lock(SAMPLE)
+    assert pins["discord-py"].version == Version("2.7.1")
+    assert pins["discord-py"].hashes == 2
+    assert pins["pyyaml"].via == [PROJECT, "python-frontmatter"]
+    assert not lock_problems(pins, [Requirement("discord.py>=2.4,<3"), Requirement("PyYAML>=6.0")])
+
+
+@pytest.mark.parametrize(
+    ("requirements", "problem"),
+    [
+        (["discord.py>=2.4,<3", "PyYAML>=6.0", "tenacity>=8.2"], "tenacity>=8.2 is a dependency but not in the lock"),
+        (["discord.py>=3", "PyYAML>=6.0"], "the lock pins discord-py==2.7.1"),
+        (["discord.py>=2.4,<3"], "pyyaml is locked as a dependency of the project but pyproject.toml no longer has it"),
+        (["discord.py>=2.4,<3", "PyYAML>=6.0", "aiohttp>=3"], "aiohttp is a dependency but the lock does not record"),
+    ],
+)
+def test_a_lock_that_no_longer_matches_is_reported(requirements: list[str], problem: str) -> None:
+    problems = lock_problems(parse_lock(SAMPLE), [Requirement(text) for text in requirements])
+    assert any(problem in found for found in problems), problems
+
+
+def test_an_entry_without_hashes_is_reported() -> None:
+    unhashed = SAMPLE.replace("aiohttp==3.14.5 \\\n    --hash=sha256:" + "0" * 64 + "\n", "aiohttp==3.14.5\n")
+    problems = lock_problems(parse_lock(unhashed), [Requirement("discord.py"), Requirement("PyYAML")])
+    assert problems == ["aiohttp==3.14.5 has no sha256 hash (pip --require-hashes would refuse the lock)"]
