@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,11 +33,21 @@ class GuildSettingsService:
         self._default_pairing = pairing_channel_id
         # Read on every message in a watched channel; changed only through `update`, in this process.
         self._cache: dict[int, ServerSettings] = {}
+        self._loading: dict[int, asyncio.Future[ServerSettings]] = {}
 
     async def get(self, guild_id: int) -> ServerSettings:
         cached = self._cache.get(guild_id)
         if cached is not None:
             return cached
+        # One read per server however many ask at once, and they resume in the order they asked: the posts
+        # of a watched channel wait here on a cold cache and must reach the writer in the order they came.
+        loading = self._loading.get(guild_id)
+        if loading is None:
+            loading = self._loading[guild_id] = asyncio.ensure_future(self._read(guild_id))
+            loading.add_done_callback(lambda _: self._loading.pop(guild_id, None))
+        return await asyncio.shield(loading)
+
+    async def _read(self, guild_id: int) -> ServerSettings:
         async with self._sessions() as session:
             row = await GuildSettingsRepository(session).get(guild_id)
         settings = ServerSettings(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Row, event, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.app import build_services
 from bot.client import Services
@@ -1875,3 +1875,27 @@ async def test_nexus_bot_export_writes_the_document_offline(
         assert refused.returncode == 2
         assert says in refused.stderr
         assert refused.stdout == ""
+
+
+async def test_concurrent_reads_of_cold_settings_resume_in_the_order_they_asked(engine: AsyncEngine) -> None:
+    # Posts of a watched channel ask for the server's settings in the order they arrive; with a cold cache
+    # each used to read the database itself and resume in whichever order the reads ended, so a later post
+    # could be logged (and numbered) before an earlier one.
+    reads = 0
+    sessions = create_session_factory(engine)
+
+    def counting() -> AsyncSession:
+        nonlocal reads
+        reads += 1
+        return sessions()
+
+    service = GuildSettingsService(counting, challenge_channel_ids=(10,))  # type: ignore[arg-type]
+    resumed: list[int] = []
+
+    async def ask(position: int) -> None:
+        await service.get(GUILD)
+        resumed.append(position)
+
+    await asyncio.gather(*(ask(position) for position in range(20)))
+    assert resumed == list(range(20))
+    assert reads == 1
