@@ -52,34 +52,39 @@ class DigestCog(commands.Cog):
 
     @tasks.loop(seconds=PASS_SECONDS)
     async def periodic(self) -> None:
-        await self.run_due(self._digest.now())
+        async with self._lock:
+            if self._closing:
+                return
+            await self._run(self._digest.now())
 
     @periodic.before_loop
     async def _before(self) -> None:
         await self._bot.wait_until_ready()
 
     async def run_due(self, now: datetime) -> DigestReport:
-        report = DigestReport()
+        """One pass at `now` (the tests call it with the time they want, the loop stopped)."""
         async with self._lock:
-            if self._closing:
-                return report
-            try:
-                due = await self._digest.due(now)
+            return await self._run(now)
+
+    async def _run(self, now: datetime) -> DigestReport:
+        report = DigestReport()
+        try:
+            due = await self._digest.due(now)
+        except Exception as error:
+            log_background_failure(log, error, "the weekly digest pass failed; the next one retries")
+            return report
+        for item in due:
+            try:  # each server on its own: one failing never holds back another
+                await self._post(item, now, report)
             except Exception as error:
-                log_background_failure(log, error, "the weekly digest pass failed; the next one retries")
-                return report
-            for item in due:
-                try:
-                    await self._post(item, now, report)
-                except Exception as error:
-                    report.failed.append((item.guild_id, item.week))
-                    log_background_failure(
-                        log,
-                        error,
-                        "the weekly digest of server %s for %s failed; tried again on a later pass",
-                        item.guild_id,
-                        item.week,
-                    )
+                report.failed.append((item.guild_id, item.week))
+                log_background_failure(
+                    log,
+                    error,
+                    "the weekly digest of server %s for %s failed; tried again on a later pass",
+                    item.guild_id,
+                    item.week,
+                )
         return report
 
     async def _post(self, due: DueDigest, now: datetime, report: DigestReport) -> None:
