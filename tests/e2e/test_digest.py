@@ -179,3 +179,25 @@ async def test_digest_preview_is_private_and_for_moderators(
         assert embed["title"].startswith("Weekly digest")
         assert embed["footer"]["text"].startswith("Preview, not posted")
     assert _digests(discord_server, discord_server.general_id) == []
+
+
+async def test_a_deleted_digest_channel_is_logged_once_and_the_week_skipped(
+    discord_server: FakeDiscord, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    guild, gone = discord_server.guild_id, discord_server.snowflake()  # no such channel: Discord answers 404
+    clock = Clock(NOW - timedelta(days=1))
+    async with running_with_digest_by_hand(discord_server, database, clock) as bot:
+        await bot.services.guild_settings.update(guild, digest_channel_id=gone, now=clock.now)
+        clock.now = NOW + timedelta(minutes=1)
+        with caplog.at_level(logging.WARNING, logger="cogs.digest"):
+            first = await _pass(bot, clock)
+            clock.advance(minutes=30)
+            second = await _pass(bot, clock)
+        assert len(first.skipped) == 1
+        assert second.skipped == []
+        assert second.sent == []
+        assert await bot.services.digest.state(guild, first.skipped[0][1]) == "skipped"
+    refusals = [record.getMessage() for record in caplog.records if "refuses the bot" in record.getMessage()]
+    assert len(refusals) == 1
+    assert f"channel {gone} refuses the bot (404" in refusals[0]
+    assert len(_sends(discord_server, gone)) == 1
