@@ -24,6 +24,7 @@ from bot.redaction import redact_url
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
+from bot.services.digest import DigestService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService
@@ -43,6 +44,7 @@ class Services:
     pairing: PairingService
     guild_settings: GuildSettingsService
     privacy: PrivacyService
+    digest: DigestService
 
 
 class NexusCommandTree(app_commands.CommandTree["NexusBot"]):

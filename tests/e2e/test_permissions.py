@@ -497,6 +497,17 @@ async def _nexus_setup(world: World, actor: FakeUser, allowed: bool) -> None:
         assert f"Pairing channel: <#{pairing}>" in current.content
 
 
+@scenario("digest-preview")
+async def _digest_preview(world: World, actor: FakeUser, allowed: bool) -> None:
+    answer = await actor.slash("nexus digest preview")
+    assert answer.ephemeral
+    if allowed:
+        assert answer.embed["title"].startswith("Weekly digest")
+    else:
+        assert_refused(answer, "Only moderators")
+        assert answer.message["embeds"] == []
+
+
 @scenario("forget-me-confirm")
 async def _forget_me_confirm(world: World, actor: FakeUser, allowed: bool) -> None:
     await _log(world.ada, "Celery worker loses tasks on restart", "Tasks vanish during deploys")
@@ -609,6 +620,14 @@ MATRIX: list[Case] = [
         ("learner", False),
         ("moderator-role", False),
         ("manage-messages", False),
+    ),
+    # /nexus digest preview: moderators, as for the pairing totals.
+    *_rows(
+        "digest-preview",
+        ("learner", False),
+        ("moderator-role", True),
+        ("manage-messages", True),
+        ("manage-server", False),
     ),
     # /nexus forget-me's Forget me: only the member who asked, not even staff.
     *_rows("forget-me-confirm", ("asker", True), ("stranger", False), ("mentor", False)),
