@@ -15,6 +15,7 @@ import pytest
 from bot.client import NexusBot
 from bot.db.base import utcnow
 from bot.services.challenges import Person
+from bot.usertext import user_text
 from tests.e2e import rows
 from tests.e2e.harness import running_bot, settings_for, until
 from tests.e2e.server import JSON, FakeDiscord
@@ -181,7 +182,7 @@ async def test_forget_me_and_erase_my_text_leaves_no_text_of_theirs(
         f"Anonymised and erased: 1 challenge and 1 solution; their text is now “{ERASED}”.",
     ]
     mine = await other_learner.slash("challenge show", id=1)
-    assert mine.embed["title"] == f"#1 · {ERASED}"
+    assert mine.embed["title"] == f"#1 · {user_text(ERASED, one_line=True)}"  # shown as typed: \(text erased\)
     assert "Celery" not in str(mine.embed)
     theirs = await other_learner.slash("challenge show", id=2)
     assert "Set a TTL" not in str(theirs.embed)
