@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.e2e import validation
+from tests.e2e.spec import DiscordSpec
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000
@@ -176,6 +177,9 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self.unknown_routes: list[Call] = []
         self.violations: list[Violation] = []
+        # Discord's published contract (tests/e2e/discord_api_spec/), checked on top of the rules here.
+        self.spec = DiscordSpec.vendored()
+        self.undescribed_routes: set[str] = set()
         self.sessions: dict[str, GatewaySession] = {}
         self.current_session: GatewaySession | None = None
         self.identify_count = 0
@@ -466,13 +470,19 @@ class FakeDiscord:
         body: Any = None
         files: list[tuple[str, bytes]] = []
         if request.content_type.startswith("multipart/"):
-            # Uploads: a JSON part (payload_json) and the files, as discord.py sends them.
+            # Uploads: a JSON part (payload_json) and the files, as discord.py sends them. Without payload_json,
+            # Discord reads the other plain form fields as the body.
             form = await request.post()
+            fields: dict[str, str] = {}
             for name, value in form.items():
                 if isinstance(value, web.FileField):
                     files.append((value.filename, value.file.read()))
                 elif name == "payload_json":
                     body = json.loads(str(value))
+                else:
+                    fields[name] = str(value)
+            if body is None and fields:
+                body = fields
         elif request.can_read_body:
             raw = await request.read()
             if raw:
@@ -591,6 +601,9 @@ class FakeDiscord:
         if forced is not None:
             return forced
         call = request[CALL_KEY]
+        refused = self._against_spec(call, path)
+        if refused is not None:
+            return refused
         for method, pattern, handler in self._routes():
             match = pattern.match(path)
             if match and method == request.method:
@@ -600,6 +613,16 @@ class FakeDiscord:
                 return response
         self.unknown_routes.append(call)
         return json_response({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _against_spec(self, call: Call, path: str) -> web.Response | None:
+        """Discord's 400 if the body breaks the spec's request schema for this route and method; a route the
+        spec does not describe is noted (in `undescribed_routes`, listed at the end of the test run)."""
+        operation = self.spec.operation(call.method, path)
+        if operation is None:
+            self.undescribed_routes.add(f"{call.method} {re.sub(r'/[0-9]+(?=/|$)', '/{id}', path)}")
+            return None
+        problems = self.spec.check(operation, call.body)
+        return self._invalid(call.route, problems) if problems else None
 
     async def _get_gateway_bot(self, call: Call) -> web.Response:
         return json_response(
