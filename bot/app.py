@@ -29,6 +29,7 @@ from bot.services.challenges import ChallengeService, SolvedChallengeLog
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService, ProfileTracks
 from bot.services.privacy import PrivacyService
+from bot.services.readme import ReadmeService
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
             pairing,
             retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
         ),
+        readme=ReadmeService(sessions, knowledge_base),
     )
 
 

@@ -27,6 +27,7 @@ from bot.services.command_sync import payload_hash, sync_scope
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService
+from bot.services.readme import ReadmeService
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Services:
     pairing: PairingService
     guild_settings: GuildSettingsService
     privacy: PrivacyService
+    readme: ReadmeService
 
 
 class NexusCommandTree(app_commands.CommandTree["NexusBot"]):
