@@ -205,9 +205,11 @@ def key_points(card_points: str, count: int = POINTS_PER_CARD) -> list[str]:
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def error_label(token: str, text: str) -> str:
+def error_label(token: str, text: str) -> str | None:
     """An error signature as a reader knows it: `http502` → HTTP 502, `sqlstate23505` → SQLSTATE 23505, an exception
-    name as written in the challenge (`integrityerror` → IntegrityError), else the signature itself."""
+    name as written in the challenge (`integrityerror` → IntegrityError). None for a signature the text does not
+    spell out (one the recogniser derived, such as `uniqueviolation` from "violates unique constraint"): the README
+    shows the error as reported, not the search index's synonyms."""
     if match := re.fullmatch(r"http(\d{3})", token):
         return f"HTTP {match[1]}"
     if match := re.fullmatch(r"sqlstate([0-9a-z]{5})", token):
@@ -215,7 +217,7 @@ def error_label(token: str, text: str) -> str:
     for word in _WORD.finditer(text):
         if word[0].lower().replace("_", "") == token:
             return word[0]
-    return token
+    return None
 
 
 # --- the document --------------------------------------------------------------------------------------------------

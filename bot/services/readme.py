@@ -131,9 +131,7 @@ class ReadmeService:
                     created_at=challenge.created_at,
                     solved_at=challenge.solved_at if challenge.status == "solved" else None,
                     topics=self._titles([topic.slug for topic in challenge.topics]),
-                    errors=tuple(
-                        dict.fromkeys(error_label(token, text) for token in _signatures(challenge.error_terms, text))
-                    ),
+                    errors=_errors(challenge.error_terms, text),
                     solution=accepted.body if accepted else None,
                     solved_by=(
                         None if accepted is None or accepted.author_id == user_id else partner(accepted.author_id)
@@ -212,10 +210,11 @@ def _accepted(challenge: Challenge) -> Solution | None:
     return next((item for item in challenge.solutions if item.accepted and item.deleted_at is None), None)
 
 
-def _signatures(stored: str, text: str) -> list[str]:
-    """The error signatures stored with the challenge, in the order the text names them."""
+def _errors(stored: str, text: str) -> tuple[str, ...]:
+    """The errors stored with the challenge as its text spells them, in the order it names them."""
     stored_terms = stored.split()
     if not stored_terms:
-        return []
+        return ()
     ordered = [token for token in error_signatures(text) if token in stored_terms]
-    return list(dict.fromkeys([*ordered, *stored_terms]))
+    labels = (error_label(token, text) for token in dict.fromkeys([*ordered, *stored_terms]))
+    return tuple(dict.fromkeys(label for label in labels if label is not None))

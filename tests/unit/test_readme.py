@@ -248,7 +248,7 @@ def test_error_labels_read_as_written() -> None:
     assert error_label("http502", "") == "HTTP 502"
     assert error_label("sqlstate23505", "") == "SQLSTATE 23505"
     assert error_label("integrityerror", "Got an IntegrityError: duplicate") == "IntegrityError"
-    assert error_label("cors", "no match here") == "cors"
+    assert error_label("uniqueviolation", "duplicate key value violates unique constraint") is None
 
 
 def test_entries_are_bounded_and_the_document_says_so() -> None:
