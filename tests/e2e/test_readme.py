@@ -84,3 +84,23 @@ async def test_readme_is_a_private_file_with_a_preview_and_credits_only_who_chos
     assert "• Credit by name: **off**" in published.content
     _, document = await _readme(discord_server, learner)
     assert "grace" not in document
+
+
+async def test_forget_me_deletes_the_choices_and_the_name_goes_from_others_readmes(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    await learner.slash("pair request", track="backend")
+    await other_learner.slash("pair request", track="frontend")
+    await other_learner.slash("nexus profile", credit=True)
+    _, document = await _readme(discord_server, learner)
+    assert "paired with grace, a frontend learner" in document
+
+    asked = await other_learner.slash("nexus forget-me")
+    assert "your profile choices (web hub consent, credit by name)" in asked.content
+    await other_learner.click(asked.message, "Forget me")
+
+    shown = await other_learner.slash("nexus profile")
+    assert "• Credit by name: **off**" in shown.content
+    # Forgetting deleted the pair too: Ada's README has nothing left to say.
+    nothing = await learner.slash("nexus readme")
+    assert "Nexus has nothing logged for you in this server yet" in nothing.content
