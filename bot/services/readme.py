@@ -36,6 +36,7 @@ from bot.db.models import Challenge, MemberChoices, Solution
 from bot.embeds import EmbedSpec
 from bot.errors import NotFoundError
 from bot.knowledge import KnowledgeBase
+from bot.services.challenges import ERASED_SOLUTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +208,13 @@ def _settings(row: MemberChoices | None) -> MemberChoiceSettings:
 
 
 def _accepted(challenge: Challenge) -> Solution | None:
-    return next((item for item in challenge.solutions if item.accepted and item.deleted_at is None), None)
+    """The challenge's live accepted solution, unless its author had it erased (`/nexus forget-me`): the README then
+    says the challenge was solved, without the erased placeholder as its solution."""
+    for item in challenge.solutions:
+        erased = item.author_id is None and item.body == ERASED_SOLUTION
+        if item.accepted and item.deleted_at is None and not erased:
+            return item
+    return None
 
 
 def _errors(stored: str, text: str) -> tuple[str, ...]:

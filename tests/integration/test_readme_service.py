@@ -222,6 +222,17 @@ async def test_forgotten_members_leave_no_trace_and_their_choices_go(services: S
     assert nothing.value.user_message == NOTHING_LOGGED
 
 
+async def test_an_erased_solution_is_not_shown_as_the_solution(services: Services, engine: AsyncEngine) -> None:
+    await _populate(services, engine)
+
+    await services.privacy.forget_me(GUILD, LINUS.id, erase_text=True)
+
+    gateway = (await services.readme.history(GUILD, ADA.id)).challenges[1]
+    assert gateway.title == "nginx 502 Bad Gateway behind gunicorn"
+    assert gateway.solved_at is not None
+    assert (gateway.solution, gateway.solved_by) == (None, None)
+
+
 async def test_choices_keep_what_was_not_given(services: Services) -> None:
     readme = services.readme
     assert await readme.choices(GUILD, ADA.id) == MemberChoiceSettings(None, False)
