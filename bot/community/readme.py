@@ -138,35 +138,47 @@ class LearnerHistory:
 
 # --- user text -----------------------------------------------------------------------------------------------------
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# CommonMark's fences: a backtick fence's info string holds no backtick (else it is no fence at all), and a closing
+# fence is the fence character alone, at least as long as the opening one.
+_FENCE_OPEN = re.compile(r"^ {0,3}(?:(`{3,})[^`]*|(~{3,}).*)$")
+_FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 # Backslash escapes and code spans are kept as written; any other `[` is escaped, so no link, image or reference
 # definition (a masked link: text that hides where it goes) can form.
 _BRACKET_OUTSIDE_CODE = re.compile(r"\\[\s\S]|`(`*)[^`\n]*?(?<!`)`\1(?!`)|\[")
+# Put in front of one-line text so that nothing in it is read as a fence, then taken off again.
+_NOT_A_FENCE = "\u200b"
 
 
 def _escape_bracket(match: re.Match[str]) -> str:
     return "\\[" if match[0] == "[" else match[0]
 
 
-def escape_user_text(text: str) -> str:
+def escape_user_text(text: str, *, block: bool = True) -> str:
     """User text made safe for GitHub Markdown: the one place it is done (swap it for a shared helper here).
 
     `neutralise` makes mentions inert and escapes headings and HTML tags outside fenced code; then every `[` outside
-    code is escaped, so no masked link can form. Fenced code is left as written.
+    code is escaped, so no masked link can form. In a `block` (text on lines of its own) fenced code is left as
+    written; text shown within a line (`block=False`) holds no fence, whatever it starts with.
     """
+    if not block:
+        # neutralise reads a leading ``` as a fence; within a line it is none, so it must not shield what follows.
+        return _BRACKET_OUTSIDE_CODE.sub(_escape_bracket, neutralise(_NOT_A_FENCE + text)[len(_NOT_A_FENCE) :])
     text = neutralise(text)
     if "[" not in text:
         return text
     out: list[str] = []
     fence: str | None = None
     for line in text.split("\n"):
-        opening = _FENCE.match(line)
-        if fence is None and opening:
-            fence = opening[1]
-        elif fence is not None and opening and opening[1][0] == fence[0] and len(opening[1]) >= len(fence):
-            fence = None
-        elif fence is None:
-            line = _BRACKET_OUTSIDE_CODE.sub(_escape_bracket, line)
+        if fence is None:
+            opening = _FENCE_OPEN.match(line)
+            if opening:
+                fence = opening[1] or opening[2]
+            else:
+                line = _BRACKET_OUTSIDE_CODE.sub(_escape_bracket, line)
+        else:
+            closing = _FENCE_CLOSE.match(line)
+            if closing and closing[1][0] == fence[0] and len(closing[1]) >= len(fence):
+                fence = None
         out.append(line)
     return "\n".join(out)
 
@@ -174,7 +186,7 @@ def escape_user_text(text: str) -> str:
 def inline(text: str, limit: int = 200) -> str:
     """A name or title on one line, escaped; a trailing `#` run is escaped so a heading keeps it."""
     flat = shorten(" ".join(text.split()), limit)
-    escaped = escape_user_text(flat)
+    escaped = escape_user_text(flat, block=False)
     return re.sub(r"#+$", lambda match: "\\#" * len(match[0]), escaped)
 
 

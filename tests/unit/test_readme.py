@@ -30,6 +30,7 @@ from bot.community.readme import (
     error_label,
     escape_user_text,
     first_sentence,
+    inline,
     quoted,
     readme_preview,
     render_readme,
@@ -244,6 +245,14 @@ def test_user_text_is_inert_in_the_document() -> None:
     assert "[" not in _prose(document.split("## Challenges")[1].split("## Solutions I Gave")[0])
 
 
+def test_a_fence_that_is_no_fence_does_not_shield_html_or_links() -> None:
+    # On one line (a title, a detail) ``` opens no code block; nor does a backtick fence whose info string holds one.
+    assert inline("```js <b>x</b> [a](https://e)") == "```js \\<b>x\\</b> \\[a](https://e)"
+    assert quoted("```a`b\n[a](https://e)") == "> ```a`b\n> \\[a](https://e)"
+    # A real fence keeps its text as written, and a fence left open ends with the quote.
+    assert quoted("```\n[a](b) <i>\n```\n[c](d)") == "> ```\n> [a](b) <i>\n> ```\n> \\[c](d)"
+
+
 def test_error_labels_read_as_written() -> None:
     assert error_label("http502", "") == "HTTP 502"
     assert error_label("sqlstate23505", "") == "SQLSTATE 23505"
@@ -305,7 +314,9 @@ def test_empty_history_is_empty() -> None:
 
 # --- escaping, by property -----------------------------------------------------------------------------------------
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# CommonMark's fences, as GitHub reads them (a backtick fence's info string holds no backtick).
+_FENCE_OPEN = re.compile(r"^ {0,3}(?:(`{3,})[^`]*|(~{3,}).*)$")
+_FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 _CODE_SPAN = re.compile(r"`(`*)[^`\n]*?(?<!`)`\1(?!`)")
 _ESCAPED = re.compile(r"\\[\s\S]")
 # The start of an HTML tag, comment, declaration or processing instruction as CommonMark reads it (`<https://…>`
@@ -314,33 +325,38 @@ _RAW_TAG = re.compile(r"<(?:[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)|/[A-Za-z]|!|\?)", 
 _MENTION = re.compile(r"@(everyone|here)|<[@#][!&]?\d", re.IGNORECASE)
 
 
-def _prose(markdown: str) -> str:
-    """What GitHub reads as Markdown prose: fenced blocks, code spans and backslash escapes removed."""
+def _prose(markdown: str, *, block: bool = True) -> str:
+    """What GitHub reads as Markdown prose: fenced blocks (only in a `block`: within a line ``` opens none), code
+    spans and backslash escapes replaced by a placeholder, so that what stood on either side cannot join."""
     kept: list[str] = []
     fence: str | None = None
     for line in markdown.split("\n"):
-        line = re.sub(r"^(> ?)+", "", line)
-        opening = _FENCE.match(line)
-        if fence is None and opening:
-            fence = opening[1]
+        line = re.sub(r"^(> ?)+", "", line) if block else line
+        if block and fence is None and (opening := _FENCE_OPEN.match(line)):
+            fence = opening[1] or opening[2]
             continue
         if fence is not None:
-            if opening and opening[1][0] == fence[0] and len(opening[1]) >= len(fence):
+            closing = _FENCE_CLOSE.match(line)
+            if closing and closing[1][0] == fence[0] and len(closing[1]) >= len(fence):
                 fence = None
             continue
-        # A placeholder, not nothing: what stood on either side must not join into a tag.
         kept.append(_CODE_SPAN.sub("\x00", _ESCAPED.sub("\x00", line)))
     return "\n".join(kept)
 
 
-_PIECES = st.sampled_from([*"<>@#[]()`~!/\\&*_-=: \nabzAZ019", "everyone", "here", "script", "https://x.y", "```"])
+_PIECES = st.sampled_from(
+    [*"<>@#[]()`~!/\\&*_-=: \nabzAZ019", "everyone", "here", "script", "https://x.y", "```", "~~~"]
+)
 HOSTILE = st.lists(_PIECES, max_size=40).map("".join) | st.text(max_size=80)
 
 
 @given(HOSTILE)
 def test_no_user_text_yields_raw_html_a_mention_or_a_link(text: str) -> None:
-    for rendered in (escape_user_text(text), quoted(text, MAX_BODY)):
-        prose = _prose(rendered)
+    for rendered, prose in (
+        (escape_user_text(text), _prose(escape_user_text(text))),
+        (quoted(text, MAX_BODY), _prose(quoted(text, MAX_BODY))),
+        (inline(text), _prose("x " + inline(text), block=False)),
+    ):
         assert not _RAW_TAG.search(prose), rendered
         assert "[" not in prose, rendered  # no link, image or reference definition can open
         assert not _MENTION.search(rendered), rendered
