@@ -26,6 +26,7 @@ from bot.reachability import RECONNECT_WAIT, api_host, unreachable_reason
 from bot.redaction import RedactingFormatter, url_secrets
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, SolvedChallengeLog
+from bot.services.digest import DigestService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService, ProfileTracks
 from bot.services.privacy import PrivacyService
@@ -81,6 +82,7 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
             pairing,
             retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
         ),
+        digest=DigestService(sessions, topics),
         readme=ReadmeService(sessions, knowledge_base),
     )
 

@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Literal
 
 from bot.config import ConfigurationError, Settings, load_database_settings, load_settings
 
@@ -144,11 +145,24 @@ def _same_database(first: str, second: str) -> bool:
     return (a.host, a.port or 5432, a.database) == (b.host, b.port or 5432, b.database) and a.drivername == b.drivername
 
 
-def _export(guild_id: int | None, output_format: str, output: str | None) -> int:
-    """The challenge document, offline: straight from the database, no Discord connection."""
-    from bot.challenges.export import ExportChallenge, render_csv, render_markdown
+def _export(
+    guild_id: int | None,
+    output_format: Literal["markdown", "csv"],
+    output: str | None,
+    *,
+    topic: str | None = None,
+    status: Literal["open", "solved"] | None = None,
+    since: date | None = None,
+) -> int:
+    """The challenge document, offline: straight from the database, no Discord connection and no size limit.
+
+    The same path as `/challenge export` (`ChallengeService.export_file`), then copied where it is asked for.
+    """
+    import shutil
+
     from bot.db.engine import create_engine, create_session_factory
     from bot.db.search import search_engine_for
+    from bot.errors import NexusError
     from bot.knowledge import load_knowledge_base
     from bot.services.challenges import ChallengeService, SolvedChallengeLog
     from bot.services.topics import TopicService
@@ -156,7 +170,7 @@ def _export(guild_id: int | None, output_format: str, output: str | None) -> int
     offline = load_database_settings()
     knowledge_base = load_knowledge_base(offline.topics_dir)
 
-    async def collect() -> tuple[int | None, list[int], list[ExportChallenge]]:
+    async def write() -> tuple[int | None, list[int], int]:
         engine = create_engine(offline.database_url)
         try:
             sessions = create_session_factory(engine)
@@ -164,27 +178,40 @@ def _export(guild_id: int | None, output_format: str, output: str | None) -> int
             challenges = ChallengeService(sessions, search_engine_for(engine.dialect.name), topics)
             guilds = await challenges.guilds()
             chosen = guild_id if guild_id is not None else (guilds[0] if len(guilds) == 1 else None)
-            items = [item async for item in challenges.export(chosen)] if chosen is not None else []
-            return chosen, guilds, items
+            if chosen is None:
+                return None, guilds, 0
+            async with challenges.export_file(
+                chosen, community=f"server {chosen}", format=output_format, topic=topic, status=status, since=since
+            ) as exported:
+                if output is None:
+                    with exported.path.open("rb") as source:
+                        shutil.copyfileobj(source, sys.stdout.buffer)
+                    sys.stdout.buffer.flush()
+                else:
+                    shutil.copyfile(exported.path, output)
+                return chosen, guilds, exported.challenges
         finally:
             await engine.dispose()
 
-    chosen, guilds, items = asyncio.run(collect())
+    try:
+        chosen, guilds, count = asyncio.run(write())
+    except NexusError as error:
+        print(f"error: {error.user_message}", file=sys.stderr)
+        return 2
     if chosen is None:
         listed = ", ".join(str(guild) for guild in guilds) or "none: nothing is logged yet"
         print(f"error: choose a server with --guild; servers with challenges: {listed}", file=sys.stderr)
         return 2
-    if output_format == "csv":
-        chunks = render_csv(items)
-    else:
-        chunks = render_markdown(items, community=f"server {chosen}", generated_at=datetime.now(UTC))
-    if output is None:
-        sys.stdout.writelines(chunks)
-        return 0
-    with open(output, "w", encoding="utf-8", newline="") as handle:
-        handle.writelines(chunks)
-    print(f"{len(items)} challenges written to {output}", file=sys.stderr)
+    if output is not None:
+        print(f"{count} challenges written to {output}", file=sys.stderr)
     return 0
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a date written YYYY-MM-DD, such as 2024-05-01") from None
 
 
 def _readme(guild_id: int, member_id: int, output: str | None) -> int:
@@ -288,6 +315,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--guild", type=int, help="the server's id (needed when several servers log challenges)")
     export.add_argument("--format", choices=("markdown", "csv"), default="markdown")
     export.add_argument("--output", "-o", help="a file to write (default: standard output)")
+    export.add_argument("--topic", help="only challenges about this topic (its name or slug)")
+    export.add_argument("--status", choices=("open", "solved"), help="only open or only solved challenges")
+    export.add_argument("--since", type=_date, help="only challenges logged on or after this date (YYYY-MM-DD)")
     readme = commands.add_parser("readme", help="write a member's Project Nexus README (offline)")
     readme.add_argument("--guild", type=int, required=True, help="the server's id")
     readme.add_argument("--member", type=int, required=True, help="the member's id")
@@ -303,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "db":
             return _db(args.action, getattr(args, "revision", None))
         if args.command == "export":
-            return _export(args.guild, args.format, args.output)
+            return _export(args.guild, args.format, args.output, topic=args.topic, status=args.status, since=args.since)
         if args.command == "readme":
             return _readme(args.guild, args.member, args.output)
         settings = load_settings()

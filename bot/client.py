@@ -24,6 +24,7 @@ from bot.redaction import redact_url
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
+from bot.services.digest import DigestService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService
@@ -44,6 +45,7 @@ class Services:
     pairing: PairingService
     guild_settings: GuildSettingsService
     privacy: PrivacyService
+    digest: DigestService
     readme: ReadmeService
 
 
@@ -206,12 +208,16 @@ class NexusBot(commands.Bot):
         log.info("ready as %s (%s) in %d servers", user, user.id if user else "?", len(self.guilds))
 
     async def person(self, interaction: discord.Interaction) -> Person:
-        """Who is acting, and whether they moderate here (Manage Messages, or the server's moderator role)."""
+        """Who is acting, and whether they moderate this server: Manage Messages server-wide, or the server's
+        moderator role. The interaction's own permissions are the channel's, overwrites applied: an overwrite
+        granting Manage Messages in one channel moderates that channel, not the server, so they are not used."""
         user = interaction.user
-        moderator = bool(interaction.permissions.manage_messages)
-        if not moderator and interaction.guild_id is not None and isinstance(user, discord.Member):
-            role_id = (await self.services.guild_settings.get(interaction.guild_id)).moderator_role_id
-            moderator = role_id is not None and user.get_role(role_id) is not None
+        moderator = False
+        if interaction.guild is not None and isinstance(user, discord.Member):
+            moderator = user.guild_permissions.manage_messages
+            if not moderator:
+                role_id = (await self.services.guild_settings.get(interaction.guild.id)).moderator_role_id
+                moderator = role_id is not None and user.get_role(role_id) is not None
         return Person(user.id, user.display_name, moderator)
 
     def request_shutdown(self) -> None:

@@ -52,3 +52,30 @@ class TopicNotFoundError(NotFoundError):
 def _inline(text: str) -> str:
     """Text safe inside one pair of backticks."""
     return text.replace("`", "'")
+
+
+def size_text(size: int) -> str:
+    """Bytes as people read an upload limit: "10 MB", "7.5 MB", "2.9 KB" (binary units, as Discord counts)."""
+    value, unit = (size / 1024**2, "MB") if size >= 1024**2 else (size / 1024, "KB")
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+
+
+class ExportBusyError(NexusError):
+    def __init__(self) -> None:
+        super().__init__(
+            "An export is already being prepared for this server. Try again in a minute, when it has been sent."
+        )
+
+
+class ExportTooLargeError(NexusError):
+    """The export would pass the upload limit; `exported` challenges fitted before it did."""
+
+    def __init__(self, limit: int, exported: int) -> None:
+        self.limit = limit
+        self.exported = exported
+        super().__init__(
+            f"The export is larger than this server's upload limit of {size_text(limit)} "
+            f"(the first {exported:,} challenges fill it), so nothing was sent. Narrow it down with the "
+            "options `topic`, `status` or `since`, for example `/challenge export status:solved since:2024-01-01`. "
+            "An administrator can write the whole log with `nexus-bot export`."
+        )

@@ -28,6 +28,19 @@ def only_pinging(*user_ids: int) -> discord.AllowedMentions:
     return discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(id) for id in user_ids])
 
 
+def readable_by_everyone(channel: object) -> bool:
+    """Whether every member of the server can read `channel`: @everyone may view it, and it is not a private
+    thread (a thread has its parent's permissions). The challenge log is server-wide, so nothing from a channel
+    or thread fewer people can read is copied into it. A channel the bot cannot tell about counts as private."""
+    if isinstance(channel, discord.Thread):
+        if channel.type is discord.ChannelType.private_thread:
+            return False
+        channel = channel.parent
+    if not isinstance(channel, discord.abc.GuildChannel):
+        return False
+    return channel.permissions_for(channel.guild.default_role).view_channel
+
+
 T = TypeVar("T")
 DISCORD_RETRIES = 4
 

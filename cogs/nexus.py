@@ -1,4 +1,5 @@
-"""`/nexus about`, `/nexus setup` and `/nexus forget-me`: what is running, this server's settings, and privacy."""
+"""`/nexus about`, `/nexus setup`, `/nexus digest preview` and `/nexus forget-me`: what is running, this server's
+settings, its weekly digest, and privacy."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from discord.ext import commands
 
 import bot as nexus_package
 from bot import replies
+from bot.challenges.digest import WEEKDAYS, next_slot, render_digest
 from bot.client import NexusBot
 from bot.embeds import EmbedField, EmbedSpec
-from bot.errors import InvalidInputError
+from bot.errors import InvalidInputError, PermissionDeniedError
 from bot.interaction_errors import report_interaction_error
 from bot.services.challenges import ANONYMOUS, ERASED_TITLE
-from bot.services.guild_settings import GuildSettingsService
+from bot.services.digest import DigestService
+from bot.services.guild_settings import GuildSettingsService, ServerSettings
 from bot.services.privacy import Footprint, Forgotten, PrivacyService
 from bot.services.readme import MemberChoiceSettings, ReadmeService
 from cogs._shared import to_embed
@@ -226,12 +229,20 @@ def choices_text(choices: MemberChoiceSettings, name: str, *, changed: bool) -> 
 
 class NexusCog(commands.GroupCog, group_name="nexus", group_description="About Nexus and its settings"):
     def __init__(
-        self, bot: NexusBot, guild_settings: GuildSettingsService, privacy: PrivacyService, readme: ReadmeService
+        self,
+        bot: NexusBot,
+        guild_settings: GuildSettingsService,
+        privacy: PrivacyService,
+        digest: DigestService,
+        readme: ReadmeService,
     ) -> None:
         self._bot = bot
         self._guild_settings = guild_settings
         self._privacy = privacy
+        self._digest = digest
         self._readme = readme
+
+    digest = app_commands.Group(name="digest", description="The weekly digest of this server")
 
     @app_commands.command(name="profile", description="Your choices: publishing on the web hub, credit by name")
     @app_commands.describe(
@@ -268,12 +279,18 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         await replies.send(interaction, embed=to_embed(written.preview), file=file, ephemeral=True)
 
     @app_commands.command(
-        name="setup", description="This server's settings: challenge and pairing channels, moderators"
+        name="setup", description="This server's settings: channels, moderators and the weekly digest"
     )
     @app_commands.describe(
         challenge_channel="The channel whose “Challenge:” posts are logged",
         pairing_channel="Where pair threads are opened",
         moderator_role="Members with this role may edit, accept and delete for others",
+        digest_channel="Where the weekly digest is posted",
+        digest_day="The weekday the digest is posted (default Monday)",
+        digest_hour="The hour the digest is posted, 0-23 UTC (default 9)",
+    )
+    @app_commands.choices(
+        digest_day=[app_commands.Choice(name=name, value=number) for number, name in enumerate(WEEKDAYS)]
     )
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
@@ -284,6 +301,9 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         challenge_channel: discord.TextChannel | None = None,
         pairing_channel: discord.TextChannel | None = None,
         moderator_role: discord.Role | None = None,
+        digest_channel: discord.TextChannel | None = None,
+        digest_day: int | None = None,
+        digest_hour: app_commands.Range[int, 0, 23] | None = None,
     ) -> None:
         guild_id = interaction.guild_id or 0
         changes: dict[str, int] = {}
@@ -293,8 +313,14 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
             changes["pairing_channel_id"] = pairing_channel.id
         if moderator_role is not None:
             changes["moderator_role_id"] = moderator_role.id
+        if digest_channel is not None:
+            changes["digest_channel_id"] = digest_channel.id
+        if digest_day is not None:
+            changes["digest_day"] = digest_day
+        if digest_hour is not None:
+            changes["digest_hour"] = digest_hour
         settings = (
-            await self._guild_settings.update(guild_id, **changes)
+            await self._guild_settings.update(guild_id, **changes, now=self._digest.now())
             if changes
             else await self._guild_settings.get(guild_id)
         )
@@ -305,11 +331,41 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
             f"Pairing channel: {f'<#{settings.pairing_channel_id}>' if settings.pairing_channel_id else 'none'}",
             f"Moderator role: {f'<@&{settings.moderator_role_id}>' if settings.moderator_role_id else 'none'}",
         ]
+        lines.append(self._digest_line(settings))
         if settings.challenge_channel_ids and not self._bot.reads_messages:
             lines.append(
                 "In-channel posts are not read yet: restart Nexus (with the Message Content intent on) to start."
             )
         await replies.send(interaction, "\n".join(lines), ephemeral=True)
+
+    def _digest_line(self, settings: ServerSettings) -> str:
+        schedule = self._digest.schedule(settings.digest_day, settings.digest_hour)
+        if settings.digest_channel_id is None:
+            return (
+                f"Weekly digest: off (it would go out {schedule.describe()}); choose a `digest_channel` to turn it on."
+            )
+        first = int(next_slot(schedule, self._digest.now()).timestamp())
+        return (
+            f"Weekly digest: in <#{settings.digest_channel_id}> {schedule.describe()} "
+            f"(Nexus has no server timezone setting, so the hour is UTC); next one <t:{first}:F>."
+        )
+
+    @digest.command(name="preview", description="Moderators: this week's digest so far, shown only to you")
+    @app_commands.guild_only()
+    async def digest_preview(self, interaction: discord.Interaction) -> None:
+        person = await self._bot.person(interaction)
+        if not person.is_moderator:
+            raise PermissionDeniedError(
+                "Only moderators (Manage Messages, or the server's moderator role) can preview the digest. "
+                "It is posted every week in the digest channel for everyone."
+            )
+        guild_id = interaction.guild_id or 0
+        settings = await self._guild_settings.get(guild_id)
+        schedule = self._digest.schedule(settings.digest_day, settings.digest_hour)
+        data = await self._digest.preview(guild_id, self._digest.now())
+        note = self._digest_line(settings)
+        embed = to_embed(render_digest(data, schedule, preview=True))
+        await replies.send(interaction, note, embed=embed, ephemeral=True)
 
     @app_commands.command(name="about", description="Version, uptime, gateway latency and counts")
     async def about(self, interaction: discord.Interaction) -> None:
@@ -402,4 +458,6 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
 async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, NexusBot):
         raise TypeError("the nexus extension needs a NexusBot")
-    await bot.add_cog(NexusCog(bot, bot.services.guild_settings, bot.services.privacy, bot.services.readme))
+    await bot.add_cog(
+        NexusCog(bot, bot.services.guild_settings, bot.services.privacy, bot.services.digest, bot.services.readme)
+    )

@@ -1,7 +1,9 @@
-"""The "Challenges & Solutions" document, as Markdown grouped by topic or as CSV. Pure: no I/O.
+"""The "Challenges & Solutions" document, as Markdown grouped by topic or as CSV. Pure: it opens nothing.
 
-Both renderers stream chunks (one per challenge) so that a caller can write a large export straight to a
-file; the challenges themselves are held once, because grouping by topic needs all of them.
+`MarkdownExport` and `CsvExport` write into binary streams the caller opens (a file, or memory), a batch of
+challenges at a time, and hold no challenge once it is written: memory stays bounded however long the log.
+Each challenge appears once in the Markdown, under its first topic; its other topics' sections point to it.
+With a `limit`, writing stops (`ExportTooLarge`) as soon as the document would pass that many bytes.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import BinaryIO
 
 GENERAL_TOPIC = "General"
 CSV_HEADER = (
@@ -188,7 +191,7 @@ def _ordered_solutions(challenge: ExportChallenge) -> list[ExportSolution]:
     return sorted(challenge.solutions, key=lambda solution: not solution.accepted)  # stable: accepted first
 
 
-def _render_challenge(challenge: ExportChallenge) -> str:
+def _render_challenge(challenge: ExportChallenge, others: Iterable[str] = ()) -> str:
     # A trailing run of `#` would be read as the heading's closing sequence and vanish.
     title = re.sub(r"#+$", lambda match: "\\#" * len(match[0]), _one_line(challenge.title)) or "(untitled)"
     solutions = _ordered_solutions(challenge)
@@ -203,6 +206,7 @@ def _render_challenge(challenge: ExportChallenge) -> str:
     parts = [
         f"### #{challenge.id} {title}\n\n",
         " · ".join(status) + "\n\n",
+        _section("Also about", ", ".join(others)),
         _section("Challenge", challenge.details),
         _section("Tried", challenge.tried),
     ]
@@ -217,58 +221,185 @@ def _topics(challenge: ExportChallenge) -> list[str]:
     return list(dict.fromkeys(" ".join(topic.split()) for topic in challenge.topics if topic.strip()))
 
 
-def _group_by_topic(challenges: Sequence[ExportChallenge]) -> list[tuple[str, list[ExportChallenge]]]:
-    """Topics alphabetically, then General (challenges without a topic); oldest challenge first in each."""
-    groups: defaultdict[str, list[ExportChallenge]] = defaultdict(list)
-    general: list[ExportChallenge] = []
-    for challenge in challenges:
-        topics = _topics(challenge)
-        for topic in topics:
-            groups[topic].append(challenge)
-        if not topics:
-            general.append(challenge)
-    ordered = [(topic, groups[topic]) for topic in sorted(groups, key=lambda topic: (topic.casefold(), topic))]
-    if general:
-        ordered.append((GENERAL_TOPIC, general))
-    for _, members in ordered:
-        members.sort(key=lambda challenge: (_utc(challenge.created_at), challenge.id))
-    return ordered
+class ExportTooLarge(Exception):
+    """The document would pass `limit` bytes; `exported` challenges fitted before it did."""
+
+    def __init__(self, limit: int, exported: int) -> None:
+        super().__init__(f"the export passes {limit} bytes after {exported} challenges")
+        self.limit = limit
+        self.exported = exported
 
 
-def render_markdown(challenges: Iterable[ExportChallenge], *, community: str, generated_at: datetime) -> Iterator[str]:
-    """The Markdown document, in chunks: title, contents, then one `##` section per topic."""
-    items = list(challenges)
-    stamp = _utc(generated_at).strftime("%Y-%m-%d %H:%M")
-    yield "# Challenges & Solutions\n\n"
-    yield f"Challenges logged by {_one_line(community) or 'this community'}, generated {stamp} UTC.\n\n"
-    if not items:
-        yield "No challenges have been logged yet.\n"
-        return
-    solved = sum(1 for challenge in items if challenge.status == "solved")
-    yield f"{len(items)} {'challenge' if len(items) == 1 else 'challenges'}, {solved} solved.\n\n"
-    groups = _group_by_topic(items)
-    used = {"challenges--solutions", "contents"}
-    anchors = [_anchor(_one_line(topic), used) for topic, _ in groups]
-    toc = (
-        f"- [{_one_line(topic).replace('[', '(').replace(']', ')')}](#{anchor}) ({len(members)})\n"
-        for (topic, members), anchor in zip(groups, anchors, strict=True)
+def describe_scope(*, topic: str | None = None, status: str | None = None, since: date | None = None) -> str:
+    """One sentence for the document's head saying which challenges a filtered export holds ("" for all)."""
+    if topic is None and status is None and since is None:
+        return ""
+    text = f"Only {status} challenges" if status else "Only challenges"
+    if topic:
+        text += f" about {_one_line(topic)}" + ("," if since else "")
+    if since:
+        text += f" logged since {since.isoformat()}"
+    return text + "."
+
+
+class _Ranges:
+    """Where a topic's entries lie in a scratch stream: (offset, length) pairs in one compact array."""
+
+    __slots__ = ("count", "spans")
+
+    def __init__(self) -> None:
+        self.spans = array("q")
+        self.count = 0
+
+    def add(self, offset: int, length: int) -> None:
+        self.spans.append(offset)
+        self.spans.append(length)
+        self.count += 1
+
+    def size(self) -> int:
+        return sum(self.spans[1::2])
+
+
+class MarkdownExport:
+    """The Markdown document: title, scope, contents, then one `##` section per topic, General last.
+
+    Entries are rendered into one scratch stream and the pointers to them ("- #3 Title (under Topic)") into
+    another, as they come; only their offsets are kept, per topic. `finish` then copies them into `out`
+    section by section. Each challenge is listed under its first topic (or `lead_topic`, when it has it),
+    in the order given; its other topics' sections list it after their own entries.
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        community: str,
+        generated_at: datetime,
+        limit: int | None = None,
+        lead_topic: str | None = None,
+        scope: str = "",
+        scratch: Callable[[], BinaryIO] = io.BytesIO,
+    ) -> None:
+        self.out = out
+        self._community = community
+        self._generated_at = generated_at
+        self._limit = limit
+        self._lead = " ".join(lead_topic.split()) if lead_topic else None
+        self._scope = scope
+        self._entries = scratch()
+        self._pointers = scratch()
+        self._placed: dict[str, _Ranges] = {}  # topic → its own entries in `_entries`
+        self._pointed: dict[str, _Ranges] = {}  # topic → pointers in `_pointers` to entries placed elsewhere
+        self._general = _Ranges()
+        self._count = self._solved = self._size = 0
+
+    def write(self, challenges: Iterable[ExportChallenge]) -> int:
+        """`add` every challenge, then `finish`: the document's size in bytes."""
+        self.add(challenges)
+        return self.finish()
+
+    def add(self, challenges: Iterable[ExportChallenge]) -> None:
+        for challenge in challenges:
+            topics = _topics(challenge)
+            home = self._lead if self._lead in topics else (topics[0] if topics else None)
+            entry = _render_challenge(challenge, [topic for topic in topics if topic != home]).encode()
+            ranges = self._general if home is None else self._placed.setdefault(home, _Ranges())
+            ranges.add(self._entries.tell(), len(entry))
+            self._entries.write(entry)
+            added = len(entry)
+            for topic in topics:
+                if topic != home:
+                    pointer = self._pointer(challenge, home or GENERAL_TOPIC).encode()
+                    self._pointed.setdefault(topic, _Ranges()).add(self._pointers.tell(), len(pointer))
+                    self._pointers.write(pointer)
+                    added += len(pointer)
+            if self._limit is not None and self._size + added > self._limit:
+                raise ExportTooLarge(self._limit, self._count)
+            self._size += added
+            self._count += 1
+            self._solved += challenge.status == "solved"
+
+    @staticmethod
+    def _pointer(challenge: ExportChallenge, home: str) -> str:
+        return f"- #{challenge.id} {_one_line(challenge.title) or '(untitled)'} (under {_one_line(home)})\n"
+
+    def _sections(self) -> list[tuple[str, _Ranges, _Ranges | None]]:
+        """Topics alphabetically, then General (challenges without a topic)."""
+        names = sorted({*self._placed, *self._pointed}, key=lambda topic: (topic.casefold(), topic))
+        empty = _Ranges()
+        sections = [(name, self._placed.get(name, empty), self._pointed.get(name)) for name in names]
+        if self._general.count:
+            sections.append((GENERAL_TOPIC, self._general, None))
+        return sections
+
+    def _plan(self) -> Iterator[bytes | tuple[BinaryIO, _Ranges]]:
+        stamp = _utc(self._generated_at).strftime("%Y-%m-%d %H:%M")
+        head = "# Challenges & Solutions\n\n"
+        head += f"Challenges logged by {_one_line(self._community) or 'this community'}, generated {stamp} UTC.\n\n"
+        if self._scope:
+            head += f"{self._scope}\n\n"
+        if not self._count:
+            yield (head + (f"No challenge matches: {self._scope}\n" if self._scope else NOTHING_LOGGED)).encode()
+            return
+        head += f"{self._count} {'challenge' if self._count == 1 else 'challenges'}, {self._solved} solved. "
+        head += "Each challenge is listed once, under its first topic; its other topics point to it.\n\n"
+        sections = self._sections()
+        used = {"challenges--solutions", "contents"}
+        anchors = [_anchor(_one_line(topic), used) for topic, _, _ in sections]
+        toc = "".join(
+            f"- [{_one_line(topic).replace('[', '(').replace(']', ')')}](#{anchor}) "
+            f"({placed.count + (pointed.count if pointed else 0)})\n"
+            for (topic, placed, pointed), anchor in zip(sections, anchors, strict=True)
+        )
+        yield (head + "## Contents\n\n" + toc + "\n").encode()
+        for topic, placed, pointed in sections:
+            yield f"## {_one_line(topic)}\n\n".encode()
+            yield self._entries, placed
+            if pointed:
+                yield f"Also about {_one_line(topic)}, listed under another topic:\n\n".encode()
+                yield self._pointers, pointed
+                yield b"\n"
+
+    def finish(self) -> int:
+        """Write the document into `out`; its size in bytes. Nothing is written when it would pass the limit."""
+        plan = list(self._plan())
+        size = sum(len(part) if isinstance(part, bytes) else part[1].size() for part in plan)
+        if self._limit is not None and size > self._limit:
+            raise ExportTooLarge(self._limit, self._count)
+        for part in plan:
+            if isinstance(part, bytes):
+                self.out.write(part)
+                continue
+            source, ranges = part
+            spans = ranges.spans
+            for index in range(0, len(spans), 2):
+                source.seek(spans[index])
+                self.out.write(source.read(spans[index + 1]))
+        self.out.flush()
+        return size
+
+
+NOTHING_LOGGED = "No challenges have been logged yet.\n"
+
+
+def render_markdown(
+    challenges: Iterable[ExportChallenge],
+    *,
+    community: str,
+    generated_at: datetime,
+    lead_topic: str | None = None,
+    scope: str = "",
+) -> Iterator[str]:
+    """The Markdown document in memory, in chunks (for small documents; large ones go through `MarkdownExport`)."""
+    out = io.BytesIO()
+    MarkdownExport(out, community=community, generated_at=generated_at, lead_topic=lead_topic, scope=scope).write(
+        challenges
     )
-    yield "## Contents\n\n" + "".join(toc) + "\n"
-    # A challenge with several topics is rendered once and kept only until its last section is out.
-    pending: dict[int, tuple[str, int]] = {}
-    for topic, members in groups:
-        yield f"## {_one_line(topic)}\n\n"
-        for challenge in members:
-            key = id(challenge)
-            if key in pending:
-                entry, left = pending.pop(key)
-                if left > 1:
-                    pending[key] = (entry, left - 1)
-            else:
-                entry = _render_challenge(challenge)
-                if len(challenge.topics) > 1 and (sections := len(_topics(challenge))) > 1:
-                    pending[key] = (entry, sections - 1)
-            yield entry
+    text = out.getvalue().decode()
+    # Chunks at entry boundaries, as a caller writing them one by one would see them.
+    for index, chunk in enumerate(re.split(r"(?=^#{1,3} )", text, flags=re.MULTILINE)):
+        if chunk or index == 0:
+            yield chunk
 
 
 # --- CSV -----------------------------------------------------------------------------------------------
@@ -298,6 +429,42 @@ def _csv_row(challenge: ExportChallenge) -> tuple[object, ...]:
         _cell(accepted.body if accepted else ""),
         _cell(others),
     )
+
+
+class CsvExport:
+    """The CSV export written into `out` (UTF-8, RFC 4180 `\\r\\n` rows), one row per challenge as it comes."""
+
+    def __init__(self, out: BinaryIO, *, limit: int | None = None) -> None:
+        self.out = out
+        self._limit = limit
+        self._count = self._size = 0
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+        self._writer.writerow(CSV_HEADER)
+        self._flush()
+
+    def _flush(self) -> None:
+        chunk = self._buffer.getvalue().encode()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        if self._limit is not None and self._size + len(chunk) > self._limit:
+            raise ExportTooLarge(self._limit, self._count)
+        self.out.write(chunk)
+        self._size += len(chunk)
+
+    def write(self, challenges: Iterable[ExportChallenge]) -> int:
+        self.add(challenges)
+        return self.finish()
+
+    def add(self, challenges: Iterable[ExportChallenge]) -> None:
+        for challenge in challenges:
+            self._writer.writerow(_csv_row(challenge))
+            self._flush()
+            self._count += 1
+
+    def finish(self) -> int:
+        self.out.flush()
+        return self._size
 
 
 def render_csv(challenges: Iterable[ExportChallenge]) -> Iterator[str]:

@@ -31,6 +31,34 @@ class GuildSettings(Base):
     pairing_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     moderator_role_id: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The weekly digest: where, which weekday (0 = Monday) and hour (UTC); none without a channel.
+    digest_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    digest_day: Mapped[int | None] = mapped_column(Integer)
+    digest_hour: Mapped[int | None] = mapped_column(Integer)
+    # When the schedule was last set: a week whose moment came before it is not posted (no surprise post at setup).
+    digest_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("digest_day IS NULL OR digest_day BETWEEN 0 AND 6", name="digest_day_range"),
+        CheckConstraint("digest_hour IS NULL OR digest_hour BETWEEN 0 AND 23", name="digest_hour_range"),
+    )
+
+
+class DigestPost(Base):
+    """A server's weekly digest, claimed before it is sent: one row per server and ISO week is what makes it go
+    out at most once. `claimed` until Discord took it (`sent`) or the channel refused the bot (`skipped`); a claim
+    whose sender died is taken over after a lease, and the resend carries the same nonce."""
+
+    __tablename__ = "digest_posts"
+    __table_args__ = (CheckConstraint("state IN ('claimed', 'sent', 'skipped')", name="state_is_known"),)
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    week: Mapped[str] = mapped_column(String(10), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(10), default="claimed")
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Challenge(Base):

@@ -291,14 +291,13 @@ class ChallengeRepository:
         )
         return list(rows)
 
-    async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> tuple[int, list[Challenge]]:
+    async def solved_for_topic(self, guild_id: int, slug: str, limit: int) -> tuple[int, list[Challenge]]:
         conditions = [
+            Challenge.guild_id == guild_id,
             _LIVE,
             Challenge.status == "solved",
             Challenge.id.in_(select(ChallengeTopic.challenge_id).where(ChallengeTopic.slug == slug)),
         ]
-        if guild_id is not None:
-            conditions.append(Challenge.guild_id == guild_id)
         count = await self._session.scalar(select(func.count()).select_from(Challenge).where(*conditions)) or 0
         rows = await self._session.scalars(
             select(Challenge).where(*conditions).order_by(Challenge.solved_at.desc(), Challenge.id.desc()).limit(limit)
@@ -311,12 +310,16 @@ class ChallengeRepository:
             Solution.accepted.is_(True),
             Solution.deleted_at.is_(None),
             Solution.author_id.is_not(None),
+            # Only live challenges, and nobody scores by accepting their own answer to their own challenge.
+            _LIVE,
+            Solution.author_id.is_distinct_from(Challenge.author_id),
         ]
         if since is not None:
             conditions.append(Solution.accepted_at >= since)
         count = func.count(Solution.id).label("accepted")
         rows = await self._session.execute(
             select(Solution.author_id, func.max(Solution.author_name), count)
+            .join(Challenge, Challenge.id == Solution.challenge_id)
             .where(*conditions)
             .group_by(Solution.author_id)
             .order_by(count.desc(), func.min(Solution.accepted_at).asc())
@@ -403,9 +406,19 @@ class ChallengeRepository:
         return list(rows)
 
     async def export_batch(
-        self, guild_id: int, after_id: int, limit: int
+        self,
+        guild_id: int,
+        after_id: int,
+        limit: int,
+        *,
+        status: str | None = None,
+        topic: str | None = None,
+        since: datetime | None = None,
     ) -> tuple[list[Any], dict[int, list[str]], dict[int, list[Any]]]:
         """Plain rows, not ORM objects: an export reads every challenge, and objects cost ten times more."""
+        conditions = self._page_conditions(guild_id, status, topic, None)
+        if since is not None:
+            conditions.append(Challenge.created_at >= since)
         challenges = list(
             await self._session.execute(
                 select(
@@ -418,15 +431,17 @@ class ChallengeRepository:
                     Challenge.status,
                     Challenge.created_at,
                 )
-                .where(Challenge.guild_id == guild_id, _LIVE, Challenge.id > after_id)
+                .where(*conditions, Challenge.id > after_id)
                 .order_by(Challenge.id)
                 .limit(limit)
             )
         )
-        ids = [row.id for row in challenges]
         topics: dict[int, list[str]] = {}
         solutions: dict[int, list[Any]] = {}
-        if ids:
+        if challenges:
+            # The batch again as a subquery (its id range and conditions) rather than a list of its ids: a list of
+            # a thousand parameters costs more to build and bind, in the event loop, than the query itself.
+            ids = select(Challenge.id).where(*conditions, Challenge.id > after_id, Challenge.id <= challenges[-1].id)
             for challenge_id, slug in await self._session.execute(
                 select(ChallengeTopic.challenge_id, ChallengeTopic.slug)
                 .where(ChallengeTopic.challenge_id.in_(ids))

@@ -12,6 +12,7 @@ from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
+from itertools import islice
 
 from rapidfuzz import fuzz, process
 
@@ -26,6 +27,11 @@ FUZZY_CUTOFF = 62.0
 TYPO_CUTOFF = 80.0
 TYPO_CUTOFF_WORDS = 88.0  # several words hold more letters to be close by chance ("generics typescript")
 TYPO_MARGIN = 8.0
+# A name that fits more cards than this is a question, whatever the tie-breaks would say (and they
+# stay cheap: a keystroke's budget is well under a millisecond at 5,000 cards).
+_TIE_BREAK_LIMIT = 64
+# The closest names scored for a typo: enough to hold the two best cards' (a card has a dozen names at most).
+_FUZZY_NAMES = 24
 # A query word of one or two letters is no word of a name ("js" aside, which is an alias's whole word).
 _MIN_PREFIX = 3
 _NOT_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
@@ -33,12 +39,8 @@ _WORD = re.compile(r"[a-z0-9+#]+")
 
 
 def _singular(word: str) -> str:
+    """Plurals as singulars ("rest apis" and "REST API" meet)."""
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
-def _words(text: str) -> list[str]:
-    """The words of a normalised name, plurals as singulars ("rest apis" and "REST API" meet)."""
-    return [_singular(word) for word in _WORD.findall(text)]
 
 
 def compact(text: str) -> str:
@@ -92,8 +94,10 @@ class TopicIndex:
         self._by_first: dict[str, list[str]] = {}
         self._by_second: dict[str, list[str]] = {}
         self._by_second_and_length: dict[tuple[str, int], list[str]] = {}
+        self._by_first_and_length: dict[tuple[str, int], list[str]] = {}
         for key in owner:
             self._by_first.setdefault(key[0], []).append(key)
+            self._by_first_and_length.setdefault((key[0], len(key)), []).append(key)
             if len(key) > 1:
                 self._by_second.setdefault(key[1], []).append(key)
                 self._by_second_and_length.setdefault((key[1], len(key)), []).append(key)
@@ -106,6 +110,7 @@ class TopicIndex:
         self._compact_owner = {key: slug for key, slug in compacts.items() if slug is not None and key}
         # Whole words of each card's title, and of all its names, for a name typed in part.
         self._title_words = _WordIndex((card.slug, (card.title,)) for card in cards)
+        self._title_tokens = {card.slug: tuple(_WORD.findall(normalise(card.title))) for card in cards}
         self._name_words = _WordIndex((card.slug, (card.title, card.slug, *card.aliases)) for card in cards)
 
     @staticmethod
@@ -132,8 +137,9 @@ class TopicIndex:
         In order, the first step that finds anything decides: the exact name (case, spacing and
         punctuation aside); the words of one card's title, then of its names; the same as word
         prefixes; the start of a name; a typo close to one name only; the card naming more of
-        the words than any other. Between several cards, the one whose title starts with the name wins, then the
-        one of the `prefer`red categories (the learner's track).
+        the words than any other. Between a few cards (`_decide`), a title the name starts and
+        mostly covers wins, then the words as typed, then the `prefer`red categories (the
+        learner's track), then a title the name starts; more than a few is always a question.
         """
         text = normalise(name)
         if not text:
@@ -144,12 +150,20 @@ class TopicIndex:
         typed = _WORD.findall(text)
         found = self._by_words(typed)
         if not found:
-            found = {self._owner[self._keys[position]] for position in _prefixed(self._keys, text)}
+            starting = list(islice(_prefixed(self._keys, text), _TIE_BREAK_LIMIT + 1))
+            found = {self._owner[self._keys[position]] for position in starting}
+            if len(starting) > _TIE_BREAK_LIMIT:  # names cut short: a question, never a tie-break
+                return Lookup(None, self._ranked(text, found, limit))
         if found:
             return self._decide(text, typed, found, limit, prefer)
         scores: dict[str, float] = {}
         for key, score, _ in process.extract(
-            text, self._fuzzy_candidates(text), scorer=fuzz.ratio, processor=None, limit=None, score_cutoff=FUZZY_CUTOFF
+            text,
+            self._typo_candidates(text),
+            scorer=fuzz.ratio,
+            processor=None,
+            limit=_FUZZY_NAMES,
+            score_cutoff=FUZZY_CUTOFF,
         ):
             owner_slug = self._owner[key]
             scores[owner_slug] = max(score, scores.get(owner_slug, 0.0))
@@ -197,13 +211,15 @@ class TopicIndex:
     def _decide(
         self, text: str, typed: Sequence[str], slugs: set[str], limit: int, prefer: Collection[Category]
     ) -> Lookup:
-        words = [_singular(word) for word in typed]
         if len(slugs) == 1:
             return Lookup(self._cards[next(iter(slugs))])
+        if len(slugs) > _TIE_BREAK_LIMIT:
+            return Lookup(None, self._ranked(text, slugs, limit))
+        words = [_singular(word) for word in typed]
         # A title that starts with the name: "rest api" is REST API Design, "graphq" GraphQL (one word, as
         # typed), "caching" Caching Strategies. It wins outright when the name is half the title or more;
         # otherwise ("keys" of Keys and Constraints) the learner's track decides first.
-        titles = {slug: _words(normalise(self._cards[slug].title)) for slug in slugs}
+        titles = {slug: [_singular(word) for word in self._title_tokens[slug]] for slug in slugs}
         starting = [slug for slug in slugs if _starts_with(titles[slug], words)]
         title_words = {slug: len(titles[slug]) for slug in starting}
         strong = [slug for slug in starting if 2 * len(words) >= title_words[slug]]
@@ -212,7 +228,7 @@ class TopicIndex:
         if len(strong) == 1:
             return Lookup(self._cards[strong[0]])
         # "models" is Django Models, not the box model: the words as typed beat their singulars.
-        as_typed = [slug for slug in slugs if set(typed) <= set(_WORD.findall(normalise(self._cards[slug].title)))]
+        as_typed = [slug for slug in slugs if set(typed) <= set(self._title_tokens[slug])]
         if len(as_typed) == 1:
             return Lookup(self._cards[as_typed[0]])
         preferred = [slug for slug in slugs if self._cards[slug].category in prefer]
@@ -225,8 +241,9 @@ class TopicIndex:
     def _ranked(self, text: str, slugs: Collection[str], limit: int) -> tuple[TopicCard, ...]:
         """The ambiguous cards in autocomplete's order (then alphabetical), for "did you mean"."""
         order = [card.slug for card in self.search(text, limit=min(len(slugs), 50) + limit) if card.slug in slugs]
-        rest = (slug for slug in slugs if slug not in order)
-        order += heapq.nsmallest(limit, rest, key=lambda slug: self._cards[slug].title.lower())
+        if len(order) < limit:
+            rest = (card.slug for card in self._alphabetical if card.slug in slugs and card.slug not in order)
+            order += islice(rest, limit - len(order))
         return tuple(self._cards[slug] for slug in order[:limit])
 
     def search(
@@ -277,6 +294,17 @@ class TopicIndex:
             candidates += self._by_first.get(text[1], [])
             for length in (len(text) - 1, len(text), len(text) + 1):
                 candidates += self._by_second_and_length.get((text[1], length), [])
+        return candidates
+
+    def _typo_candidates(self, text: str) -> list[str]:
+        """`_fuzzy_candidates` of a length a typo can have: a ratio of TYPO_CUTOFF needs the shorter
+        name at least two thirds of the longer, which keeps the pass small at thousands of cards."""
+        letters = {text[0], text[1]} if len(text) > 1 else {text[0]}
+        candidates: list[str] = []
+        for length in range(-(-2 * len(text) // 3), len(text) * 3 // 2 + 1):
+            for letter in letters:
+                candidates += self._by_first_and_length.get((letter, length), [])
+                candidates += self._by_second_and_length.get((letter, length), [])
         return candidates
 
     def _cards_for(self, slugs: dict[str, None]) -> list[TopicCard]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from bot import limits
 from bot.embeds import EmbedField, EmbedSpec, shorten
 from bot.knowledge.cards import Category, TopicCard
+from bot.usertext import user_text
 
 CATEGORY_COLOURS: Mapping[Category, int] = {
     Category.PYTHON: 0x3776AB,
@@ -50,7 +51,8 @@ def _solved_field(solved: SolvedChallenges, budget: int) -> EmbedField | None:
     if solved.count <= 0 or room < 40:
         return None
     lines = [f"**{solved.count}** solved in this community. Open one with `/challenge show`:"]
-    lines += [f"`#{item.id}` {shorten(item.title, 120)}" for item in solved.top]
+    # The titles are members' words on the bot's card: shown as written, never as links or formatting.
+    lines += [f"`#{item.id}` {shorten(user_text(item.title, one_line=True), 120)}" for item in solved.top]
     return EmbedField(SOLVED_FIELD_NAME, shorten("\n".join(lines), room))
 
 

@@ -8,23 +8,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.challenges.errortext import error_signatures
-from bot.challenges.export import ExportChallenge, ExportSolution
+from bot.challenges.export import (
+    CsvExport,
+    ExportChallenge,
+    ExportSolution,
+    ExportTooLarge,
+    MarkdownExport,
+    describe_scope,
+)
 from bot.challenges.inference import TopicMatcher
 from bot.challenges.parsing import (
     MAX_DETAILS,
@@ -40,10 +51,18 @@ from bot.db.models import Challenge, ChallengeTopic, Solution
 from bot.db.privacy_repository import Placeholders, PrivacyRepository
 from bot.db.repositories import ChallengeRepository, LoggedSource
 from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine, FoundChallenge
-from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, RateLimitedError
+from bot.errors import (
+    ExportBusyError,
+    ExportTooLargeError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 from bot.knowledge.render import SolvedChallengeRef, SolvedChallenges
 from bot.ratelimit import SlidingWindowLimiter
 from bot.services.topics import TopicService
+from bot.usertext import user_text
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +97,45 @@ FORGOTTEN_SOURCE = (
 NEW_CHALLENGES_PER_HOUR = 10
 Period = Literal["week", "month", "all"]
 Sort = Literal["newest", "oldest"]
+Status = Literal["open", "solved"]
+ExportFormat = Literal["markdown", "csv"]
+# Challenges read from the database at a time for an export: each batch is rendered in a worker thread, so the
+# event loop only ever holds the rows of one batch, and only for as long as the driver takes to hand them over.
+EXPORT_BATCH = 500
+
+
+# The export's worker thread renders this many challenges, then pauses this long. A thread running Python keeps
+# the GIL until the event loop has waited a whole switch interval (5 ms) for it, at every turn of the loop; the
+# pause hands it over at once instead. It costs the export a few per cent.
+RENDER_SLICE = 20
+RENDER_PAUSE = 0.0001
+
+
+def _render(writer: MarkdownExport | CsvExport, items: Iterator[ExportChallenge]) -> None:
+    while chunk := list(itertools.islice(items, RENDER_SLICE)):
+        writer.add(chunk)
+        time.sleep(RENDER_PAUSE)
+
+
+def parse_since(text: str) -> date:
+    """The `since` option of an export: a date as YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        shown = text.strip()[:40].replace("`", "'")
+        raise InvalidInputError(
+            f"`since` takes a date written YYYY-MM-DD, such as 2024-05-01; `{shown}` is not one."
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedFile:
+    """An export written to a temporary file, there until the `export_file` block that made it ends."""
+
+    path: Path
+    filename: str  # the name to give the file when it is sent
+    challenges: int
+    size: int  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +181,7 @@ class Logged:
     created: bool
     solution: SolutionView | None = None
     similar: tuple[SimilarChallenge, ...] = ()
+    restored: bool = False  # the source was logged before, deleted, and a moderator logged it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,16 +416,10 @@ def found_view(found: FoundChallenge) -> ChallengeView:
     return ChallengeView(*(getattr(found, field.name) for field in fields(FoundChallenge)))
 
 
-def _escape_markdown(text: str) -> str:
-    for character in "\\*_~`|>#[]()":
-        text = text.replace(character, "\\" + character)
-    return text
-
-
 def render_snippet(raw: str) -> str:
-    """The engine's snippet with user text escaped and the matched words in bold, on one line."""
-    flat = " ".join(raw.split())
-    return _escape_markdown(flat).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
+    """The engine's snippet with user text shown as written (`user_text`) and the matched words in bold, on one
+    line."""
+    return user_text(raw, one_line=True).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
 
 
 def _required(text: str, what: str, limit: int) -> str:
@@ -671,28 +724,29 @@ class SolvedChallengeLog:
     """The solved challenges per topic that `/topic` cards show (a `SolvedChallengeSource`).
 
     Cards are read far more often than challenges are solved: answers are kept in memory per
-    server and forgotten whenever the challenge service changes that server's log.
+    server and forgotten whenever the challenge service changes that server's log. A server's log
+    is its own: outside a server (a DM) a card shows no solved challenges at all.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._cache: dict[tuple[int | None, str, int], SolvedChallenges] = {}
+        self._cache: dict[int, dict[tuple[str, int], SolvedChallenges]] = {}
 
     async def solved_for_topic(self, guild_id: int | None, slug: str, limit: int) -> SolvedChallenges:
-        key = (guild_id, slug, limit)
-        cached = self._cache.get(key)
+        if guild_id is None:
+            return SolvedChallenges()
+        cached = self._cache.get(guild_id, {}).get((slug, limit))
         if cached is not None:
             return cached
         async with self._sessions() as session:
             count, rows = await ChallengeRepository(session).solved_for_topic(guild_id, slug, limit)
         answer = SolvedChallenges(count, tuple(SolvedChallengeRef(row.id, row.title) for row in rows))
-        self._cache[key] = answer
+        self._cache.setdefault(guild_id, {})[(slug, limit)] = answer
         return answer
 
     def forget(self, guild_id: int) -> None:
-        """Drop what is cached for a server (and the all-servers answers) after its log changed."""
-        for key in [key for key in self._cache if key[0] in (guild_id, None)]:
-            del self._cache[key]
+        """Drop what is cached for a server after its log changed."""
+        self._cache.pop(guild_id, None)
 
 
 class ChallengeService:
@@ -727,6 +781,8 @@ class ChallengeService:
         self._pool_broken = False
         # Channels whose cursor stays before a batch that could not be written (see `_hold_cursors`).
         self._held_cursors: dict[int, int] = {}
+        # Servers with an export being prepared or sent: one at a time each (an export reads the whole log).
+        self._exporting: set[int] = set()
 
     def _changed(self, guild_id: int) -> None:
         """A write may have changed what is solved in this server: `/topic` cards must not go stale."""
@@ -806,12 +862,16 @@ class ChallengeService:
         solution: str | None = None,
         source_message_id: int | None = None,
         suggest_similar: bool = True,
+        logged_by: Person | None = None,
     ) -> Logged:
         """Log a challenge (and the solution given with it); a source message is logged only once.
 
-        `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
+        `logged_by` is who logs it when that is not its author (a moderator's "Log as challenge" on someone
+        else's message): the hourly cap is theirs, and a source whose entry was deleted is restored only for a
+        moderator. `suggest_similar=False` leaves the suggestions to the caller (`similar_solved`), so that a
         writer that serialises logging does not hold others back while it searches.
         """
+        actor = logged_by or author
         challenge = self._new_challenge(
             guild_id=guild_id,
             channel_id=channel_id,
@@ -825,19 +885,27 @@ class ChallengeService:
         body = _optional(solution, "solution", MAX_SOLUTION)
         if body is not None:
             self._new_solution(challenge, author, body, source_message_id)  # joins challenge.solutions
-        self._within_hourly_cap(guild_id, author)
+        self._within_hourly_cap(guild_id, actor)
+        earlier: Logged | None = None
         try:
             async with self._sessions.begin() as session:
                 repository = ChallengeRepository(session)
-                if source_message_id is not None:
-                    existing = await repository.by_source(source_message_id)
-                    if existing is not None:
-                        return Logged(challenge_view(existing), created=False)
-                    if await PrivacyRepository(session).forgotten([source_message_id]):
+                existing = await repository.by_source(source_message_id) if source_message_id is not None else None
+                if existing is not None:
+                    restored = self._restore(existing, actor)
+                    earlier = Logged(challenge_view(existing), created=False, restored=restored)
+                else:
+                    if source_message_id is not None and await PrivacyRepository(session).forgotten(
+                        [source_message_id]
+                    ):
                         raise InvalidInputError(FORGOTTEN_SOURCE)
-                repository.add(challenge)
-                await repository.flush()
-                view = challenge_view(challenge)
+                    repository.add(challenge)
+                    await repository.flush()
+                    view = challenge_view(challenge)
+            if earlier is not None:
+                if earlier.restored:  # once committed: a card read meanwhile must not keep the old answer
+                    self._changed(guild_id)
+                return earlier
         except IntegrityError:
             # Another delivery of the same message won the race: report what it logged.
             async with self._sessions() as session:
@@ -847,6 +915,22 @@ class ChallengeService:
                 return Logged(challenge_view(existing), created=False)
         similar = await self.similar_solved(view) if suggest_similar else ()
         return Logged(view, created=True, solution=view.solutions[0] if view.solutions else None, similar=similar)
+
+    @staticmethod
+    def _restore(challenge: Challenge, actor: Person) -> bool:
+        """Bring back a deleted entry whose message a moderator logs again; True if it was restored.
+
+        A message is logged only once, so without this a deleted entry's message could never be logged again.
+        """
+        if challenge.deleted_at is None:
+            return False
+        if not actor.is_moderator:
+            raise PermissionDeniedError(
+                f"That message was logged as challenge #{challenge.id}, which was deleted. "
+                "A moderator can restore it with **Log as challenge** on the message."
+            )
+        challenge.deleted_at, challenge.deleted_by = None, None
+        return True
 
     @staticmethod
     def _new_solution(challenge: Challenge, author: Person, body: str, source_message_id: int | None) -> Solution:
@@ -869,7 +953,10 @@ class ChallengeService:
         author: Person,
         body: str,
         source_message_id: int | None = None,
+        logged_by: Person | None = None,
     ) -> SolutionLogged:
+        """Log `author`'s solution. `logged_by` marks someone else's message as a solution ("Mark as solution"):
+        that takes the challenge's author, the message's author or a moderator."""
         text = _required(body, "solution", MAX_SOLUTION)
         try:
             async with self._sessions.begin() as session:
@@ -890,6 +977,15 @@ class ChallengeService:
                     raise NotFoundError(
                         f"Challenge #{challenge_id} does not exist or was deleted. "
                         "Find the right number with `/challenge search` or `/challenge list`."
+                    )
+                if (
+                    logged_by is not None
+                    and not logged_by.is_moderator
+                    and logged_by.id not in (author.id, challenge.author_id)
+                ):
+                    raise PermissionDeniedError(
+                        "Only the challenge's author, the message's author or a moderator can mark this message "
+                        "as a solution."
                     )
                 solution = self._new_solution(challenge, author, text, source_message_id)
                 session.add(solution)
@@ -1626,32 +1722,150 @@ class ChallengeService:
 
     async def export(self, guild_id: int, *, batch: int = 2000) -> AsyncIterator[ExportChallenge]:
         """Every live challenge of a server with its solutions (accepted first), streamed in id order."""
+        async for raw in self._export_batches(guild_id, batch=batch):
+            for item in self._export_items(raw):
+                yield item
+
+    async def _export_batches(
+        self,
+        guild_id: int,
+        *,
+        batch: int,
+        status: Status | None = None,
+        topic: str | None = None,
+        since: datetime | None = None,
+    ) -> AsyncGenerator[tuple[list[Any], dict[int, list[str]], dict[int, list[Any]]]]:
+        """The rows of the export, `batch` challenges at a time, in id order (keyset: no batch rereads another)."""
         after = 0
         while True:
             async with self._sessions() as session:
-                rows, topics, solutions = await ChallengeRepository(session).export_batch(guild_id, after, batch)
-            for row in rows:
-                yield ExportChallenge(
-                    id=row.id,
-                    title=row.title,
-                    details=row.details,
-                    tried=row.tried,
-                    author=row.author_name if row.author_id is not None else ANONYMOUS,
-                    status=row.status,
-                    created_at=row.created_at,
-                    topics=tuple(self.topic_title(slug) for slug in topics.get(row.id, ())),
-                    solutions=tuple(
-                        ExportSolution(
-                            author=solution.author_name if solution.author_id is not None else ANONYMOUS,
-                            body=solution.body,
-                            accepted=solution.accepted,
-                        )
-                        for solution in solutions.get(row.id, ())
-                    ),
+                raw = await ChallengeRepository(session).export_batch(
+                    guild_id, after, batch, status=status, topic=topic, since=since
                 )
+            rows = raw[0]
+            if rows:
+                yield raw
             if len(rows) < batch:
                 return
             after = rows[-1].id
+
+    def _export_items(
+        self, raw: tuple[list[Any], dict[int, list[str]], dict[int, list[Any]]]
+    ) -> Iterator[ExportChallenge]:
+        rows, topics, solutions = raw
+        for row in rows:
+            yield ExportChallenge(
+                id=row.id,
+                title=row.title,
+                details=row.details,
+                tried=row.tried,
+                author=row.author_name if row.author_id is not None else ANONYMOUS,
+                status=row.status,
+                created_at=row.created_at,
+                topics=tuple(self.topic_title(slug) for slug in topics.get(row.id, ())),
+                solutions=tuple(
+                    ExportSolution(
+                        author=solution.author_name if solution.author_id is not None else ANONYMOUS,
+                        body=solution.body,
+                        accepted=solution.accepted,
+                    )
+                    for solution in solutions.get(row.id, ())
+                ),
+            )
+
+    @contextlib.asynccontextmanager
+    async def export_file(
+        self,
+        guild_id: int,
+        *,
+        community: str,
+        format: ExportFormat = "markdown",
+        limit: int | None = None,
+        topic: str | None = None,
+        status: Status | None = None,
+        since: date | None = None,
+    ) -> AsyncIterator[ExportedFile]:
+        """The "Challenges & Solutions" document of a server in a temporary file, removed when the block ends.
+
+        Rows come from the database in batches and are rendered in a worker thread, so the event loop is never
+        held for long and memory stays bounded whatever the size of the log. Past `limit` bytes (the server's
+        upload limit) it stops and raises `ExportTooLargeError`, which offers the filters. One export at a time
+        per server, from the start of rendering to the end of the block (its upload): a second gets
+        `ExportBusyError`.
+        """
+        card = self._topics.find(topic) if topic else None
+        if guild_id in self._exporting:
+            raise ExportBusyError()
+        self._exporting.add(guild_id)
+        folder: Path | None = None
+        try:
+            folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="nexus-export-"))
+            yield await self._write_export(
+                folder,
+                guild_id,
+                community=community,
+                format=format,
+                limit=limit,
+                topic=(card.slug, card.title) if card else None,
+                status=status,
+                since=since,
+            )
+        finally:
+            # The server is free as soon as the file is sent; removing it needs no guard.
+            self._exporting.discard(guild_id)
+            if folder is not None:
+                await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    def exporting(self, guild_id: int) -> bool:
+        """Whether an export of this server is being prepared or sent."""
+        return guild_id in self._exporting
+
+    async def _write_export(
+        self,
+        folder: Path,
+        guild_id: int,
+        *,
+        community: str,
+        format: ExportFormat,
+        limit: int | None,
+        topic: tuple[str, str] | None,
+        status: Status | None,
+        since: date | None,
+    ) -> ExportedFile:
+        now = utcnow()
+        slug, title = topic if topic else (None, None)
+        filename = f"challenges-{slug + '-' if slug else ''}{now:%Y%m%d}.{'csv' if format == 'csv' else 'md'}"
+        path = folder / filename
+        count = 0
+        with contextlib.ExitStack() as files:
+            out = files.enter_context(path.open("wb"))
+            writer: MarkdownExport | CsvExport
+            if format == "csv":
+                writer = CsvExport(out, limit=limit)
+            else:
+                writer = MarkdownExport(
+                    out,
+                    community=community,
+                    generated_at=now,
+                    limit=limit,
+                    lead_topic=title,
+                    scope=describe_scope(topic=title, status=status, since=since),
+                    # The rendered entries wait on disk for their section, not in memory.
+                    scratch=lambda: files.enter_context(tempfile.TemporaryFile(dir=folder)),
+                )
+            starts = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
+            batches = self._export_batches(guild_id, batch=EXPORT_BATCH, status=status, topic=slug, since=starts)
+            # One batch at a time: reading the next while the thread renders was no faster here (two cores) and
+            # held the event loop up to three times as long.
+            try:
+                async with contextlib.aclosing(batches):
+                    async for raw in batches:
+                        await asyncio.to_thread(_render, writer, self._export_items(raw))
+                        count += len(raw[0])
+                size = await asyncio.to_thread(writer.finish)
+            except ExportTooLarge as error:
+                raise ExportTooLargeError(error.limit, error.exported) from None
+        return ExportedFile(path, filename, count, size)
 
     # ----- limits and forgetting -------------------------------------------------------------
 

@@ -103,7 +103,12 @@ class TopicService:
             wait = self._public_cards.acquire(public_by)
             if wait:
                 raise RateLimitedError(wait, "post a public card (private ones are not limited)")
-        solved = await self._solved.solved_for_topic(guild_id, card.slug, self.TOP_SOLVED)
+        # A server's log is its own: outside a server (a DM) the card shows no community part at all.
+        solved = (
+            SolvedChallenges()
+            if guild_id is None
+            else await self._solved.solved_for_topic(guild_id, card.slug, self.TOP_SOLVED)
+        )
         return card, render_card(card, self._titles, solved)
 
     def overview(self) -> EmbedSpec:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Literal
 
 import discord
@@ -12,12 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import replies
-from bot.challenges.export import render_csv, render_markdown
 from bot.challenges.parsing import parse_solution, split_title
 from bot.embeds import EmbedSpec
-from bot.errors import InvalidInputError, PermissionDeniedError
-from bot.services.challenges import ChallengeService, Logged, Person, SolutionLogged
-from cogs._shared import to_embed
+from bot.errors import InvalidInputError, PermissionDeniedError, size_text
+from bot.services.challenges import ChallengeService, Logged, Person, SolutionLogged, parse_since
+from cogs._shared import readable_by_everyone, to_embed
 from cogs.challenges._render import (
     acknowledgement,
     challenge_embed,
@@ -35,6 +32,17 @@ from cogs.challenges._views import (
 )
 
 PersonOf = Callable[[discord.Interaction], Awaitable[Person]]
+# Exports a member may ask for in a while: enough to narrow one down with filters, not to keep the bot busy.
+EXPORTS_PER_MEMBER = 3
+EXPORT_COOLDOWN_SECONDS = 300.0
+PRIVATE_SOURCE = (
+    "This message is in a private channel or thread: the challenge log is server-wide, so nothing that not "
+    "every member can read is copied into it. Post it where everyone can read it, or log it with `/challenge new`."
+)
+NO_VISIBLE_TEXT = (
+    "The message has no visible text to log: formatting marks, invisible characters and attachments alone "
+    "are not logged. Log the challenge with `/challenge new` instead."
+)
 
 
 class ChallengesCog(commands.GroupCog, group_name="challenge", group_description="The log of challenges and solutions"):
@@ -181,21 +189,47 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
         await replies.send(interaction, embed=to_embed(search_embed(query, results)), ephemeral=True)
 
     @app_commands.command(name="export", description="A “Challenges & Solutions” document, grouped by topic")
-    @app_commands.describe(format="Markdown (default) or CSV")
+    @app_commands.describe(
+        format="Markdown (default) or CSV",
+        topic="Only challenges about this topic",
+        status="Only open or only solved challenges",
+        since="Only challenges logged on or after this date, written YYYY-MM-DD",
+    )
     @app_commands.guild_only()
-    async def export(self, interaction: discord.Interaction, format: Literal["markdown", "csv"] = "markdown") -> None:
+    @app_commands.checks.cooldown(EXPORTS_PER_MEMBER, EXPORT_COOLDOWN_SECONDS)
+    async def export(
+        self,
+        interaction: discord.Interaction,
+        format: Literal["markdown", "csv"] = "markdown",
+        topic: str | None = None,
+        status: Literal["open", "solved"] | None = None,
+        since: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        starts = parse_since(since) if since else None
         await replies.defer(interaction, ephemeral=True, thinking=True)
         guild = interaction.guild
-        items = [item async for item in self._challenges.export(interaction.guild_id or 0)]
-        now = datetime.now(UTC)
-        if format == "csv":
-            body, name = "".join(render_csv(items)), f"challenges-{now:%Y%m%d}.csv"
-        else:
-            community = guild.name if guild else "this server"
-            body = "".join(render_markdown(items, community=community, generated_at=now))
-            name = f"challenges-{now:%Y%m%d}.md"
-        file = discord.File(io.BytesIO(body.encode("utf-8")), filename=name)
-        await replies.send(interaction, f"{len(items)} challenges.", file=file, ephemeral=True)
+        # What Discord says this interaction may upload, and what discord.py reckons for the server's boost tier.
+        limit = min(interaction.filesize_limit, guild.filesize_limit) if guild else interaction.filesize_limit
+        async with self._challenges.export_file(
+            interaction.guild_id or 0,
+            community=guild.name if guild else "this server",
+            format=format,
+            limit=limit,
+            topic=topic,
+            status=status,
+            since=starts,
+        ) as exported:
+            count = exported.challenges
+            summary = f"{count:,} {'challenge' if count == 1 else 'challenges'} ({size_text(exported.size)})."
+            file = discord.File(exported.path, filename=exported.filename)
+            await replies.send(interaction, summary, file=file, ephemeral=True)
+
+    @export.autocomplete("topic")
+    async def export_topic_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        choices = await self._challenges.topic_choices(current, interaction.guild_id, interaction.user.id)
+        return [app_commands.Choice(name=name, value=slug) for name, slug in choices]
 
     @app_commands.command(name="delete", description="Delete a challenge (kept for audit); author or moderator")
     @app_commands.describe(id="The challenge's number")
@@ -212,19 +246,31 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
         person = await self._person_of(interaction)
         if message.author.id != person.id and not person.is_moderator:
             raise PermissionDeniedError("Only the message's author or a moderator can log it as a challenge.")
+        if not readable_by_everyone(interaction.channel):  # the menu runs in the message's channel
+            raise PermissionDeniedError(PRIVATE_SOURCE)
         if message.author.bot or message.webhook_id is not None:
             raise InvalidInputError("Messages of bots and webhooks are not logged.")
-        if not message.content.strip():
-            raise InvalidInputError("The message has no text to log (attachments alone are not logged).")
-        title, details = split_title(message.content)
+        try:
+            title, details = split_title(message.content)
+        except ValueError:
+            raise InvalidInputError(NO_VISIBLE_TEXT) from None
         logged = await self._challenges.log_challenge(
             guild_id=interaction.guild_id or 0,
             channel_id=message.channel.id,
             author=Person(message.author.id, message.author.display_name),
+            logged_by=person,  # the cap is the invoker's (moderators have none), not the message author's
             title=title,
             details=details,
             source_message_id=message.id,
         )
+        if logged.restored:
+            await replies.send(
+                interaction,
+                f"Challenge #{logged.challenge.id} had been deleted; it is restored.",
+                embed=to_embed(challenge_embed(logged.challenge, self._challenges.topic_title)),
+                view=challenge_view_buttons(logged.challenge),
+            )
+            return
         if not logged.created:
             await replies.send(
                 interaction, f"That message is already challenge #{logged.challenge.id}.", ephemeral=True
@@ -236,6 +282,8 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     async def mark_as_solution(self, interaction: discord.Interaction, message: discord.Message) -> None:
         if message.author.bot or message.webhook_id is not None:
             raise InvalidInputError("Messages of bots and webhooks are not logged.")
+        if not readable_by_everyone(interaction.channel):  # the menu runs in the message's channel
+            raise PermissionDeniedError(PRIVATE_SOURCE)
         body = parse_solution(message.content) or message.content.strip()
         if not body:
             raise InvalidInputError("The message has no text to log as a solution.")
@@ -254,6 +302,7 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
             author=Person(message.author.id, message.author.display_name),
             body=body,
             source_message_id=message.id,
+            logged_by=await self._person_of(interaction),
         )
         if not result.created:
             await replies.send(

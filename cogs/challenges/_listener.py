@@ -19,7 +19,7 @@ from bot.interaction_errors import log_background_failure
 from bot.ratelimit import AcknowledgementLimiter
 from bot.services.challenges import ChallengeService, IncomingMessage, IngestResult, Logged, Nudge, SolutionLogged
 from bot.services.guild_settings import GuildSettingsService
-from cogs._shared import with_retries
+from cogs._shared import readable_by_everyone, with_retries
 from cogs.challenges._render import acknowledgement
 from cogs.challenges._views import accept_button_view, challenge_view_buttons
 
@@ -130,8 +130,9 @@ class ChallengeLogCog(commands.Cog):
     # ----- live messages ---------------------------------------------------------------------
 
     async def _watched_channel(self, message: discord.Message) -> int | None:
-        """The watched channel a message was posted in (a thread counts as its parent), else None."""
-        if message.guild is None:
+        """The watched channel a message was posted in (a thread counts as its parent), else None. A private
+        thread, or a channel @everyone cannot read, is never watched: the log is server-wide."""
+        if message.guild is None or not readable_by_everyone(message.channel):
             return None
         channel = message.channel
         channel_id = channel.parent_id if isinstance(channel, discord.Thread) else channel.id

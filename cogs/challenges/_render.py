@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot import limits
-from bot.challenges.export import neutralise
 from bot.embeds import EmbedField, EmbedSpec, shorten
 from bot.services.challenges import (
     ChallengePage,
@@ -15,6 +14,7 @@ from bot.services.challenges import (
     SearchResult,
     SolutionLogged,
 )
+from bot.usertext import user_text
 
 OPEN_COLOUR = 0xF1C40F
 SOLVED_COLOUR = 0x2ECC71
@@ -29,34 +29,39 @@ def _topics(challenge: ChallengeView, topic_title: TopicTitle) -> str:
     return ", ".join(topic_title(slug) for slug in challenge.topics) or "none yet"
 
 
-def _by(name: str, user_id: int | None) -> str:
-    return neutralise(name) if user_id is not None else "a former member"
+def _by(name: str, user_id: int | None, *, markdown: bool = True) -> str:
+    """The author's name as shown (`markdown=False` in a footer, which Discord shows as plain text)."""
+    return user_text(name, one_line=True, markdown=markdown) if user_id is not None else "a former member"
+
+
+def _title(title: str) -> str:
+    return user_text(title, one_line=True)
 
 
 def challenge_embed(challenge: ChallengeView, topic_title: TopicTitle) -> EmbedSpec:
-    """The challenge with its solutions, accepted first, every user text neutralised."""
-    description = neutralise(challenge.details) if challenge.details else "*No details given.*"
+    """The challenge with its solutions, accepted first, every user text shown as written (`user_text`)."""
+    description = user_text(challenge.details) if challenge.details else "*No details given.*"
     fields = []
     if challenge.tried:
-        fields.append(EmbedField("Tried", shorten(neutralise(challenge.tried), limits.EMBED_FIELD_VALUE)))
+        fields.append(EmbedField("Tried", shorten(user_text(challenge.tried), limits.EMBED_FIELD_VALUE)))
     budget = limits.EMBED_TOTAL - 800 - len(description[: limits.EMBED_DESCRIPTION])
     for solution in challenge.solutions[:10]:
         mark = "✅ Accepted solution" if solution.accepted else "Solution"
         name = f"{mark} #{solution.id} · by {_by(solution.author_name, solution.author_id)}"
-        value = shorten(neutralise(solution.body), min(limits.EMBED_FIELD_VALUE, max(budget, 100)))
+        value = shorten(user_text(solution.body), min(limits.EMBED_FIELD_VALUE, max(budget, 100)))
         budget -= len(name) + len(value)
         if budget < 0:
             break
         fields.append(EmbedField(shorten(name, limits.EMBED_FIELD_NAME), value))
     hidden = len(challenge.solutions) - (len(fields) - (1 if challenge.tried else 0))
     footer = (
-        f"{_status(challenge)} · by {_by(challenge.author_name, challenge.author_id)} · "
+        f"{_status(challenge)} · by {_by(challenge.author_name, challenge.author_id, markdown=False)} · "
         f"{challenge.created_at:%Y-%m-%d} · topics: {_topics(challenge, topic_title)}"
     )
     if hidden > 0:
         footer += f" · {hidden} more solutions not shown"
     return EmbedSpec(
-        title=shorten(f"#{challenge.id} · {neutralise(challenge.title)}", limits.EMBED_TITLE),
+        title=shorten(f"#{challenge.id} · {_title(challenge.title)}", limits.EMBED_TITLE),
         description=shorten(description, limits.EMBED_DESCRIPTION - 1000),
         fields=tuple(fields),
         footer=shorten(footer, limits.EMBED_FOOTER),
@@ -69,14 +74,14 @@ def acknowledgement(result: Logged | SolutionLogged, topic_title: TopicTitle) ->
     if isinstance(result, SolutionLogged):
         return (
             f"Logged as solution #{result.solution.id} to challenge #{result.challenge.id} "
-            f"({shorten(neutralise(result.challenge.title), 80)}). The challenge's author can accept it below."
+            f"({shorten(_title(result.challenge.title), 80)}). The challenge's author can accept it below."
         )
     challenge = result.challenge
     lines = [f"Logged as challenge **#{challenge.id}** · topics: {_topics(challenge, topic_title)}."]
     if result.solution is not None:
         lines[0] += f" Its solution is #{result.solution.id}."
     if result.similar:
-        similar = "; ".join(f"#{item.id} {shorten(neutralise(item.title), 60)}" for item in result.similar)
+        similar = "; ".join(f"#{item.id} {shorten(_title(item.title), 60)}" for item in result.similar)
         lines.append(f"Similar solved challenges: {similar} (see `/challenge show`).")
     return shorten("\n".join(lines), limits.MESSAGE_CONTENT)
 
@@ -87,7 +92,7 @@ def page_embed(page: ChallengePage, title: str, topic_title: TopicTitle) -> Embe
     lines = []
     for challenge in page.items:
         lines.append(
-            f"**#{challenge.id}** {shorten(neutralise(challenge.title), 90)}\n"
+            f"**#{challenge.id}** {shorten(_title(challenge.title), 90)}\n"
             f"{_status(challenge)} · {_by(challenge.author_name, challenge.author_id)} · "
             f"{challenge.created_at:%Y-%m-%d} · {shorten(_topics(challenge, topic_title), 80)}"
         )
@@ -106,8 +111,8 @@ def search_embed(query: str, results: Sequence[SearchResult]) -> EmbedSpec:
             description="Nothing matches yet. Try fewer or other words, or log it with `/challenge new`.",
         )
     lines = [
-        f"**#{result.challenge.id}** {shorten(neutralise(result.challenge.title), 90)} · {_status(result.challenge)}\n"
-        f"{shorten(neutralise(result.snippet), 300)}"
+        f"**#{result.challenge.id}** {shorten(_title(result.challenge.title), 90)} · {_status(result.challenge)}\n"
+        f"{shorten(result.snippet, 300)}"  # already shown as written: `render_snippet`
         for result in results
     ]
     return EmbedSpec(
@@ -125,7 +130,7 @@ def leaderboard_embed(entries: Sequence[LeaderboardEntry], period: str) -> Embed
             description="No accepted solutions yet. Answer an open challenge: `/challenge list status:open`.",
         )
     lines = [
-        f"**{rank}.** {neutralise(entry.name)} · {entry.accepted} accepted"
+        f"**{rank}.** {user_text(entry.name, one_line=True)} · {entry.accepted} accepted"
         for rank, entry in enumerate(entries, start=1)
     ]
     return EmbedSpec(title=f"Leaderboard · {label}", description="\n".join(lines))

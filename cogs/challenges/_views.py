@@ -226,6 +226,7 @@ class ChooseChallengeModal(_ReportingModal, title="Mark as solution"):
             author=Person(author.id, author.display_name),
             body=self._body,
             source_message_id=self._message.id,
+            logged_by=await person_of(interaction),
         )
         await replies.send(
             interaction,

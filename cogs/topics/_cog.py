@@ -7,6 +7,7 @@ from discord.ext import commands
 from bot import replies
 from bot.knowledge import Category
 from bot.services import TopicService
+from bot.usertext import user_text
 from cogs._shared import to_embed
 from cogs.topics._views import DeleteCardButton, TopicBrowserView
 
@@ -37,7 +38,7 @@ class TopicsCog(commands.Cog):
         content = ""
         mentions = discord.AllowedMentions.none()
         if user is not None:
-            asker = discord.utils.escape_mentions(discord.utils.escape_markdown(interaction.user.display_name))
+            asker = user_text(interaction.user.display_name, one_line=True)
             content = f"{user.mention}, {asker} thinks this card will help you."
             mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user])
         if private:

@@ -21,7 +21,11 @@ class DeleteCardButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"nexus:topic:delete:(?P<owner>[0-9]{1,20})",
 ):
-    """Lets the person who asked for a public card (or a moderator) remove it, even after a restart."""
+    """Lets the person who asked for a public card (or a moderator) remove it, even after a restart.
+
+    The id in the custom_id only names the button: a client can send any custom_id, so who asked is read from
+    the card itself, the message Discord made of their `/topic` interaction.
+    """
 
     def __init__(self, owner_id: int) -> None:
         super().__init__(
@@ -41,7 +45,7 @@ class DeleteCardButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            if interaction.user.id != self.owner_id and not (await person_of(interaction)).is_moderator:
+            if interaction.user.id != _asker(interaction) and not (await person_of(interaction)).is_moderator:
                 await replies.send(
                     interaction,
                     "Only the person who asked for this card, or a moderator, can delete it.",
@@ -51,6 +55,12 @@ class DeleteCardButton(
             await replies.delete_message(interaction)
         except Exception as error:
             await report_interaction_error(interaction, error)
+
+
+def _asker(interaction: discord.Interaction) -> int | None:
+    """Who ran the command that posted the card the button is on (Discord's record, not the custom_id)."""
+    metadata = interaction.message.interaction_metadata if interaction.message is not None else None
+    return metadata.user.id if metadata is not None else None
 
 
 def _option_text(text: str, limit: int) -> str:

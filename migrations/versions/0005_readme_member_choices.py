@@ -2,7 +2,7 @@
 until chosen) and whether they are credited by name there and in others' READMEs (off by default).
 
 Revision ID: 0005_readme
-Revises: 0004_trust_pairing
+Revises: 0005_digest
 Create Date: 2026-12-07 17:50:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import bot.db.base
 
 revision: str = "0005_readme"
-down_revision: str | None = "0004_trust_pairing"
+down_revision: str | None = "0005_digest"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -29,6 +29,8 @@ DISCORD_EPOCH_MS = 1420070400000
 EPHEMERAL = 1 << 6
 INTERACTION_ACK_SECONDS = 3.0
 INTERACTION_TOKEN_SECONDS = 15 * 60
+# What Discord lets a server without boosts upload per file (10 MiB since 2024; discord.py's Guild.filesize_limit).
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 ALL_PERMISSIONS = str((1 << 50) - 1)
 # @everyone's permissions in a fresh server: view, send, read history, use application commands, etc.
 EVERYONE_PERMISSIONS = str(0x0000_0000_0006_3584_C0 | (1 << 31))
@@ -38,7 +40,19 @@ GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1, 1 <
 GUILD_PRESENCES = 1 << 8
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
-GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "THREAD_CREATE", "CHANNEL_CREATE", "GUILD_ROLE_CREATE"}
+GUILD_EVENTS = {
+    "GUILD_CREATE",
+    "GUILD_UPDATE",
+    "THREAD_CREATE",
+    "CHANNEL_CREATE",
+    "CHANNEL_UPDATE",
+    "GUILD_ROLE_CREATE",
+}
+# Permission bits the server computes with (Discord's "Permissions" documentation).
+ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL = 1 << 10
+THREAD_TYPES = (10, 11, 12)
+PRIVATE_THREAD = 12
 LARGE_THRESHOLD = 250
 
 JSON = dict[str, Any]
@@ -128,6 +142,7 @@ class FakeDiscord:
         guild_members: int = 3,
         heartbeat_interval_ms: int = 41250,
         privileged_intents: int = PRIVILEGED_INTENTS,
+        guild_id: int | None = None,
     ) -> None:
         # Privileged intents the application is allowed in the Developer Portal; asking for others
         # closes the gateway with 4014, as Discord does.
@@ -135,7 +150,7 @@ class FakeDiscord:
         self.snowflake = SnowflakeFactory()
         self.application_id = self.snowflake()
         self.bot_user: JSON = self._user(self.application_id, "Nexus", bot=True)
-        self.guild_id = self.snowflake()
+        self.guild_id = guild_id or self.snowflake()  # a benchmark may serve a generated log's server
         self.owner_id = self.snowflake()
         self.channels: dict[int, JSON] = {}
         self.general_id = self._add_channel("general")
@@ -173,6 +188,10 @@ class FakeDiscord:
         self.forced_401: dict[str, int] = {}
         self.reactions: list[tuple[int, int, str]] = []
         self.uploads: dict[tuple[int, str], bytes] = {}
+        # Sent in every interaction (`attachment_size_limit`); a larger file gets Discord's 413. A test may lower it,
+        # or raise it with the server's boost level (`premium_tier`, sent in GUILD_CREATE; 3 allows 100 MiB).
+        self.attachment_size_limit = ATTACHMENT_SIZE_LIMIT
+        self.premium_tier = 0
         self.threads: list[JSON] = []
         self.dm_channels: dict[int, int] = {}
         # Members whose DMs are closed to the bot (Discord answers 50007), and whether the bot may open threads.
@@ -198,7 +217,9 @@ class FakeDiscord:
         await self.stop()
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._record])
+        # Uploads are held to `attachment_size_limit` per file, as Discord does; aiohttp's own cap (1 MiB) would
+        # refuse a real export first.
+        app = web.Application(middlewares=[self._record], client_max_size=1024**3)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._dispatch_rest)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -317,6 +338,70 @@ class FakeDiscord:
         self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(self.guild_id), "role": self.roles[role_id]})
         return role_id
 
+    def add_channel(self, name: str) -> int:
+        """A new text channel, announced with CHANNEL_CREATE as Discord does."""
+        channel_id = self._add_channel(name)
+        self.dispatch("CHANNEL_CREATE", self.channels[channel_id])
+        return channel_id
+
+    def set_overwrite(self, channel_id: int, target_id: int, *, allow: int = 0, deny: int = 0) -> None:
+        """A permission overwrite on a channel for a role (the guild's id is @everyone) or a member, replacing any
+        earlier one for the same target, announced with CHANNEL_UPDATE."""
+        channel = self.channels[channel_id]
+        kind = 0 if target_id in self.roles else 1
+        overwrites = [item for item in channel["permission_overwrites"] if item["id"] != str(target_id)]
+        overwrites.append({"id": str(target_id), "type": kind, "allow": str(allow), "deny": str(deny)})
+        channel["permission_overwrites"] = overwrites
+        self.dispatch("CHANNEL_UPDATE", channel)
+
+    def add_thread(self, parent_id: int, name: str, *, private: bool = False, owner_id: int | None = None) -> int:
+        """A thread a member opened in `parent_id` (private: type 12, seen only by its members and moderators)."""
+        body = {"name": name, "type": PRIVATE_THREAD if private else 11, "invitable": not private}
+        thread = self._new_thread(parent_id, body)
+        if owner_id is not None:
+            thread["owner_id"] = str(owner_id)
+        return int(thread["id"])
+
+    def permissions_in(self, user_id: int, channel_id: int) -> int:
+        """A member's permissions in a channel as Discord computes them: @everyone and their roles, then the
+        channel's overwrites (@everyone's, the roles' together, the member's), deny before allow in each step.
+        A thread has its parent's; the owner and administrators have every permission."""
+        return self._permissions(self.members[user_id], channel_id)
+
+    def _permissions(self, member: JSON, channel_id: int) -> int:
+        user_id = int(member["user"]["id"])
+        everything = int(ALL_PERMISSIONS)
+        if user_id == self.owner_id:
+            return everything
+        permissions = int(self.roles[self.guild_id]["permissions"])
+        for role_id in member["roles"]:
+            permissions |= int(self.roles[int(role_id)]["permissions"])
+        if permissions & ADMINISTRATOR:
+            return everything
+        channel = self.channels.get(channel_id)
+        if channel is not None and channel.get("type") in THREAD_TYPES:
+            channel = self.channels.get(int(channel["parent_id"]))
+        if channel is None:
+            return permissions
+        overwrites = {int(item["id"]): item for item in channel.get("permission_overwrites", [])}
+
+        def apply(permissions: int, allow: int, deny: int) -> int:
+            return (permissions & ~deny) | allow
+
+        everyone = overwrites.get(self.guild_id)
+        if everyone is not None:
+            permissions = apply(permissions, int(everyone["allow"]), int(everyone["deny"]))
+        allow = deny = 0
+        for role_id in member["roles"]:
+            item = overwrites.get(int(role_id))
+            if item is not None:
+                allow, deny = allow | int(item["allow"]), deny | int(item["deny"])
+        permissions = apply(permissions, allow, deny)
+        own = overwrites.get(user_id)
+        if own is not None:
+            permissions = apply(permissions, int(own["allow"]), int(own["deny"]))
+        return permissions
+
     def add_synthetic_members(self, count: int) -> None:
         """Many members, as a large guild delivers them in GUILD_CREATE (for memory benchmarks)."""
         for number in range(count):
@@ -339,7 +424,7 @@ class FakeDiscord:
             "explicit_content_filter": 0,
             "mfa_level": 0,
             "nsfw_level": 0,
-            "premium_tier": 0,
+            "premium_tier": self.premium_tier,
             "premium_progress_bar_enabled": False,
             "system_channel_id": None,
             "system_channel_flags": 0,
@@ -398,6 +483,12 @@ class FakeDiscord:
         call = Call(request.method, request.path, request.path, body, dict(request.query), files=files)
         request[CALL_KEY] = call
         self.calls.append(call)
+        too_large = [name for name, data in files if len(data) > self.attachment_size_limit]
+        if too_large:
+            # Discord refuses the whole request; the bot should have checked the limit before uploading.
+            call.status = 413
+            self.violations.append(Violation(call.route, [(name, "file over the upload limit") for name in too_large]))
+            return json_response({"message": "Request entity too large", "code": 40005}, status=413)
         response = await handler(request)
         call.status = response.status
         return response
@@ -633,7 +724,14 @@ class FakeDiscord:
             "mentions": users,
             "mention_roles": roles,
             "attachments": [
-                {"id": str(self.snowflake()), "filename": name, "size": len(data), "url": f"attachment://{name}"}
+                # Discord's attachment object: `url` and `proxy_url` are required (discord.py reads both).
+                {
+                    "id": str(self.snowflake()),
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"attachment://{name}",
+                    "proxy_url": f"attachment://{name}",
+                }
                 for name, data in payload.get("_files", [])
             ],
             "embeds": payload.get("embeds") or [],
@@ -838,7 +936,7 @@ class FakeDiscord:
 
     async def _add_thread_member(self, call: Call, channel_id: str, user_id: str) -> web.Response:
         thread = self.channels.get(int(channel_id))
-        if thread is None or thread.get("type") not in (10, 11, 12):
+        if thread is None or thread.get("type") not in THREAD_TYPES:
             return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         if int(user_id) not in self.members:
             return json_response({"message": "Unknown Member", "code": 10007}, status=404)
@@ -882,11 +980,8 @@ class FakeDiscord:
             # A user who left the guild can only reach the bot in a DM: no member, no roles.
             assert channel_id in self.dm_channels.values(), "a user who left the guild has no guild interactions"
             member = {"user": self.departed[user_id], "roles": []}
-        permissions = int(self.roles[self.guild_id]["permissions"])
-        for role_id in member["roles"]:
-            permissions |= int(self.roles[int(role_id)]["permissions"])
-        if user_id == self.owner_id:
-            permissions = int(ALL_PERMISSIONS)
+        # Discord sends the member's permissions in the channel of the interaction, overwrites applied.
+        permissions = self._permissions(member, channel_id)
         payload: JSON = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
@@ -904,7 +999,7 @@ class FakeDiscord:
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(self.guild_id)},
             "context": 0,
-            "attachment_size_limit": 8 * 1024 * 1024,
+            "attachment_size_limit": self.attachment_size_limit,
             **extra,
         }
         if channel_id in self.dm_channels.values():

@@ -368,19 +368,72 @@ async def test_export_is_a_file_grouped_by_topic(
     nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser
 ) -> None:
     await _log_with_modal(learner, title="Redis cache never expires", details="keys without TTL", topics="redis")
-    markdown = await learner.slash("challenge export")
+    markdown = await _export(nexus, learner)
     assert markdown.ephemeral
     attachment = markdown.message["attachments"][0]
     document = discord_server.uploads[(int(markdown.message["id"]), attachment["filename"])].decode()
     assert document.startswith("# Challenges & Solutions")
     assert "## Redis" in document
-    as_csv = await learner.slash("challenge export", format="csv")
+    as_csv = await _export(nexus, learner, format="csv")
     attachment = as_csv.message["attachments"][0]
     rows = list(
         csv.reader(io.StringIO(discord_server.uploads[(int(as_csv.message["id"]), attachment["filename"])].decode()))
     )
     assert rows[0][0] == "id"
     assert rows[1][1] == "Redis cache never expires"
+
+
+async def _export(bot: NexusBot, user: FakeUser, **options: Any) -> Any:
+    """`/challenge export`, once the bot has finished with it: the user sees the file a moment before the bot has
+    its answer from Discord and frees the server for the next export."""
+    answer = await user.slash("challenge export", **options)
+    await until(lambda: not bot.services.challenges.exporting(user.server.guild_id), "the export to finish")
+    return answer
+
+
+def _uploaded(server: FakeDiscord, answer: Any) -> str:
+    attachment = answer.message["attachments"][0]
+    return server.uploads[(int(answer.message["id"]), attachment["filename"])].decode()
+
+
+async def test_export_lists_each_challenge_once_takes_filters_and_stops_at_the_upload_limit(
+    nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, other_learner: FakeUser
+) -> None:
+    await _log_with_modal(learner, title="Celery worker cannot reach Redis", details="refused", topics="celery, redis")
+    await _log_with_modal(learner, title="Redis keys never expire", details="keys without TTL", topics="redis")
+    whole = await _export(nexus, learner)
+    document = _uploaded(discord_server, whole)
+    assert whole.content == f"2 challenges ({len(document.encode()) / 1024:.1f} KB)."
+    assert document.count("### #1 Celery worker cannot reach Redis") == 1
+    assert "- #1 Celery worker cannot reach Redis (under Celery Background Tasks)" in document
+    assert "## Redis" in document
+
+    filtered = await _export(nexus, learner, topic="redis", status="open", since="2020-01-01")
+    assert filtered.ephemeral
+    document = _uploaded(discord_server, filtered)
+    assert "Only open challenges about Redis, logged since 2020-01-01." in document
+    assert "### #1 Celery worker cannot reach Redis" in document
+    assert "### #2 Redis keys never expire" in document
+    assert _uploaded(discord_server, await _export(nexus, learner, status="solved")).count("### #") == 0
+
+    wrong_date = await _export(nexus, other_learner, since="last week")
+    assert wrong_date.ephemeral
+    assert "YYYY-MM-DD" in wrong_date.content
+    slow_down = await _export(nexus, learner, format="csv")  # a fourth within five minutes
+    assert slow_down.ephemeral
+    assert "Slow down" in slow_down.content
+
+    # Over the upload limit Discord gives the interaction: a private answer offering the filters, no upload.
+    await _log_with_modal(other_learner, title="Image too large", details="A long story. " * 100, topics="docker")
+    discord_server.attachment_size_limit = 1500
+    too_large = await _export(nexus, other_learner)
+    assert too_large.ephemeral
+    assert "upload limit of 1.5 KB" in too_large.content
+    assert "`topic`, `status` or `since`" in too_large.content
+    assert too_large.message["attachments"] == []
+    assert not [call for call in discord_server.calls if call.status == 413]
+    narrowed = await _export(nexus, other_learner, status="open", since="2020-01-01", topic="celery")
+    assert "### #1 Celery worker cannot reach Redis" in _uploaded(discord_server, narrowed)
 
 
 async def test_leaderboard_counts_accepted_solutions(

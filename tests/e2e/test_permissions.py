@@ -9,14 +9,17 @@ The actors:
 
 * `author` / `asker` / `learner` / `organiser`: ada, who logged the challenge, asked for the card or the confirmation,
   joined the pairing queue, booked the session: the one the thing belongs to.
-* `partner` / `solver` / `addressee`: grace, ada's pairing partner, the author of the solution, or the member a topic
-  card was addressed to.
+* `partner` / `solver` / `addressee`: grace, ada's pairing partner, the author of the solution (or of the message
+  marked as one), or the member a topic card was addressed to.
 * `stranger`: another learner with no part in it.
 * `moderator-role`: a member of the role `/nexus setup moderator_role:` names, a role that grants no permission.
 * `manage-messages`, `manage-server`: a member of a role granting only that permission.
+* `channel-manage-messages`: a member granted Manage Messages by an overwrite on #general alone (where the commands
+  run): that moderates the channel, not the server, so it makes nobody a moderator of Nexus.
 * `mentor`: the shared fixture, whose Mentor role grants Manage Messages and Manage Server (staff, not a participant).
 
-The bot counts as a moderator whoever has Manage Messages or the configured moderator role (`NexusBot.person`);
+The bot counts as a moderator whoever has Manage Messages server-wide (a role's permission, not a channel's
+overwrite) or the configured moderator role (`NexusBot.person`);
 Manage Server alone is not moderation, it is what `/nexus setup` needs.
 """
 
@@ -91,6 +94,10 @@ class World:
         if who == "manage-messages":
             role = self.server.add_role("Message managers", MANAGE_MESSAGES)
             return FakeUser(self.server, self.server.add_member("janitor", roles=[role]))
+        if who == "channel-manage-messages":
+            janitor = self.server.add_member("channel janitor")
+            self.server.set_overwrite(self.server.general_id, janitor, allow=MANAGE_MESSAGES)
+            return FakeUser(self.server, janitor)
         if who == "manage-server":
             role = self.server.add_role("Server managers", MANAGE_SERVER)
             return FakeUser(self.server, self.server.add_member("admin", roles=[role]))
@@ -262,6 +269,24 @@ async def _log_as_challenge(world: World, actor: FakeUser, allowed: bool) -> Non
     else:
         assert_refused(answer, "Only the message's author or a moderator can log it as a challenge.")
         assert "does not exist" in after.content
+
+
+@scenario("mark-as-solution")
+async def _mark_as_solution(world: World, actor: FakeUser, allowed: bool) -> None:
+    question = world.ada.post(world.server.general_id, "How do I stop my Celery worker from losing tasks?")
+    assert (await world.ada.context_menu(question, "Log as challenge")).content.startswith("Logged as challenge")
+    reply = world.grace.post(world.server.general_id, "Set acks_late=True on the task.", reply_to=question)
+    answer = await actor.context_menu(reply, "Mark as solution")
+    fields = (await _show(world.ada, 1)).embed.get("fields", [])
+    if allowed:
+        assert answer.content.startswith("Logged as solution #1 to challenge #1"), answer.content
+        assert fields[0]["name"] == "Solution #1 · by grace", "the message's author stays the solution's author"
+    else:
+        assert_refused(
+            answer,
+            "Only the challenge's author, the message's author or a moderator can mark this message as a solution.",
+        )
+        assert fields == []
 
 
 @scenario("challenge-list-pages")
@@ -472,6 +497,17 @@ async def _nexus_setup(world: World, actor: FakeUser, allowed: bool) -> None:
         assert f"Pairing channel: <#{pairing}>" in current.content
 
 
+@scenario("digest-preview")
+async def _digest_preview(world: World, actor: FakeUser, allowed: bool) -> None:
+    answer = await actor.slash("nexus digest preview")
+    assert answer.ephemeral
+    if allowed:
+        assert answer.embed["title"].startswith("Weekly digest")
+    else:
+        assert_refused(answer, "Only moderators")
+        assert answer.message["embeds"] == []
+
+
 @scenario("forget-me-confirm")
 async def _forget_me_confirm(world: World, actor: FakeUser, allowed: bool) -> None:
     await _log(world.ada, "Celery worker loses tasks on restart", "Tasks vanish during deploys")
@@ -519,6 +555,7 @@ MATRIX: list[Case] = [
         ("moderator-role", True),
         ("manage-messages", True),
         ("manage-server", False),
+        ("channel-manage-messages", False),
     ),
     # /challenge accept: the challenge's author or a moderator; not the solution's own author.
     *_rows("challenge-accept", ("author", True), ("solver", False), ("stranger", False), ("moderator-role", True)),
@@ -534,6 +571,16 @@ MATRIX: list[Case] = [
         ("moderator-role", True),
         ("manage-messages", True),
     ),
+    # The message menu "Mark as solution": the challenge's author, the message's author or a moderator.
+    *_rows(
+        "mark-as-solution",
+        ("author", True),
+        ("solver", True),
+        ("stranger", False),
+        ("moderator-role", True),
+        ("manage-messages", True),
+        ("channel-manage-messages", False),
+    ),
     # /challenge list's page buttons: only the person who asked, whoever else presses.
     *_rows("challenge-list-pages", ("asker", True), ("stranger", False), ("mentor", False)),
     # The Delete button of a public /topic card: the person who asked, or a moderator; not the member addressed.
@@ -544,6 +591,7 @@ MATRIX: list[Case] = [
         ("stranger", False),
         ("manage-messages", True),
         ("moderator-role", True),
+        ("channel-manage-messages", False),
     ),
     # "Find a study partner for this" on an open challenge: anyone; its track choice only for who pressed it.
     *_rows("find-partner-button", ("author", True), ("stranger", True)),
@@ -572,6 +620,14 @@ MATRIX: list[Case] = [
         ("learner", False),
         ("moderator-role", False),
         ("manage-messages", False),
+    ),
+    # /nexus digest preview: moderators, as for the pairing totals.
+    *_rows(
+        "digest-preview",
+        ("learner", False),
+        ("moderator-role", True),
+        ("manage-messages", True),
+        ("manage-server", False),
     ),
     # /nexus forget-me's Forget me: only the member who asked, not even staff.
     *_rows("forget-me-confirm", ("asker", True), ("stranger", False), ("mentor", False)),

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.server import INTERACTION_ACK_SECONDS, INTERACTION_TOKEN_SECONDS, FakeDiscord
+from tests.e2e.server import ATTACHMENT_SIZE_LIMIT, INTERACTION_ACK_SECONDS, INTERACTION_TOKEN_SECONDS, FakeDiscord
 from tests.e2e.users import FakeUser
 
 
@@ -259,6 +259,33 @@ async def test_an_interaction_is_acknowledged_once(discord_server: FakeDiscord, 
         assert (await response.json())["code"] == 40060
 
 
+def _upload(size: int) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("payload_json", '{"content": "a file", "attachments": [{"id": 0, "filename": "a.md"}]}')
+    form.add_field("files[0]", b"x" * size, filename="a.md", content_type="text/markdown")
+    return form
+
+
+async def test_an_upload_over_the_limit_gets_413_like_discord(
+    discord_server: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    # As Discord tells the bot in every interaction, and as discord.py reckons it for a server without boosts.
+    interaction = discord_server.new_interaction(2, {"name": "topic"}, discord_server.owner_id, 0, dispatch=False)
+    assert interaction.payload["attachment_size_limit"] == ATTACHMENT_SIZE_LIMIT == 10 * 1024 * 1024
+    assert discord_server.guild_payload()["premium_tier"] == 0
+    discord_server.attachment_size_limit = 1000
+    url = f"{discord_server.api_url}/channels/{discord_server.general_id}/messages"
+    async with http.post(url, data=_upload(1000)) as response:
+        assert response.status == 200
+        message = await response.json()
+    async with http.post(url, data=_upload(1001)) as response:
+        assert response.status == 413
+        assert (await response.json())["code"] == 40005
+    assert [violation.problems for violation in discord_server.violations] == [[("a.md", "file over the upload limit")]]
+    discord_server.violations.clear()
+    del discord_server.messages[int(message["id"])]
+
+
 async def test_unknown_routes_answer_404_and_are_recorded(
     discord_server: FakeDiscord, http: aiohttp.ClientSession
 ) -> None:
@@ -318,3 +345,29 @@ def test_without_message_content_intent_guild_messages_arrive_empty() -> None:
     assert full is not None
     assert full["content"] == "Challenge: x"
     assert FakeDiscord._visible("MESSAGE_CREATE", message, 1, bot_id="99") is None
+
+
+def test_permissions_follow_discords_overwrite_order() -> None:
+    server = FakeDiscord()
+    view, manage_messages = 1 << 10, 1 << 13
+    helpers = server.add_role("Helpers")
+    member = server.add_member("ada", roles=[helpers])
+    channel = server.add_channel("staff")
+    assert server.permissions_in(member, channel) & view
+    assert not server.permissions_in(member, channel) & manage_messages
+    # @everyone denied, the member's role allowed: the role's overwrite comes after @everyone's.
+    server.set_overwrite(channel, server.guild_id, deny=view)
+    assert not server.permissions_in(member, channel) & view
+    server.set_overwrite(channel, helpers, allow=view)
+    assert server.permissions_in(member, channel) & view
+    # The member's own overwrite comes last; it grants Manage Messages here only, not in other channels.
+    server.set_overwrite(channel, member, allow=manage_messages, deny=view)
+    assert server.permissions_in(member, channel) == (server.permissions_in(member, server.general_id) & ~view) | (
+        manage_messages
+    )
+    assert not server.permissions_in(member, server.general_id) & manage_messages
+    # A thread has its parent's permissions; the owner has all.
+    thread = server.add_thread(channel, "private talk", private=True)
+    assert server.channels[thread]["type"] == 12
+    assert server.permissions_in(member, thread) == server.permissions_in(member, channel)
+    assert server.permissions_in(server.owner_id, channel) == (1 << 50) - 1

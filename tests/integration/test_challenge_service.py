@@ -10,26 +10,29 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Row, event, text
+from sqlalchemy import Row, event, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.app import build_services
 from bot.client import Services
 from bot.config import load_settings
 from bot.db.base import utcnow
 from bot.db.engine import create_session_factory
-from bot.db.models import Solution
+from bot.db.models import Challenge, Solution
 from bot.db.repositories import ChallengeRepository
 from bot.db.search import search_engine_for
 from bot.errors import (
+    ExportBusyError,
+    ExportTooLargeError,
     InvalidInputError,
     NexusError,
     NotFoundError,
@@ -49,6 +52,7 @@ from bot.services.challenges import (
     Person,
     SolutionLogged,
     SolvedChallengeLog,
+    parse_since,
 )
 from bot.services.guild_settings import GuildSettingsService
 
@@ -1379,6 +1383,17 @@ async def test_leaderboard_leaves_out_anonymised_authors(log: ChallengeService, 
     assert [(entry.user_id, entry.accepted) for entry in board] == [(CAROL.id, 1)]
 
 
+async def test_leaderboard_leaves_out_deleted_challenges_and_self_accepted_solutions(log: ChallengeService) -> None:
+    await _solved(log, "Answered by Bob", helper=BOB)
+    gone = await _solved(log, "Answered by Bob, then deleted", helper=BOB)
+    await log.delete(GUILD, gone.id, ANN)
+    # Carol accepts her own answer to her own challenge: that scores nothing.
+    own = await _new(log, "Carol answers herself", author=CAROL)
+    await log.accept(GUILD, own.id, await _answer(log, own, author=CAROL), CAROL)
+    board = await log.leaderboard(GUILD, "all")
+    assert [(entry.user_id, entry.accepted) for entry in board] == [(BOB.id, 1)]
+
+
 # --- nudges ---------------------------------------------------------------------------------------------------
 
 
@@ -1530,6 +1545,163 @@ async def test_export_streams_every_live_challenge(
     assert [item async for item in log.export(12345, batch=2)] == []
 
 
+async def test_export_file_lists_each_challenge_once_with_its_topics(
+    log: ChallengeService, knowledge_base: KnowledgeBase
+) -> None:
+    both = await _new(log, "Celery worker cannot reach Redis", topics="celery, redis")
+    only_redis = await _new(log, "Redis keys never expire", topics="redis")
+    async with log.export_file(GUILD, community="ALX ProDev") as exported:
+        document = exported.path.read_text(encoding="utf-8")
+        assert exported.challenges == 2
+        assert exported.size == exported.path.stat().st_size
+        assert exported.filename.endswith(".md")
+    celery, redis = (knowledge_base.by_slug[slug].title for slug in ("celery", "redis"))
+    assert document.count(f"### #{both.id} Celery worker cannot reach Redis") == 1
+    assert document.count(f"### #{only_redis.id} Redis keys never expire") == 1
+    assert f"## {celery}" in document
+    assert f"## {redis}" in document
+    assert f"- #{both.id} Celery worker cannot reach Redis (under {celery})" in document
+    assert f"**Also about:** {redis}" in document
+
+
+async def test_export_file_filters_by_topic_status_and_since(
+    log: ChallengeService, engine: AsyncEngine, knowledge_base: KnowledgeBase
+) -> None:
+    old_docker = await _new(log, "Old docker question", topics="docker")
+    new_docker = await _new(log, "New docker question", topics="docker")
+    solved = await _solved(log, "Solved redis question")
+    await _new(log, "Other server docker", guild_id=OTHER_GUILD, topics="docker")
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Challenge)
+            .where(Challenge.id == old_docker.id)
+            .values(created_at=datetime(2024, 1, 10, 12, tzinfo=UTC))
+        )
+
+    async def ids(**filters: Any) -> list[int]:
+        async with log.export_file(GUILD, community="X", format="csv", **filters) as exported:
+            rows = exported.path.read_text(encoding="utf-8").splitlines()[1:]
+        return [int(row.split(",", 1)[0]) for row in rows]
+
+    assert await ids(topic="docker") == [old_docker.id, new_docker.id]
+    assert await ids(status="solved") == [solved.id]
+    assert await ids(status="open", topic="docker") == [old_docker.id, new_docker.id]
+    assert await ids(since=date(2024, 1, 11)) == [new_docker.id, solved.id]
+    assert await ids(topic="docker", since=date(2024, 1, 10)) == [old_docker.id, new_docker.id]
+    with pytest.raises(TopicNotFoundError):
+        await ids(topic="basketweaving")
+    async with log.export_file(GUILD, community="X", topic="docker", status="open") as exported:
+        document = exported.path.read_text(encoding="utf-8")
+        assert f"challenges-{knowledge_base.by_slug['docker'].slug}-" in exported.filename
+    assert f"Only open challenges about {knowledge_base.by_slug['docker'].title}." in document
+    async with log.export_file(GUILD, community="X", status="solved", since=date(2030, 1, 1)) as exported:
+        assert exported.challenges == 0
+        assert "No challenge matches" in exported.path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("written", ["2024-13-01", "yesterday", "01/05/2024", ""])
+def test_since_must_be_a_date(written: str) -> None:
+    with pytest.raises(InvalidInputError, match="YYYY-MM-DD"):
+        parse_since(written)
+    assert parse_since(" 2024-05-01 ") == date(2024, 5, 1)
+
+
+@pytest.mark.parametrize("output_format", ["markdown", "csv"])
+async def test_export_file_stops_at_the_upload_limit_and_offers_filters(
+    log: ChallengeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output_format: str
+) -> None:
+    scratch = tmp_path / "temporary"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    for number in range(6):
+        await _new(log, f"Long challenge {number}", details="A long story. " * 100)
+    with pytest.raises(ExportTooLargeError) as raised:
+        async with log.export_file(GUILD, community="X", format=output_format, limit=3000):
+            pytest.fail("an export over the limit was handed out")
+    message = raised.value.user_message
+    assert "upload limit" in message
+    assert "2.9 KB" in message
+    assert all(f"`{option}`" in message for option in ("topic", "status", "since"))
+    assert list(scratch.iterdir()) == []  # nothing left behind
+    # Under a limit it fits, and the file is removed once the caller is done with it.
+    async with log.export_file(GUILD, community="X", format=output_format, limit=1_000_000) as exported:
+        assert exported.size <= 1_000_000
+        path = exported.path
+        assert path.exists()
+    assert not path.exists()
+    assert list(scratch.iterdir()) == []
+
+
+async def test_one_export_at_a_time_per_server(log: ChallengeService) -> None:
+    await _new(log, "Something to export")
+    async with log.export_file(GUILD, community="X"):
+        with pytest.raises(ExportBusyError, match="already being prepared"):
+            async with log.export_file(GUILD, community="X"):
+                pytest.fail("a second export ran beside the first")
+        async with log.export_file(OTHER_GUILD, community="Y") as other:  # another server is not held up
+            assert other.challenges == 0
+    async with log.export_file(GUILD, community="X") as again:
+        assert again.challenges == 1
+
+    async def attempt() -> str:
+        try:
+            async with log.export_file(GUILD, community="X"):
+                await asyncio.sleep(0.05)
+        except ExportBusyError:
+            return "busy"
+        return "exported"
+
+    assert sorted(await asyncio.gather(attempt(), attempt(), attempt())) == ["busy", "busy", "exported"]
+    # A failed export releases the server too.
+    with pytest.raises(ExportTooLargeError):
+        async with log.export_file(GUILD, community="X", limit=10):
+            pass
+    async with log.export_file(GUILD, community="X") as after:
+        assert after.challenges == 1
+
+
+async def test_marking_someone_elses_message_as_a_solution_takes_the_challenges_author_or_a_moderator(
+    log: ChallengeService,
+) -> None:
+    challenge = await _new(log, "Celery worker loses tasks", author=ANN)
+    with pytest.raises(PermissionDeniedError, match="the message's author or a moderator"):
+        await log.add_solution(
+            guild_id=GUILD,
+            challenge_id=challenge.id,
+            author=BOB,
+            body="acks_late",
+            source_message_id=501,
+            logged_by=CAROL,
+        )
+    assert (await log.show(GUILD, challenge.id)).solutions == ()
+    for source, actor in ((502, ANN), (503, BOB), (504, MODERATOR)):
+        logged = await log.add_solution(
+            guild_id=GUILD,
+            challenge_id=challenge.id,
+            author=BOB,
+            body=f"acks_late {source}",
+            source_message_id=source,
+            logged_by=actor,
+        )
+        assert logged.created
+        assert logged.solution.author_id == BOB.id
+    assert len((await log.show(GUILD, challenge.id)).solutions) == 3
+
+
+async def test_a_deleted_entrys_message_is_restored_only_by_a_moderator(log: ChallengeService) -> None:
+    first = await log.log_challenge(
+        guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601
+    )
+    await log.delete(GUILD, first.challenge.id, ANN)
+    with pytest.raises(PermissionDeniedError, match="which was deleted"):
+        await log.log_challenge(guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601)
+    again = await log.log_challenge(
+        guild_id=GUILD, channel_id=CHANNEL, author=ANN, title="Slow ORM", source_message_id=601, logged_by=MODERATOR
+    )
+    assert (again.created, again.restored, again.challenge.id) == (False, True, first.challenge.id)
+    assert (await log.show(GUILD, first.challenge.id)).author_id == ANN.id
+
+
 # --- solved challenges per topic ----------------------------------------------------------------------------
 
 
@@ -1560,6 +1732,26 @@ async def test_solved_for_topic_counts_this_servers_solved_challenges(
     assert [ref.id for ref in limited.top] == [second.id]
     assert (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).count == 1
     assert (await solved_log.solved_for_topic(GUILD, "kubernetes", 3)).count == 0
+
+
+async def test_solved_for_topic_outside_a_server_is_empty_and_each_server_is_cached_apart(
+    log: ChallengeService, engine: AsyncEngine
+) -> None:
+    solved_log = SolvedChallengeLog(create_session_factory(engine))
+    theirs = await _new(log, "Other server's container", topics="docker", guild_id=OTHER_GUILD)
+    await log.accept(OTHER_GUILD, theirs.id, await _answer(log, theirs), ANN)
+    # A DM (no server) sees no server's log, whatever was asked before.
+    assert (await solved_log.solved_for_topic(None, "docker", 3)).count == 0
+    assert (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).count == 1
+    assert (await solved_log.solved_for_topic(None, "docker", 3)).top == ()
+    assert (await solved_log.solved_for_topic(GUILD, "docker", 3)).count == 0
+    ours = await _new(log, "Our container", topics="docker")
+    await log.accept(GUILD, ours.id, await _answer(log, ours), ANN)
+    solved_log.forget(GUILD)
+    assert [ref.title for ref in (await solved_log.solved_for_topic(GUILD, "docker", 3)).top] == ["Our container"]
+    assert [ref.title for ref in (await solved_log.solved_for_topic(OTHER_GUILD, "docker", 3)).top] == [
+        "Other server's container"
+    ]
 
 
 # --- guild settings -------------------------------------------------------------------------------------------
@@ -1664,3 +1856,46 @@ async def test_nexus_bot_export_writes_the_document_offline(
         subprocess.run, [*command, "--guild", str(GUILD), "--format", "csv"], env=env, capture_output=True, text=True
     )
     assert as_csv.stdout.splitlines()[0].startswith("id,title,status")
+    # The filters of `/challenge export`, and their mistakes, each with a clear line.
+    only_solved = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "--guild", str(GUILD), "--status", "solved", "--since", "2000-01-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert only_solved.returncode == 0, only_solved.stderr
+    assert "Only solved challenges logged since 2000-01-01." in only_solved.stdout
+    assert f"#{solved.id} Offline export of a solved one" in only_solved.stdout
+    assert "Another one still open" not in only_solved.stdout
+    for wrong, says in ((["--since", "yesterday"], "YYYY-MM-DD"), (["--topic", "basketweaving"], "No topic")):
+        refused = await asyncio.to_thread(
+            subprocess.run, [*command, "--guild", str(GUILD), *wrong], env=env, capture_output=True, text=True
+        )
+        assert refused.returncode == 2
+        assert says in refused.stderr
+        assert refused.stdout == ""
+
+
+async def test_concurrent_reads_of_cold_settings_resume_in_the_order_they_asked(engine: AsyncEngine) -> None:
+    # Posts of a watched channel ask for the server's settings in the order they arrive; with a cold cache
+    # each used to read the database itself and resume in whichever order the reads ended, so a later post
+    # could be logged (and numbered) before an earlier one.
+    reads = 0
+    sessions = create_session_factory(engine)
+
+    def counting() -> AsyncSession:
+        nonlocal reads
+        reads += 1
+        return sessions()
+
+    service = GuildSettingsService(counting, challenge_channel_ids=(10,))  # type: ignore[arg-type]
+    resumed: list[int] = []
+
+    async def ask(position: int) -> None:
+        await service.get(GUILD)
+        resumed.append(position)
+
+    await asyncio.gather(*(ask(position) for position in range(20)))
+    assert resumed == list(range(20))
+    assert reads == 1

@@ -128,6 +128,13 @@ async def populate(services: Services) -> None:
     await services.command_sync.record(f"guild:{GUILD}", "b" * 64)
     await services.guild_settings.update(GUILD, challenge_channel_id=CHANNEL, moderator_role_id=77)
     await services.guild_settings.update(OTHER_GUILD, pairing_channel_id=4004)
+    # A weekly digest set up a month ago, this week's claimed and sent.
+    await services.guild_settings.update(
+        GUILD, digest_channel_id=CHANNEL, digest_day=4, digest_hour=18, now=NOW - timedelta(days=30)
+    )
+    (digest,) = await services.digest.due(NOW)
+    assert await services.digest.claim(digest, NOW)
+    await services.digest.sent(digest, 9100, NOW)
 
     async def new(
         title: str,

@@ -15,8 +15,11 @@ from hypothesis import strategies as st
 from bot.challenges.export import (
     CSV_HEADER,
     ZERO_WIDTH_SPACE,
+    CsvExport,
     ExportChallenge,
     ExportSolution,
+    ExportTooLarge,
+    MarkdownExport,
     neutralise,
     render_csv,
     render_markdown,
@@ -128,19 +131,116 @@ def test_contents_lists_every_topic_with_its_count_and_anchor() -> None:
     ]
 
 
-def test_a_challenge_with_several_topics_appears_under_each_oldest_first() -> None:
+def test_a_challenge_with_several_topics_appears_once_under_its_first_topic() -> None:
     document = _markdown(SAMPLE)
-    django = [h for h in _headings(_section(document, "## Django ORM")) if h.startswith("### ")]
-    assert django == ["### #1 Migrations conflict", "### #3 Slow queries on large tables"]
-    assert "### #3 Slow queries on large tables" in _section(document, "## Query Optimization")
+    assert document.count("### #3 Slow queries on large tables") == 1
+    assert [h for h in _headings(_section(document, "## Query Optimization")) if h.startswith("### ")] == [
+        "### #3 Slow queries on large tables"
+    ]
+    django = _section(document, "## Django ORM")
+    assert [h for h in _headings(django) if h.startswith("### ")] == ["### #1 Migrations conflict"]
+    # Its other topics point to it rather than repeating it.
+    assert "- #3 Slow queries on large tables (under Query Optimization)" in django
+    assert "**Also about:** Django ORM" in _section(document, "### #3 Slow queries on large tables")
     assert _headings(_section(document, "## General")) == ["### #2 Docker build fails"]
+
+
+def test_every_challenge_appears_exactly_once() -> None:
+    many = [
+        _challenge(
+            number, f"Challenge {number}", topics=tuple(["Docker", "Celery", "Redis", "Django ORM"][: number % 5])
+        )
+        for number in range(1, 41)
+    ]
+    entries = [h for h in _headings(_markdown(many)) if h.startswith("### ")]
+    assert sorted(entries) == sorted(f"### #{number} Challenge {number}" for number in range(1, 41))
+
+
+def test_a_lead_topic_gathers_its_challenges_in_its_own_section() -> None:
+    document = "".join(
+        render_markdown(
+            SAMPLE, community="X", generated_at=GENERATED, lead_topic="Django ORM", scope="About Django ORM."
+        )
+    )
+    django = _section(document, "## Django ORM")
+    assert [h for h in _headings(django) if h.startswith("### ")] == [
+        "### #3 Slow queries on large tables",
+        "### #1 Migrations conflict",
+    ]
+    assert "- #3 Slow queries on large tables (under Django ORM)" in _section(document, "## Query Optimization")
+    assert "About Django ORM." in document.split("## Contents")[0]
+
+
+def test_an_empty_filtered_export_says_nothing_matched() -> None:
+    document = "".join(render_markdown([], community="X", generated_at=GENERATED, scope="Only solved challenges."))
+    assert "No challenge matches: Only solved challenges." in document
+
+
+def test_markdown_export_into_a_file_matches_the_rendered_text() -> None:
+    out = io.BytesIO()
+    size = MarkdownExport(out, community="ALX ProDev", generated_at=GENERATED).write(SAMPLE)
+    assert out.getvalue().decode() == _markdown(SAMPLE)
+    assert size == len(out.getvalue())
+
+
+@pytest.mark.parametrize("kind", ["markdown", "csv"])
+def test_an_export_stops_at_the_limit_without_reading_further(kind: str) -> None:
+    consumed: list[int] = []
+
+    def stream() -> Iterator[ExportChallenge]:
+        for number in range(1, 1001):
+            consumed.append(number)
+            yield _challenge(number, details="x" * 1000, topics=("Docker",))
+
+    out = io.BytesIO()
+    export = (
+        MarkdownExport(out, community="X", generated_at=GENERATED, limit=20_000)
+        if kind == "markdown"
+        else CsvExport(out, limit=20_000)
+    )
+    with pytest.raises(ExportTooLarge) as raised:
+        export.write(stream())
+    assert raised.value.limit == 20_000
+    assert 10 <= raised.value.exported < 20
+    assert len(consumed) < 25  # it stopped reading: the rest was never rendered
+    assert len(out.getvalue()) <= 20_000
+
+
+@pytest.mark.parametrize("kind", ["markdown", "csv"])
+def test_an_export_exactly_at_the_limit_is_written_whole(kind: str) -> None:
+    challenges = [_challenge(number, details="y" * 500, topics=("Docker",)) for number in range(1, 6)]
+    whole = io.BytesIO()
+    make = (
+        (lambda out, limit: MarkdownExport(out, community="X", generated_at=GENERATED, limit=limit))
+        if kind == "markdown"
+        else (lambda out, limit: CsvExport(out, limit=limit))
+    )
+    size = make(whole, None).write(challenges)
+    exact = io.BytesIO()
+    assert make(exact, size).write(challenges) == size
+    assert exact.getvalue() == whole.getvalue()
+    with pytest.raises(ExportTooLarge):
+        make(io.BytesIO(), size - 1).write(challenges)
+
+
+def test_markdown_export_keeps_entries_in_scratch_files_not_in_memory() -> None:
+    scratches: list[io.BytesIO] = []
+
+    def scratch() -> io.BytesIO:
+        scratches.append(io.BytesIO())
+        return scratches[-1]
+
+    out = io.BytesIO()
+    MarkdownExport(out, community="X", generated_at=GENERATED, scratch=scratch).write(SAMPLE)
+    assert b"### #3 Slow queries on large tables" in scratches[0].getvalue()
+    assert b"- #3 Slow queries on large tables (under Query Optimization)" in scratches[1].getvalue()
 
 
 def test_challenge_entry_has_status_challenge_tried_and_accepted_solution_first() -> None:
     entry = _section(_markdown(SAMPLE), "### #3 Slow queries on large tables")
     assert "Solved · asked by Ada · 2024-05-03 · solution by Grace" in entry
     labels = re.findall(r"^\*\*([^*]+):\*\*", entry, re.MULTILINE)
-    assert labels == ["Challenge", "Tried", "Solution", "Other solution (by Bob)"]
+    assert labels == ["Also about", "Challenge", "Tried", "Solution", "Other solution (by Bob)"]
     assert "**Solution:** select_related('author') and pagination." in entry
     assert "**Other solution (by Bob):** Cache the whole page." in entry
 
@@ -258,7 +358,8 @@ def test_no_user_text_adds_or_hides_a_heading(titles: list[str], bodies: list[st
     ]
     headings = _headings(_markdown(challenges, community=bodies[3]))
     sections = len(topics) or 1
-    assert len(headings) == 2 + sections + sections * len(challenges)
+    # Each challenge once, under its first topic; the other topics only point to it.
+    assert len(headings) == 2 + sections + len(challenges)
     assert [h for h in headings if h.startswith("### ")] == [h for h in headings if re.fullmatch(r"### #\d+ .*", h)]
 
 
