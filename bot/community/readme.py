@@ -156,6 +156,10 @@ def _escape_bracket(match: re.Match[str]) -> str:
 def escape_user_text(text: str, *, block: bool = True) -> str:
     """User text made safe for GitHub Markdown: the one place it is done (swap it for a shared helper here).
 
+    It builds on the export's `neutralise` (escapes only what could act: the file is the learner's to keep and
+    edit) rather than `bot.usertext.user_text`, which escapes every Markdown character for Discord's renderer and
+    would be as safe here, but noisy in the file's source.
+
     `neutralise` makes mentions inert and escapes headings and HTML tags outside fenced code; then every `[` outside
     code is escaped, so no masked link can form. In a `block` (text on lines of its own) fenced code is left as
     written; text shown within a line (`block=False`) holds no fence, whatever it starts with.
