@@ -30,6 +30,7 @@ from bot.services.digest import DigestService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService, ProfileTracks
 from bot.services.privacy import PrivacyService
+from bot.services.readme import ReadmeService
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
             retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
         ),
         digest=DigestService(sessions, topics),
+        readme=ReadmeService(sessions, knowledge_base),
     )
 
 

@@ -214,6 +214,38 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError("must be a date written YYYY-MM-DD, such as 2024-05-01") from None
 
 
+def _readme(guild_id: int, member_id: int, output: str | None) -> int:
+    """A member's README, offline: the same service and renderer as `/nexus readme`, no Discord connection."""
+    from bot.db.engine import create_engine, create_session_factory
+    from bot.errors import NexusError
+    from bot.knowledge import load_knowledge_base
+    from bot.services.readme import Readme, ReadmeService
+
+    offline = load_database_settings()
+    knowledge_base = load_knowledge_base(offline.topics_dir)
+
+    async def write() -> Readme:
+        engine = create_engine(offline.database_url)
+        try:
+            service = ReadmeService(create_session_factory(engine), knowledge_base)
+            return await service.readme(guild_id, member_id, community=f"server {guild_id}")
+        finally:
+            await engine.dispose()
+
+    try:
+        written = asyncio.run(write())
+    except NexusError as error:
+        print(f"member {member_id} in server {guild_id}: {error.user_message}", file=sys.stderr)
+        return 1
+    if output is None:
+        sys.stdout.write(written.document)
+        return 0
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(written.document)
+    print(f"README of member {member_id} written to {output}", file=sys.stderr)
+    return 0
+
+
 def _check(settings: Settings, stale_days: int | None = None) -> int:
     from bot.knowledge import KnowledgeBaseError, load_knowledge_base, stale_cards
     from bot.knowledge.render import card_problems
@@ -286,6 +318,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--topic", help="only challenges about this topic (its name or slug)")
     export.add_argument("--status", choices=("open", "solved"), help="only open or only solved challenges")
     export.add_argument("--since", type=_date, help="only challenges logged on or after this date (YYYY-MM-DD)")
+    readme = commands.add_parser("readme", help="write a member's Project Nexus README (offline)")
+    readme.add_argument("--guild", type=int, required=True, help="the server's id")
+    readme.add_argument("--member", type=int, required=True, help="the member's id")
+    readme.add_argument("--output", "-o", help="a file to write (default: standard output)")
     return parser
 
 
@@ -298,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _db(args.action, getattr(args, "revision", None))
         if args.command == "export":
             return _export(args.guild, args.format, args.output, topic=args.topic, status=args.status, since=args.since)
+        if args.command == "readme":
+            return _readme(args.guild, args.member, args.output)
         settings = load_settings()
         if args.command == "check":
             return _check(settings, args.stale)

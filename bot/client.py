@@ -28,6 +28,7 @@ from bot.services.digest import DigestService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService
+from bot.services.readme import ReadmeService
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Services:
     guild_settings: GuildSettingsService
     privacy: PrivacyService
     digest: DigestService
+    readme: ReadmeService
 
 
 class NexusCommandTree(app_commands.CommandTree["NexusBot"]):

@@ -4,6 +4,7 @@ settings, its weekly digest, and privacy."""
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.services.challenges import ANONYMOUS, ERASED_TITLE
 from bot.services.digest import DigestService
 from bot.services.guild_settings import GuildSettingsService, ServerSettings
 from bot.services.privacy import Footprint, Forgotten, PrivacyService
+from bot.services.readme import MemberChoiceSettings, ReadmeService
 from cogs._shared import to_embed
 
 FORGET_TIMEOUT_SECONDS = 120.0
@@ -64,6 +66,8 @@ def _pairing_parts(held: Footprint) -> list[str]:
     for count, noun in ((held.requests, "pairing request"), (held.pairs, "pair"), (held.sessions, "study session")):
         if count:
             parts.append(_plural(count, noun))
+    if held.choices:
+        parts.append("your profile choices (web hub consent, credit by name)")
     return parts
 
 
@@ -201,6 +205,28 @@ class ForgetMeView(discord.ui.View):
             await self.message.edit(content=FORGET_TIMED_OUT, view=None)
 
 
+def choices_text(choices: MemberChoiceSettings, name: str, *, changed: bool) -> str:
+    """`/nexus profile`'s answer: the member's choices in this server, in words."""
+    if choices.web is None:
+        web = "**off** (not chosen yet): your entries are not published on the web hub."
+    elif choices.web:
+        web = "**on**: your solved challenges and solutions may be published on the web hub when this server is on it."
+    else:
+        web = "**off**: your entries are never published on the web hub."
+    if choices.credit:
+        credit = f"**on**: you are named, as “{name}”, on the web hub and in other members' READMEs."
+    else:
+        credit = "**off**: others' READMEs and the web hub call you “a frontend learner” or “a backend learner”."
+    return "\n".join(
+        [
+            "Saved. Your choices in this server:" if changed else "Your choices in this server:",
+            f"• Web hub: {web}",
+            f"• Credit by name: {credit}",
+            "Change them with `/nexus profile web:` and `credit:`; `/nexus forget-me` deletes them.",
+        ]
+    )
+
+
 class NexusCog(commands.GroupCog, group_name="nexus", group_description="About Nexus and its settings"):
     def __init__(
         self,
@@ -208,13 +234,49 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         guild_settings: GuildSettingsService,
         privacy: PrivacyService,
         digest: DigestService,
+        readme: ReadmeService,
     ) -> None:
         self._bot = bot
         self._guild_settings = guild_settings
         self._privacy = privacy
         self._digest = digest
+        self._readme = readme
 
     digest = app_commands.Group(name="digest", description="The weekly digest of this server")
+
+    @app_commands.command(name="profile", description="Your choices: publishing on the web hub, credit by name")
+    @app_commands.describe(
+        web="May your entries be published on the web hub? (off until you say so)",
+        credit="Be named on the web hub and in others' READMEs? (off by default)",
+    )
+    @app_commands.guild_only()
+    @app_commands.checks.cooldown(5, 60.0)
+    async def profile(
+        self, interaction: discord.Interaction, web: bool | None = None, credit: bool | None = None
+    ) -> None:
+        guild_id, user = interaction.guild_id or 0, interaction.user
+        changed = web is not None or credit is not None
+        if changed:
+            choices = await self._readme.set_choices(guild_id, user.id, user.display_name, web=web, credit=credit)
+        else:
+            choices = await self._readme.choices(guild_id, user.id)
+        name = discord.utils.escape_mentions(discord.utils.escape_markdown(user.display_name))
+        await replies.send(interaction, choices_text(choices, name, changed=changed), ephemeral=True)
+
+    @app_commands.command(name="readme", description="Your own Project Nexus README, from what you logged")
+    @app_commands.guild_only()
+    @app_commands.checks.cooldown(3, 60.0)
+    async def readme(self, interaction: discord.Interaction) -> None:
+        await replies.defer(interaction, ephemeral=True, thinking=True)
+        guild = interaction.guild
+        written = await self._readme.readme(
+            interaction.guild_id or 0,
+            interaction.user.id,
+            name=interaction.user.display_name,
+            community=guild.name if guild else "this server",
+        )
+        file = discord.File(io.BytesIO(written.document.encode("utf-8")), filename=written.filename)
+        await replies.send(interaction, embed=to_embed(written.preview), file=file, ephemeral=True)
 
     @app_commands.command(
         name="setup", description="This server's settings: channels, moderators and the weekly digest"
@@ -396,4 +458,6 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
 async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, NexusBot):
         raise TypeError("the nexus extension needs a NexusBot")
-    await bot.add_cog(NexusCog(bot, bot.services.guild_settings, bot.services.privacy, bot.services.digest))
+    await bot.add_cog(
+        NexusCog(bot, bot.services.guild_settings, bot.services.privacy, bot.services.digest, bot.services.readme)
+    )

@@ -160,6 +160,22 @@ class ForgottenMessage(Base):
     forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class MemberChoices(Base):
+    """A member's own choices in one server (`/nexus profile`): whether their entries may be published on the web
+    hub, and whether they are credited by name there and in others' READMEs. Deleted by `/nexus forget-me`."""
+
+    __tablename__ = "member_choices"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # None until the member chooses: then the server's default applies (off unless its guidelines say published).
+    web_consent: Mapped[bool | None] = mapped_column(Boolean)
+    credit: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The name a credit shows: their display name when they last ran `/nexus profile`.
+    display_name: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class ChannelCursor(Base):
     """The newest message seen in a watched channel, so backfill reads only what was missed."""
 

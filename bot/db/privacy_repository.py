@@ -22,6 +22,7 @@ from bot.db.models import (
     ChallengeTopic,
     ForgottenMessage,
     LearnerProfile,
+    MemberChoices,
     Pair,
     PairRequest,
     Solution,
@@ -62,6 +63,7 @@ class PrivacyRepository:
             ),
             select(Challenge.guild_id).where(Challenge.author_id == user_id),
             select(Solution.guild_id).where(Solution.author_id == user_id),
+            select(MemberChoices.guild_id).where(MemberChoices.user_id == user_id),
         )
         return sorted(int(guild_id) for guild_id in await self._session.scalars(query))
 
@@ -115,6 +117,13 @@ class PrivacyRepository:
             .values(deleted_by=None)
         )
         return int(challenges.rowcount), int(solutions.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_choices(self, guild_id: int, user_id: int) -> bool:
+        """Delete the member's `/nexus profile` choices in this server (consent, credit, the credited name)."""
+        result = await self._session.execute(
+            delete(MemberChoices).where(MemberChoices.guild_id == guild_id, MemberChoices.user_id == user_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def forgotten(self, message_ids: Iterable[int]) -> set[int]:
         """Which of these messages had their entries unlinked by `/nexus forget-me`."""

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import ColumnElement
 
 from bot.db.base import utcnow
-from bot.db.models import Challenge, LearnerProfile, Pair, PairRequest, Solution, StudySession
+from bot.db.models import Challenge, LearnerProfile, MemberChoices, Pair, PairRequest, Solution, StudySession
 from bot.db.privacy_repository import PrivacyRepository
 from bot.services.challenges import ChallengeService
 from bot.services.pairing import PairingService
@@ -41,10 +41,20 @@ class Footprint:
     sessions: int
     challenges: int
     solutions: int
+    # `/nexus profile` choices (web consent, credit by name).
+    choices: bool = False
 
     @property
     def empty(self) -> bool:
-        return not (self.profile or self.requests or self.pairs or self.sessions or self.challenges or self.solutions)
+        return not (
+            self.profile
+            or self.requests
+            or self.pairs
+            or self.sessions
+            or self.challenges
+            or self.solutions
+            or self.choices
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +153,10 @@ class PrivacyService:
                     session, Challenge, Challenge.guild_id == guild_id, Challenge.author_id == user_id
                 ),
                 solutions=await _count(session, Solution, Solution.guild_id == guild_id, Solution.author_id == user_id),
+                choices=await _count(
+                    session, MemberChoices, MemberChoices.guild_id == guild_id, MemberChoices.user_id == user_id
+                )
+                > 0,
             )
 
     async def forget_me(self, guild_id: int, user_id: int, *, erase_text: bool = False) -> Forgotten:
@@ -155,8 +169,17 @@ class PrivacyService:
         held = await self.footprint(guild_id, user_id)
         await self._pairing.forget(guild_id, user_id)
         challenges, solutions = await self._challenges.forget_author(guild_id, user_id, erase_text=erase_text)
+        async with self._sessions.begin() as session:
+            choices = await PrivacyRepository(session).delete_choices(guild_id, user_id)
         forgotten = Forgotten(
-            held.profile, held.requests, held.pairs, held.sessions, challenges, solutions, erased=erase_text
+            held.profile,
+            held.requests,
+            held.pairs,
+            held.sessions,
+            challenges,
+            solutions,
+            choices=choices,
+            erased=erase_text,
         )
         # No user id here: the log keeps what was done, not who asked to be forgotten.
         log.info(

@@ -199,6 +199,10 @@ async def populate(services: Services) -> None:
     # Dora asks to be forgotten: her solution is anonymised and unlinked, its message remembered apart.
     await services.privacy.forget_me(GUILD, 14)
 
+    # Profile choices: one with every flag set (a unicode name), one with web consent not chosen (NULL).
+    await services.readme.set_choices(GUILD, 1, "Ada 🚀 Lovelace", web=True, credit=True)
+    await services.readme.set_choices(GUILD, 2, "Grace", credit=False)
+
     # Pairing: profiles, requests in every state, pairs, check-ins, sessions, notices, ratings.
     start = NOW
     await pairing.request(
