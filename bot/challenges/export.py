@@ -142,6 +142,9 @@ def _neutralise_block(text: str) -> tuple[str, str | None]:
     return "\n".join(out), fence
 
 
+_NOT_A_FENCE = "\u200b"
+
+
 def neutralise(text: str) -> str:
     """User text made safe to show: mentions never ping, and Markdown cannot open a section or HTML.
 
@@ -153,8 +156,12 @@ def neutralise(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    """A name or title, for a heading or a status line: neutralised, on one line."""
-    return neutralise(" ".join(text.split()))
+    """A name or title, for a heading or a status line: neutralised, on one line. Within a line a leading ``` is
+    no fence, so a zero-width space in front keeps it from shielding what follows, and is taken off again."""
+    line = " ".join(text.split())
+    if not line.startswith(("```", "~~~")):
+        return neutralise(line)
+    return neutralise(_NOT_A_FENCE + line)[len(_NOT_A_FENCE) :]
 
 
 # --- Markdown ------------------------------------------------------------------------------------------

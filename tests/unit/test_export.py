@@ -499,3 +499,11 @@ def test_repeated_or_blank_topics_count_once() -> None:
     assert [h for h in _headings(document) if h.startswith("## ")] == ["## Contents", "## Docker"]
     assert "- [Docker](#docker) (1)" in document
     assert document.count("### #5 A challenge") == 1
+
+
+def test_a_title_that_starts_like_a_fence_does_not_shield_html_in_a_heading() -> None:
+    # Within a line, a leading ``` opens no code block: the HTML after it must be escaped like any other.
+    from bot.challenges.export import _one_line
+
+    assert _one_line("```js <b>x</b>") == "```js \\<b>x\\</b>"
+    assert _one_line("~~~ <i>") == "~~~ \\<i>"
