@@ -433,6 +433,7 @@ async def test_skipped_notices_are_closed_and_never_block_later_reminders(
 ) -> None:
     # A batch of 4 stands for the 200 of production: claimed notices that are then skipped must not fill it.
     monkeypatch.setattr("bot.services.pairing.BATCH", 4)
+    await _paired(pairing)  # partners' sessions are booked at once (anyone else's is only an invitation)
     cancelled = await schedule(pairing, "2026-11-25 18:00")
     crashed = await schedule(pairing, "2026-11-25 20:00")
     claimed = await pairing.due_notices(datetime(2026, 11, 24, 20, 0, tzinfo=UTC))  # both "day" notices claimed
