@@ -7,6 +7,7 @@ leave room, one fuzzy pass in rapidfuzz's C++ core. No database hop.
 from __future__ import annotations
 
 import heapq
+import math
 import re
 from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -91,15 +92,11 @@ class TopicIndex:
         self._word_keys = [key for _, key in words]
         # Fuzzy candidates by first and second letter: a typo rarely changes both, and scoring a
         # tenth of the names keeps a keystroke well under a millisecond at thousands of cards.
-        self._by_first: dict[str, list[str]] = {}
-        self._by_second: dict[str, list[str]] = {}
-        self._by_second_and_length: dict[tuple[str, int], list[str]] = {}
         self._by_first_and_length: dict[tuple[str, int], list[str]] = {}
+        self._by_second_and_length: dict[tuple[str, int], list[str]] = {}
         for key in owner:
-            self._by_first.setdefault(key[0], []).append(key)
             self._by_first_and_length.setdefault((key[0], len(key)), []).append(key)
             if len(key) > 1:
-                self._by_second.setdefault(key[1], []).append(key)
                 self._by_second_and_length.setdefault((key[1], len(key)), []).append(key)
         self._choices = {card.slug: self._choice(card) for card in cards}
         # A compact form two cards share ("c i" and "ci") belongs to neither.
@@ -159,7 +156,7 @@ class TopicIndex:
         scores: dict[str, float] = {}
         for key, score, _ in process.extract(
             text,
-            self._typo_candidates(text),
+            self._fuzzy_candidates(text, TYPO_CUTOFF if len(typed) == 1 else TYPO_CUTOFF_WORDS),
             scorer=fuzz.ratio,
             processor=None,
             limit=_FUZZY_NAMES,
@@ -183,6 +180,8 @@ class TopicIndex:
         score: dict[str, int] = {}
         for word in words:
             in_title = self._title_words.cards_with([word], _Match.PREFIX)
+            if len(in_title) > _TIE_BREAK_LIMIT:
+                continue  # a word most cards hold ("django") tells none apart
             for slug in in_title:
                 score[slug] = score.get(slug, 0) + 2
             for slug in self._name_words.cards_with([word], _Match.PREFIX) - in_title:
@@ -285,26 +284,23 @@ class TopicIndex:
     ) -> list[TopicChoice]:
         return [self._choices[card.slug] for card in self.search(query, limit, prefer)]
 
-    def _fuzzy_candidates(self, text: str) -> list[str]:
+    def _fuzzy_candidates(self, text: str, cutoff: float = FUZZY_CUTOFF) -> list[str]:
         """Names that keep the query's first letter, lack it, have an extra or a swapped one, or (at
         about the same length) a wrong one. Only a typo in both of the first two letters is missed.
-        """
-        candidates = self._by_first.get(text[0], []) + self._by_second.get(text[0], [])
-        if len(text) > 1:
-            candidates += self._by_first.get(text[1], [])
-            for length in (len(text) - 1, len(text), len(text) + 1):
-                candidates += self._by_second_and_length.get((text[1], length), [])
-        return candidates
-
-    def _typo_candidates(self, text: str) -> list[str]:
-        """`_fuzzy_candidates` of a length a typo can have: a ratio of TYPO_CUTOFF needs the shorter
-        name at least two thirds of the longer, which keeps the pass small at thousands of cards."""
-        letters = {text[0], text[1]} if len(text) > 1 else {text[0]}
+        Only names of a length that can reach `cutoff` are scored (fuzz.ratio is 2 * matches over both
+        lengths): that keeps the pass small at thousands of cards."""
+        shortest_share = cutoff / (200 - cutoff)
+        lengths = range(math.ceil(len(text) * shortest_share), math.floor(len(text) / shortest_share) + 1)
+        first, second = text[0], text[1] if len(text) > 1 else None
         candidates: list[str] = []
-        for length in range(-(-2 * len(text) // 3), len(text) * 3 // 2 + 1):
-            for letter in letters:
-                candidates += self._by_first_and_length.get((letter, length), [])
-                candidates += self._by_second_and_length.get((letter, length), [])
+        for length in lengths:
+            candidates += self._by_first_and_length.get((first, length), [])
+            candidates += self._by_second_and_length.get((first, length), [])
+            if second is not None:
+                candidates += self._by_first_and_length.get((second, length), [])
+        if second is not None:
+            for length in (len(text) - 1, len(text), len(text) + 1):
+                candidates += self._by_second_and_length.get((second, length), [])
         return candidates
 
     def _cards_for(self, slugs: dict[str, None]) -> list[TopicCard]:
@@ -343,6 +339,8 @@ class _WordIndex:
     def cards_with(self, words: Sequence[str], match: _Match) -> set[str]:
         """Slugs of the cards holding every one of `words` as `match` says (prefixes as typed: "redus"
         starts nothing, though its singular would start "redux")."""
+        if len(words) > 1 and not all(self._names_anything(word, match) for word in words):
+            return set()  # cheap: before building the large sets of the common words
         found: set[str] | None = None
         for word in words:
             if match is _Match.PREFIX:
@@ -355,6 +353,13 @@ class _WordIndex:
             if not found:
                 return set()
         return found or set()
+
+    def _names_anything(self, word: str, match: _Match) -> bool:
+        if match is _Match.SINGULAR:
+            return _singular(word) in self._by_singular
+        if match is _Match.WHOLE or len(word) < _MIN_PREFIX:
+            return word in self._by_word
+        return next(_prefixed(self._sorted, word), None) is not None
 
     def _prefixed(self, word: str) -> set[str]:
         if len(word) < _MIN_PREFIX:
