@@ -44,11 +44,6 @@ def _singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def compact(text: str) -> str:
-    """The name without spaces or punctuation: 'Next.js', 'next js' and 'nextjs' meet."""
-    return _NOT_ALPHANUMERIC.sub("", normalise(text))
-
-
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """What a typed name means: one card, or (when it is not clear which) the closest few."""
