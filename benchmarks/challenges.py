@@ -60,13 +60,13 @@ from bot.challenges.errortext import error_signatures
 from bot.challenges.parsing import MAX_TITLE, parse_post
 from bot.challenges.query import parse_query
 from bot.config import load_settings
+from bot.core.errors import InvalidInputError
+from bot.core.ratelimit import AcknowledgementLimiter
 from bot.db import migrate
 from bot.db.engine import SQLITE_PRAGMAS, create_engine, create_session_factory
 from bot.db.search import SearchHit, search_engine_for
-from bot.errors import InvalidInputError
 from bot.knowledge import TopicCard, load_knowledge_base
-from bot.paths import default_data_dir, migrations_dir
-from bot.ratelimit import AcknowledgementLimiter
+from bot.runtime.paths import default_data_dir, migrations_dir
 from bot.services.challenges import ChallengeService
 
 # Bump when the generator changes: cached databases of another version are not reused.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from benchmarks._table import Row, row, time_calls
 from bot.knowledge import Category, TopicCard, TopicIndex, categories_for_track, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 
 WORDS = (
     *[

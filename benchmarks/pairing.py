@@ -49,7 +49,7 @@ from bot.pairing.matching import (
     default_looking_for,
     score,
 )
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 
 QUICK = os.environ.get("NEXUS_BENCH_QUICK", "") not in ("", "0")
 SCALE = 5 if QUICK else 1

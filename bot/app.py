@@ -20,10 +20,10 @@ from bot.config import Settings
 from bot.db.child_migration import upgrade_in_child_process
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.search import search_engine_for
-from bot.heap import heap_trimmer, trim_heap_periodically
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.reachability import RECONNECT_WAIT, api_host, unreachable_reason
-from bot.redaction import RedactingFormatter, url_secrets
+from bot.runtime.memory import heap_trimmer, trim_heap_periodically
+from bot.runtime.reachability import RECONNECT_WAIT, api_host, unreachable_reason
+from bot.runtime.redaction import RedactingFormatter, url_secrets
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, SolvedChallengeLog
 from bot.services.digest import DigestService

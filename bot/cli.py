@@ -67,7 +67,7 @@ def _db_copy(to: str, batch_size: int) -> int:
     from bot.config import DatabaseSettings
     from bot.db.copy import CopyFailed, CopyRefused, copy_database, search_index_problems, verify_copy
     from bot.db.engine import create_engine
-    from bot.redaction import redact_url
+    from bot.runtime.redaction import redact_url
 
     source_url = load_database_settings().database_url
     try:
@@ -160,9 +160,9 @@ def _export(
     """
     import shutil
 
+    from bot.core.errors import NexusError
     from bot.db.engine import create_engine, create_session_factory
     from bot.db.search import search_engine_for
-    from bot.errors import NexusError
     from bot.knowledge import load_knowledge_base
     from bot.services.challenges import ChallengeService, SolvedChallengeLog
     from bot.services.topics import TopicService
@@ -216,8 +216,8 @@ def _date(value: str) -> date:
 
 def _readme(guild_id: int, member_id: int, output: str | None) -> int:
     """A member's README, offline: the same service and renderer as `/nexus readme`, no Discord connection."""
+    from bot.core.errors import NexusError
     from bot.db.engine import create_engine, create_session_factory
-    from bot.errors import NexusError
     from bot.knowledge import load_knowledge_base
     from bot.services.readme import Readme, ReadmeService
 

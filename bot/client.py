@@ -17,10 +17,10 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot import replies
-from bot.heap import settle_startup_heap
-from bot.interaction_errors import interaction_context, report_interaction_error
-from bot.redaction import redact_url
+from bot.interactions import replies
+from bot.interactions.error_replies import interaction_context, report_interaction_error
+from bot.runtime.memory import settle_startup_heap
+from bot.runtime.redaction import redact_url
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope

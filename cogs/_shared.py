@@ -8,7 +8,7 @@ from typing import TypeVar
 import discord
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from bot.embeds import EmbedSpec
+from bot.core.embeds import EmbedSpec
 from bot.services.challenges import Person
 
 

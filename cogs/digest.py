@@ -17,7 +17,7 @@ from discord.ext import commands, tasks
 
 from bot.challenges.digest import render_digest
 from bot.client import NexusBot
-from bot.interaction_errors import log_background_failure
+from bot.interactions.error_replies import log_background_failure
 from bot.services.digest import DigestService, DueDigest
 from cogs._shared import to_embed, with_retries
 

@@ -13,12 +13,12 @@ from discord import app_commands
 from discord.ext import commands
 
 import bot as nexus_package
-from bot import replies
 from bot.challenges.digest import WEEKDAYS, next_slot, render_digest
 from bot.client import NexusBot
-from bot.embeds import EmbedField, EmbedSpec
-from bot.errors import InvalidInputError, PermissionDeniedError
-from bot.interaction_errors import report_interaction_error
+from bot.core.embeds import EmbedField, EmbedSpec
+from bot.core.errors import InvalidInputError, PermissionDeniedError
+from bot.interactions import replies
+from bot.interactions.error_replies import report_interaction_error
 from bot.services.challenges import ANONYMOUS, ERASED_TITLE
 from bot.services.digest import DigestService
 from bot.services.guild_settings import GuildSettingsService, ServerSettings

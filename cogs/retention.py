@@ -13,7 +13,7 @@ import logging
 from discord.ext import commands, tasks
 
 from bot.client import NexusBot
-from bot.interaction_errors import log_background_failure
+from bot.interactions.error_replies import log_background_failure
 from bot.services.privacy import PrivacyService, Purged
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import limits
-from bot.embeds import EmbedField, EmbedSpec, shorten
+from bot.core import limits
+from bot.core.embeds import EmbedField, EmbedSpec, shorten
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DEFAULT_DAY = 0  # Monday

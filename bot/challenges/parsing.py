@@ -18,7 +18,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from bot.embeds import ELLIPSIS
+from bot.core.embeds import ELLIPSIS
 
 MAX_TITLE = 100
 MAX_DETAILS = 4000

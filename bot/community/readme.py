@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.challenges.export import neutralise
-from bot.embeds import EmbedField, EmbedSpec, shorten
+from bot.core.embeds import EmbedField, EmbedSpec, shorten
 
 MAX_CHALLENGES = 30
 MAX_SOLUTIONS = 30
@@ -157,7 +157,7 @@ def escape_user_text(text: str, *, block: bool = True) -> str:
     """User text made safe for GitHub Markdown: the one place it is done (swap it for a shared helper here).
 
     It builds on the export's `neutralise` (escapes only what could act: the file is the learner's to keep and
-    edit) rather than `bot.usertext.user_text`, which escapes every Markdown character for Discord's renderer and
+    edit) rather than `bot.core.usertext.user_text`, which escapes every Markdown character for Discord's renderer and
     would be as safe here, but noisy in the file's source.
 
     `neutralise` makes mentions inert and escapes headings and HTML tags outside fenced code; then every `[` outside

@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 
-from bot.redaction import redact_url
+from bot.runtime.redaction import redact_url
 
 
 class MigrationError(Exception):

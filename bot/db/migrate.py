@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.paths import migrations_dir
+from bot.runtime.paths import migrations_dir
 
 
 def alembic_config(database_url: str | None = None) -> Config:

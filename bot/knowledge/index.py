@@ -17,9 +17,9 @@ from itertools import islice
 
 from rapidfuzz import fuzz, process
 
+from bot.core.limits import AUTOCOMPLETE_CHOICES, CHOICE_NAME
 from bot.knowledge.cards import Category, TopicCard
 from bot.knowledge.text import normalise
-from bot.limits import AUTOCOMPLETE_CHOICES, CHOICE_NAME
 
 # Below this a fuzzy match is noise ("redis" for "rest"); measured on the real cards.
 FUZZY_CUTOFF = 62.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from bot import limits
-from bot.embeds import EmbedField, EmbedSpec, shorten
+from bot.core import limits
+from bot.core.embeds import EmbedField, EmbedSpec, shorten
+from bot.core.usertext import user_text
 from bot.knowledge.cards import Category, TopicCard
-from bot.usertext import user_text
 
 CATEGORY_COLOURS: Mapping[Category, int] = {
     Category.PYTHON: 0x3776AB,

@@ -46,12 +46,7 @@ from bot.challenges.parsing import (
     parse_solution,
 )
 from bot.challenges.query import parse_query
-from bot.db.base import utcnow
-from bot.db.models import Challenge, ChallengeTopic, Solution
-from bot.db.privacy_repository import Placeholders, PrivacyRepository
-from bot.db.repositories import ChallengeRepository, LoggedSource
-from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine, FoundChallenge
-from bot.errors import (
+from bot.core.errors import (
     ExportBusyError,
     ExportTooLargeError,
     InvalidInputError,
@@ -59,10 +54,15 @@ from bot.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from bot.core.ratelimit import SlidingWindowLimiter
+from bot.core.usertext import user_text
+from bot.db.base import utcnow
+from bot.db.models import Challenge, ChallengeTopic, Solution
+from bot.db.privacy_repository import Placeholders, PrivacyRepository
+from bot.db.repositories import ChallengeRepository, LoggedSource
+from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine, FoundChallenge
 from bot.knowledge.render import SolvedChallengeRef, SolvedChallenges
-from bot.ratelimit import SlidingWindowLimiter
 from bot.services.topics import TopicService
-from bot.usertext import user_text
 
 log = logging.getLogger(__name__)
 

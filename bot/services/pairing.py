@@ -21,6 +21,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.embeds import shorten
+from bot.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.db.base import utcnow
 from bot.db.models import (
     Challenge,
@@ -35,8 +37,6 @@ from bot.db.models import (
 from bot.db.models import StudySession as StudySessionRow
 from bot.db.pairing_repository import PairingRepository
 from bot.db.privacy_repository import PrivacyRepository
-from bot.embeds import shorten
-from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.pairing.availability import WeeklyInterval, describe, overlap_intervals, parse_availability
 from bot.pairing.matching import Candidate, LookingFor, Match, Track, assign, best_partner, default_looking_for
 from bot.pairing.timezones import resolve_timezone

@@ -30,11 +30,11 @@ from bot.community.readme import (
     readme_preview,
     render_readme,
 )
+from bot.core.embeds import EmbedSpec
+from bot.core.errors import NotFoundError
 from bot.db.base import utcnow
 from bot.db.community_repository import CommunityRepository
 from bot.db.models import Challenge, MemberChoices, Solution
-from bot.embeds import EmbedSpec
-from bot.errors import NotFoundError
 from bot.knowledge import KnowledgeBase
 from bot.services.challenges import ERASED_SOLUTION
 

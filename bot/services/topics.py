@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from bot.embeds import EmbedSpec
-from bot.errors import NotFoundError, RateLimitedError, TopicNotFoundError
+from bot.core.embeds import EmbedSpec
+from bot.core.errors import NotFoundError, RateLimitedError, TopicNotFoundError
+from bot.core.ratelimit import SlidingWindowLimiter
 from bot.knowledge import Category, KnowledgeBase, TopicCard, TopicChoice, TopicIndex, categories_for_track
 from bot.knowledge.render import (
     BROWSER_PAGE_SIZE,
@@ -17,7 +18,6 @@ from bot.knowledge.render import (
     render_category,
     render_overview,
 )
-from bot.ratelimit import SlidingWindowLimiter
 
 
 class SolvedChallengeSource(Protocol):

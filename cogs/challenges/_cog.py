@@ -9,10 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
 from bot.challenges.parsing import parse_solution, split_title
-from bot.embeds import EmbedSpec
-from bot.errors import InvalidInputError, PermissionDeniedError, size_text
+from bot.core.embeds import EmbedSpec
+from bot.core.errors import InvalidInputError, PermissionDeniedError, size_text
+from bot.interactions import replies
 from bot.services.challenges import ChallengeService, Logged, Person, SolutionLogged, parse_since
 from cogs._shared import readable_by_everyone, to_embed
 from cogs.challenges._render import (

@@ -13,10 +13,10 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.client import NexusBot
-from bot.errors import NotFoundError
-from bot.fairqueue import FairQueue
-from bot.interaction_errors import log_background_failure
-from bot.ratelimit import AcknowledgementLimiter
+from bot.core.errors import NotFoundError
+from bot.core.fairqueue import FairQueue
+from bot.core.ratelimit import AcknowledgementLimiter
+from bot.interactions.error_replies import log_background_failure
 from bot.services.challenges import ChallengeService, IncomingMessage, IngestResult, Logged, Nudge, SolutionLogged
 from bot.services.guild_settings import GuildSettingsService
 from cogs._shared import readable_by_everyone, with_retries

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot import limits
-from bot.embeds import EmbedField, EmbedSpec, shorten
+from bot.core import limits
+from bot.core.embeds import EmbedField, EmbedSpec, shorten
+from bot.core.usertext import user_text
 from bot.services.challenges import (
     ChallengePage,
     ChallengeView,
@@ -14,7 +15,6 @@ from bot.services.challenges import (
     SearchResult,
     SolutionLogged,
 )
-from bot.usertext import user_text
 
 OPEN_COLOUR = 0xF1C40F
 SOLVED_COLOUR = 0x2ECC71

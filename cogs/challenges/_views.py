@@ -9,11 +9,11 @@ from typing import Any
 
 import discord
 
-from bot import replies
 from bot.challenges.parsing import MAX_DETAILS, MAX_SOLUTION, MAX_TITLE
-from bot.embeds import EmbedSpec
-from bot.errors import InvalidInputError
-from bot.interaction_errors import report_interaction_error
+from bot.core.embeds import EmbedSpec
+from bot.core.errors import InvalidInputError
+from bot.interactions import replies
+from bot.interactions.error_replies import report_interaction_error
 from bot.services.challenges import MAX_TRIED, ChallengeService, ChallengeView, Person
 from cogs._shared import person_of, to_embed
 from cogs.challenges._render import challenge_embed

@@ -10,8 +10,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
-from bot.errors import PermissionDeniedError
+from bot.core.errors import PermissionDeniedError
+from bot.interactions import replies
 from bot.pairing.timezones import timezone_choices
 from bot.services.challenges import Person
 from bot.services.pairing import (

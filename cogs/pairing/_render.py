@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from discord.utils import escape_markdown
 
-from bot.embeds import EmbedField, EmbedSpec, shorten
-from bot.limits import EMBED_DESCRIPTION, EMBED_FIELD_VALUE, MESSAGE_CONTENT
+from bot.core.embeds import EmbedField, EmbedSpec, shorten
+from bot.core.limits import EMBED_DESCRIPTION, EMBED_FIELD_VALUE, MESSAGE_CONTENT
 from bot.services.pairing import (
     UNTIL_RESUMED,
     Learner,

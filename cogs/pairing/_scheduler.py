@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from discord.ext import commands, tasks
 
-from bot.interaction_errors import log_background_failure
+from bot.interactions.error_replies import log_background_failure
 from bot.services.pairing import PairingService, notice_nonce
 from cogs.pairing._announce import Announcer
 from cogs.pairing._render import auto_paused_text, checkin_text, expired_text, lapsed_text, notice_text

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
-from bot import replies
-from bot.errors import InvalidInputError, PermissionDeniedError
-from bot.interaction_errors import report_interaction_error
+from bot.core.errors import InvalidInputError, PermissionDeniedError
+from bot.interactions import replies
+from bot.interactions.error_replies import report_interaction_error
 from bot.services.pairing import MAX_DURATION, MIN_DURATION, PairAsk, PairingService, RequestOutcome, notice_nonce
 from cogs._shared import only_pinging
 from cogs.pairing._render import (

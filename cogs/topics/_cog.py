@@ -4,10 +4,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import replies
+from bot.core.usertext import user_text
+from bot.interactions import replies
 from bot.knowledge import Category
 from bot.services import TopicService
-from bot.usertext import user_text
 from cogs._shared import to_embed
 from cogs.topics._views import DeleteCardButton, TopicBrowserView
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import discord
 
-from bot import replies
-from bot.embeds import EmbedSpec
-from bot.interaction_errors import report_interaction_error
+from bot.core.embeds import EmbedSpec
+from bot.core.limits import SELECT_OPTION_DESCRIPTION, SELECT_OPTION_LABEL
+from bot.interactions import replies
+from bot.interactions.error_replies import report_interaction_error
 from bot.knowledge import Category
-from bot.limits import SELECT_OPTION_DESCRIPTION, SELECT_OPTION_LABEL
 from bot.services import TopicService
 from cogs._shared import person_of, to_embed
 

@@ -13,7 +13,7 @@ from typing import Any, cast
 import pytest
 
 from bot.client import NexusBot
-from bot.ratelimit import AcknowledgementLimiter
+from bot.core.ratelimit import AcknowledgementLimiter
 from cogs.challenges._listener import ChallengeLogCog
 from tests.e2e.harness import running_bot, settings_for, until
 from tests.e2e.rows import fetch

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bot.client import NexusBot
-from bot.interaction_errors import DATABASE_BUSY
-from bot.ratelimit import AcknowledgementLimiter
+from bot.core.ratelimit import AcknowledgementLimiter
+from bot.interactions.error_replies import DATABASE_BUSY
 from bot.services.challenges import Person
 from tests.e2e.harness import TOKEN, running_bot, settings_for, until
 from tests.e2e.learners import FRONTEND

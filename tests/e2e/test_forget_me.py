@@ -13,9 +13,9 @@ from typing import Any, cast
 import pytest
 
 from bot.client import NexusBot
+from bot.core.usertext import user_text
 from bot.db.base import utcnow
 from bot.services.challenges import Person
-from bot.usertext import user_text
 from tests.e2e import rows
 from tests.e2e.harness import running_bot, settings_for, until
 from tests.e2e.server import JSON, FakeDiscord

@@ -149,7 +149,7 @@ async def test_unexpected_errors_are_logged_and_answered_with_a_reference(
     interaction: discord.Interaction[NexusBot] = discord.Interaction(data=pending.payload, state=nexus._connection)  # type: ignore[arg-type]
     command = nexus.tree.get_command("topic", guild=discord.Object(discord_server.guild_id))
     assert isinstance(command, app_commands.Command)
-    with caplog.at_level(logging.ERROR, logger="bot.interaction_errors"):
+    with caplog.at_level(logging.ERROR, logger="bot.interactions.error_replies"):
         await nexus.tree.on_error(interaction, app_commands.CommandInvokeError(command, RuntimeError("boom")))
     await asyncio.wait_for(pending.answered.wait(), 5)
     message = discord_server.messages[pending.original_message_id or 0]

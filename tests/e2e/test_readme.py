@@ -3,8 +3,8 @@ history, a private `.md` file and a short preview embed; a partner is named only
 
 from __future__ import annotations
 
-from bot import limits
 from bot.client import NexusBot
+from bot.core import limits
 from tests.e2e.server import FakeDiscord
 from tests.e2e.users import Answer, FakeUser
 

@@ -17,8 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot import replies
 from bot.client import NexusBot
+from bot.interactions import replies
 from bot.services.challenges import Person
 from tests.e2e.harness import until
 from tests.e2e.server import EPHEMERAL, INTERACTION_ACK_SECONDS, JSON, FakeDiscord, Interaction

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.errors import InvalidInputError, RateLimitedError
+from bot.core.ratelimit import SlidingWindowLimiter
 from bot.db import migrate
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.search import search_engine_for
-from bot.errors import InvalidInputError, RateLimitedError
 from bot.knowledge import load_knowledge_base
-from bot.paths import default_data_dir
-from bot.ratelimit import SlidingWindowLimiter
+from bot.runtime.paths import default_data_dir
 from bot.services.challenges import (
     NEW_CHALLENGES_PER_HOUR,
     ChallengeService,

@@ -25,12 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.app import build_services
 from bot.client import Services
 from bot.config import load_settings
-from bot.db.base import utcnow
-from bot.db.engine import create_session_factory
-from bot.db.models import Challenge, Solution
-from bot.db.repositories import ChallengeRepository
-from bot.db.search import search_engine_for
-from bot.errors import (
+from bot.core.errors import (
     ExportBusyError,
     ExportTooLargeError,
     InvalidInputError,
@@ -39,8 +34,13 @@ from bot.errors import (
     PermissionDeniedError,
     TopicNotFoundError,
 )
+from bot.db.base import utcnow
+from bot.db.engine import create_session_factory
+from bot.db.models import Challenge, Solution
+from bot.db.repositories import ChallengeRepository
+from bot.db.search import search_engine_for
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 from bot.services import challenges as challenges_module
 from bot.services.challenges import (
     ANONYMOUS,

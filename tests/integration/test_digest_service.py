@@ -13,7 +13,7 @@ from bot.challenges.digest import render_digest
 from bot.db.engine import create_session_factory
 from bot.db.models import Challenge, ChallengeTopic, Pair, PairRequest, SessionRating, Solution, StudySession
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 from bot.services.challenges import ANONYMOUS, ERASED_TITLE, SolvedChallengeLog
 from bot.services.digest import CLAIM_LEASE, DigestService, digest_nonce
 from bot.services.guild_settings import GuildSettingsService

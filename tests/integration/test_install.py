@@ -101,7 +101,7 @@ def test_installed_package_is_the_one_imported(installed: Installed, tmp_path: P
         installed,
         tmp_path,
         "-c",
-        "import bot, bot.paths, sys; print(bot.__file__); print(bot.paths.default_data_dir())",
+        "import bot, bot.runtime.paths, sys; print(bot.__file__); print(bot.runtime.paths.default_data_dir())",
     )
     assert result.returncode == 0, result.stderr
     module_file, data_dir = (Path(line) for line in result.stdout.splitlines())

@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError, TopicNotFoundError
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import LearnerProfile, Pair, PairRequest, SessionNotice, SessionRating, StudySession
 from bot.db.pairing_repository import PairingRepository
-from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError, TopicNotFoundError
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 from bot.services.challenges import SolvedChallengeLog
 from bot.services.pairing import INVITATION_LIFETIME, UNTIL_RESUMED, PairAsk, PairingService
 from bot.services.topics import TopicService

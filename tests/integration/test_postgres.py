@@ -40,7 +40,7 @@ from bot.db.copy import (
 )
 from bot.db.engine import POSTGRES_STATEMENT_CACHE_SIZE, create_engine
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 from bot.services.challenges import IncomingMessage, Person
 from bot.services.pairing import PairAsk
 from tests.postgres import PostgresCluster

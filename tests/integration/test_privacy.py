@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_services
 from bot.client import Services
 from bot.config import load_settings
+from bot.core.errors import InvalidInputError
 from bot.db.base import utcnow
 from bot.db.privacy_repository import NO_CHANNEL
-from bot.errors import InvalidInputError
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 from bot.services.challenges import ANONYMOUS, ERASED_SOLUTION, ERASED_TITLE, IncomingMessage, Person
 from bot.services.pairing import PairAsk
 from bot.services.privacy import Footprint, Forgotten, Purged

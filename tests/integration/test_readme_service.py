@@ -16,12 +16,12 @@ from bot.app import build_services
 from bot.client import Services
 from bot.community.readme import NOTHING_LOGGED, Partner
 from bot.config import load_settings
+from bot.core.errors import NotFoundError
 from bot.db import migrate
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import LearnerProfile, Pair, PairRequest, StudySession
-from bot.errors import NotFoundError
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 from bot.services.challenges import Person
 from bot.services.readme import MemberChoiceSettings
 

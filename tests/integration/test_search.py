@@ -22,14 +22,14 @@ from bot.app import build_services
 from bot.challenges.errortext import error_signatures
 from bot.challenges.query import parse_query
 from bot.config import load_settings
+from bot.core.errors import InvalidInputError
 from bot.db import migrate, search
 from bot.db.base import utcnow
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import Challenge
 from bot.db.search import search_engine_for
-from bot.errors import InvalidInputError
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 from bot.services.challenges import ChallengeService, Person
 
 GUILD = 1001

@@ -19,7 +19,7 @@ from bot.config import (
     load_database_settings,
     load_settings,
 )
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 
 # Shaped like a real bot token (three dot-separated parts), but not one.
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhJkLm.s3cr3t-T0ken_Value-do-not-log-9876543210"

@@ -16,7 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.interaction_errors import DATABASE_BUSY, ErrorReply, describe_error, report_interaction_error
+from bot.interactions.error_replies import DATABASE_BUSY, ErrorReply, describe_error, report_interaction_error
 
 GUILD_ID = 1100000000000000000
 CHANNEL_ID = 1000000000000000000
@@ -202,10 +202,10 @@ async def test_the_answer_is_private_and_the_log_a_warning_without_user_text(
 ) -> None:
     _tree, client = _tree_and_client()
     interaction = _interaction(client)
-    with caplog.at_level(logging.DEBUG, logger="bot.interaction_errors"):
+    with caplog.at_level(logging.DEBUG, logger="bot.interactions.error_replies"):
         await report_interaction_error(interaction, app_commands.CommandInvokeError(COMMAND, sqlite_locked))
     assert sent == [(DATABASE_BUSY, True)]
-    records = [record for record in caplog.records if record.name == "bot.interaction_errors"]
+    records = [record for record in caplog.records if record.name == "bot.interactions.error_replies"]
     assert [record.levelno for record in records] == [logging.WARNING]
     logged = records[0].getMessage()
     assert "database unavailable answering challenge new by user 900000000000000000" in logged
@@ -220,10 +220,12 @@ async def test_an_unexpected_fault_still_gets_a_reference(
     sent: list[tuple[str, bool]], caplog: pytest.LogCaptureFixture
 ) -> None:
     _tree, client = _tree_and_client()
-    with caplog.at_level(logging.DEBUG, logger="bot.interaction_errors"):
+    with caplog.at_level(logging.DEBUG, logger="bot.interactions.error_replies"):
         await report_interaction_error(_interaction(client), _dbapi(sa_exc.IntegrityError, "UNIQUE constraint failed"))
     [(message, ephemeral)] = sent
     assert ephemeral
     assert "reference" in message
     assert DATABASE_BUSY not in message
-    assert [record.levelno for record in caplog.records if record.name == "bot.interaction_errors"] == [logging.ERROR]
+    assert [record.levelno for record in caplog.records if record.name == "bot.interactions.error_replies"] == [
+        logging.ERROR
+    ]

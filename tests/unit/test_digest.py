@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import limits
 from bot.challenges.digest import (
     DigestData,
     DigestSchedule,
@@ -25,6 +24,7 @@ from bot.challenges.digest import (
     trending,
     week_key,
 )
+from bot.core import limits
 
 MONDAY_9 = DigestSchedule(0, 9)
 START = datetime(2026, 11, 30, 9, tzinfo=UTC)  # a Monday

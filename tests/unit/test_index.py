@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import limits
-from bot.errors import TopicNotFoundError
+from bot.core import limits
+from bot.core.errors import TopicNotFoundError
 from bot.knowledge import Category, Lookup, TopicCard, TopicIndex, categories_for_track, load_knowledge_base
 from bot.knowledge.cards import FRONTEND_CATEGORIES
 from bot.knowledge.render import SolvedChallenges
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 from bot.services.topics import TopicService
 
 KNOWLEDGE_BASE = load_knowledge_base(default_data_dir() / "topics")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.challenges.inference import EVERYDAY_WORDS, TopicMatcher, _fold
 from bot.knowledge import Category, TopicCard, load_knowledge_base
 from bot.knowledge.text import normalise
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 
 KNOWLEDGE_BASE = load_knowledge_base(default_data_dir() / "topics")
 MATCHER = TopicMatcher(KNOWLEDGE_BASE.cards)

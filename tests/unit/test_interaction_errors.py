@@ -6,7 +6,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.errors import (
+from bot.core.errors import (
     InvalidInputError,
     NexusError,
     NotFoundError,
@@ -14,7 +14,7 @@ from bot.errors import (
     RateLimitedError,
     TopicNotFoundError,
 )
-from bot.interaction_errors import ErrorReply, describe_error
+from bot.interactions.error_replies import ErrorReply, describe_error
 
 
 async def _topic(interaction: discord.Interaction) -> None:

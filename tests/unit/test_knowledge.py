@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import limits
 from bot.cli import _check
 from bot.config import Settings
-from bot.embeds import ELLIPSIS, EmbedField, EmbedSpec, shorten
+from bot.core import limits
+from bot.core.embeds import ELLIPSIS, EmbedField, EmbedSpec, shorten
 from bot.knowledge import (
     Category,
     KnowledgeBase,
@@ -34,7 +34,7 @@ from bot.knowledge.render import (
     render_category,
     render_overview,
 )
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 
 TOPICS_DIR = default_data_dir() / "topics"
 TODAY = datetime.now(UTC).date()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.ratelimit import AcknowledgementLimiter, SlidingWindowLimiter
+from bot.core.ratelimit import AcknowledgementLimiter, SlidingWindowLimiter
 
 
 class Clock:

@@ -12,7 +12,7 @@ import discord
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
-from bot.reachability import RECONNECT_WAIT, api_host, unreachable_reason
+from bot.runtime.reachability import RECONNECT_WAIT, api_host, unreachable_reason
 
 
 def _key(host: str = "discord.com", port: int = 443) -> ConnectionKey:

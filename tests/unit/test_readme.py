@@ -15,7 +15,6 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import limits
 from bot.community.readme import (
     MAX_BODY,
     MAX_CHALLENGES,
@@ -35,8 +34,9 @@ from bot.community.readme import (
     readme_preview,
     render_readme,
 )
+from bot.core import limits
 from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 
 GOLDEN = Path(__file__).parent / "golden" / "readme_rich.md"
 DAY = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)

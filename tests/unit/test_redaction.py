@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import configure_logging
 from bot.config import load_settings
-from bot.redaction import redact_url
+from bot.runtime.redaction import redact_url
 
 TOKEN = "redaction-test-token.not-a-real-one.0123456789"
 

@@ -1,4 +1,4 @@
-"""`bot.replies`: which Discord call answers an interaction, whether or not the watchdog deferred it first."""
+"""`bot.interactions.replies`: which Discord call answers an interaction, deferred by the watchdog or not."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, cast
 import discord
 import pytest
 
-from bot import replies
+from bot.interactions import replies
 
 Calls = list[tuple[str, dict[str, Any]]]
 LATENCY = 0.05

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.knowledge import TopicIndex, categories_for_track, load_knowledge_base
-from bot.paths import default_data_dir
+from bot.runtime.paths import default_data_dir
 
 INDEX = TopicIndex(load_knowledge_base(default_data_dir() / "topics").cards)
 RESOLVED_AT_ONCE = 0.95

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.usertext import ZERO_WIDTH_SPACE, user_text
+from bot.core.usertext import ZERO_WIDTH_SPACE, user_text
 
 # A masked link Discord would draw: `[text](http…)` whose brackets are not escaped.
 MASKED_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\((?:<)?https?://")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.heap import heap_trimmer, trim_heap_periodically
+from bot.runtime.memory import heap_trimmer, trim_heap_periodically
 
 
 def _resident_mb() -> float:
@@ -65,7 +65,7 @@ def test_settling_freezes_what_start_up_built_after_collecting_its_garbage() -> 
     # In a process of its own: frozen objects are never collected, which this test process must not suffer.
     script = """
 import gc
-from bot.heap import settle_startup_heap
+from bot.runtime.memory import settle_startup_heap
 built = [[index] for index in range(50_000)]
 cycle = []
 cycle.append(cycle)

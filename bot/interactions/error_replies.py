@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from sqlalchemy import exc as sa_exc
 
-from bot import replies
+from bot.interactions import replies
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def _permission_names(names: list[str]) -> str:
 
 def describe_error(error: BaseException) -> ErrorReply:
     """What to tell the user about `error`; `unexpected` marks a fault to log with a reference."""
-    from bot.errors import NexusError
+    from bot.core.errors import NexusError
 
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original

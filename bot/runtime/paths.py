@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+# bot/runtime/paths.py: the package is two levels up.
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def shipped_dir(name: str) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot import limits
+from bot.core import limits
 
 ELLIPSIS = "…"
 

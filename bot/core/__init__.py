@@ -1,0 +1,1 @@
+"""Shared core: domain errors, embeds, Discord's limits, rate limits, fair queues, user text."""

@@ -1,0 +1,1 @@
+"""Interaction plumbing: replies that pick the right call, error replies and their wording."""

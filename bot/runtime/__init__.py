@@ -1,0 +1,1 @@
+"""The process runtime: memory trimming, installed paths, reachability of Discord, log redaction."""
