@@ -245,10 +245,16 @@ def _dense(candidates: Sequence[Candidate], past: frozenset[frozenset[int]]) -> 
     suitable = (minutes >= MIN_OVERLAP_MINUTES) | ~given_f[:, None] | ~given_b[None, :]
     vocabulary = {slug: bit for bit, slug in enumerate(sorted({s for c in candidates for s in c.topics}))}
 
-    def masks(side: Sequence[Candidate]) -> NDArray[np.uint64]:
-        return np.array([sum(1 << vocabulary[s] for s in c.topics) for c in side], dtype=np.uint64)
+    words = max(1, -(-len(vocabulary) // 64))
 
-    shared = np.bitwise_count(masks(frontend)[:, None] & masks(backend)[None, :]).astype(np.int64)
+    def masks(side: Sequence[Candidate], word: int) -> NDArray[np.uint64]:
+        # One 64-bit word of each learner's topic mask: the knowledge base has more than 64 slugs.
+        bits = [sum(1 << vocabulary[s] for s in c.topics) >> (64 * word) & (2**64 - 1) for c in side]
+        return np.array(bits, dtype=np.uint64)
+
+    shared = np.zeros((len(frontend), len(backend)), dtype=np.int64)
+    for word in range(words):
+        shared += np.bitwise_count(masks(frontend, word)[:, None] & masks(backend, word)[None, :])
     ratings_f = np.array([c.rating for c in frontend])
     ratings_b = np.array([c.rating for c in backend])
     ratings = np.rint(MICRO // 2 * ((ratings_f[:, None] + ratings_b[None, :]) + 2) / 4).astype(np.int64)

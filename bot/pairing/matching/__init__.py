@@ -34,8 +34,7 @@ At the size of a large server (tens of thousands of learners, thousands waiting 
   matching, solved through the bipartite double cover (see `_solve`). Again: learners left waiting are scored among
   themselves and solved again, until no two of them could pair. Weights keep the rules above: score first, in exact
   integers, then the wait, and every allowed pair is worth more than none. With `top_k` at least the size of the other
-  track, a bipartite pool gets the exact optimum; on the benchmark's queues of 10,000 the round is within a fraction
-  of a percent of it (benchmarks/pairing.py computes both).
+  track, a bipartite pool gets the exact optimum; on larger ones benchmarks/pairing.py measures the gap to it.
 """
 
 from __future__ import annotations

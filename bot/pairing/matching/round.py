@@ -21,7 +21,7 @@ from bot.pairing.matching.rules import (
 TOP_K = 20
 """How many best partners of each learner the periodic round keeps as candidates (see `assign`)."""
 EXACT_LIMIT = 100
-"""Pools up to this size with pairs inside a track get networkx's exact general matching (0.3 s at 100)."""
+"""Pools up to this size with pairs inside a track get networkx's exact general matching, whose cost grows as n^3."""
 SMALL_POOL = 2 * TOP_K
 """Pools up to this size are solved exactly without numpy. The smaller track of such a pool has at most `TOP_K`
 learners, so the sparse optimiser keeps every pair too and is exact: both give the same optimum."""
