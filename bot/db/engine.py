@@ -44,6 +44,22 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _rollback_only_an_open_transaction(dialect: Any) -> None:
+    """SQLAlchemy rolls back when a connection is closed and again when the pool takes it back; through aiosqlite
+    each is a hop to the driver's thread, two of a search's three, though after a read SQLite has nothing to end."""
+    rollback = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            open_transaction = bool(dbapi_connection.driver_connection.in_transaction)
+        except ValueError:  # aiosqlite's "no active connection": the rollback reports it as it always did
+            open_transaction = True
+        if open_transaction:
+            rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback
+
+
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     """An engine for `database_url`; for a SQLite file, its directory is created on first run."""
     url = make_url(database_url)
@@ -55,6 +71,8 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        if url.get_driver_name() == "aiosqlite":
+            _rollback_only_an_open_transaction(engine.sync_engine.dialect)
         return engine
     if url.get_driver_name() == "asyncpg":
         connect_args = options.setdefault("connect_args", {})
