@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.core.shards import ShardScope
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.runtime.paths import default_data_dir
 
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
@@ -155,7 +155,7 @@ class Settings(DatabaseSettings):
     def shard_scope(self) -> ShardScope:
         """The servers this process works for: every one unless `NEXUS_SHARD_IDS` names a part of the shards."""
         if self.shard_count is None:
-            return ShardScope.everything()
+            return ALL_SHARDS
         return ShardScope(self.shard_count, frozenset(self.shard_ids) if self.shard_ids is not None else None)
 
     @property

@@ -30,11 +30,6 @@ class ShardScope:
             if any(not 0 <= shard < self.count for shard in self.ids):
                 raise ValueError(f"shard ids lie in 0..{self.count - 1}")
 
-    @classmethod
-    def everything(cls) -> ShardScope:
-        """One process for every server (the default)."""
-        return cls()
-
     @property
     def owned(self) -> frozenset[int]:
         return self.ids if self.ids is not None else frozenset(range(self.count))
@@ -44,5 +39,15 @@ class ShardScope:
         """Whether no server belongs to another process: then nothing needs filtering."""
         return self.ids is None or len(self.ids) == self.count
 
+    @property
+    def leads(self) -> bool:
+        """Whether this process runs shard 0, which does the work of no server in particular (the retention
+        purge), as Discord sends it direct messages: exactly one process does it."""
+        return 0 in self.owned
+
     def owns(self, guild_id: int) -> bool:
         return self.owns_all or shard_of(guild_id, self.count) in self.owned
+
+
+# One process for every server: the default wherever no scope is given.
+ALL_SHARDS = ShardScope()

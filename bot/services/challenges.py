@@ -55,6 +55,7 @@ from bot.core.errors import (
     RateLimitedError,
 )
 from bot.core.ratelimit import SlidingWindowLimiter
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.core.usertext import user_text
 from bot.db.base import utcnow
 from bot.db.models import Challenge, ChallengeTopic, Solution
@@ -760,8 +761,11 @@ class ChallengeService:
         unanswered_after: timedelta = timedelta(hours=24),
         ask_author_after: timedelta = timedelta(hours=48),
         new_challenges: SlidingWindowLimiter | None = None,
+        shards: ShardScope = ALL_SHARDS,
     ) -> None:
         self._sessions = sessions
+        # The servers whose nudges this process sends (the others belong to other shards' processes).
+        self._shards = shards
         self._new_challenges = new_challenges or SlidingWindowLimiter(NEW_CHALLENGES_PER_HOUR, 3600.0)
         self._search = search
         self._topics = topics
@@ -1672,8 +1676,8 @@ class ChallengeService:
         """Open challenges with no solution for a while, and authors with unaccepted solutions."""
         async with self._sessions() as session:
             repository = ChallengeRepository(session)
-            unanswered = await repository.due_nudges(now - self._unanswered_after, limit=NUDGE_BATCH)
-            questions = await repository.due_author_questions(now - self._ask_author_after, limit=NUDGE_BATCH)
+            unanswered = await repository.due_nudges(now - self._unanswered_after, NUDGE_BATCH, self._shards)
+            questions = await repository.due_author_questions(now - self._ask_author_after, NUDGE_BATCH, self._shards)
             nudges = [Nudge("unanswered", challenge_view(item, with_solutions=False)) for item in unanswered]
             nudges += [Nudge("ask_author", challenge_view(item, with_solutions=False)) for item in questions]
             return nudges

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.embeds import shorten
 from bot.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.db.base import utcnow
 from bot.db.models import (
     Challenge,
@@ -317,8 +318,11 @@ class PairingService:
         request_lifetime: timedelta = timedelta(days=14),
         checkin_after: timedelta = timedelta(days=3),
         clock: Callable[[], datetime] = utcnow,
+        shards: ShardScope = ALL_SHARDS,
     ) -> None:
         self._sessions = sessions
+        # The servers whose periodic work (rounds, notices, expiry, check-ins) this process does.
+        self._shards = shards
         # What "now" is for commands and buttons; the end-to-end tests move it to reach reminders and expiry.
         self.clock = clock
         self._topics = topics
@@ -509,7 +513,7 @@ class PairingService:
 
     async def guilds_with_queue(self) -> list[int]:
         async with self._sessions() as session:
-            return await PairingRepository(session).guilds_with_queue()
+            return await PairingRepository(session).guilds_with_queue(self._shards)
 
     async def _candidates(
         self,
@@ -581,7 +585,7 @@ class PairingService:
         async with self._sessions() as session:
             repository = PairingRepository(session)
             views = []
-            for pair in await repository.unannounced(BATCH):
+            for pair in await repository.unannounced(BATCH, self._shards):
                 low = await repository.profile(pair.guild_id, pair.user_low)
                 high = await repository.profile(pair.guild_id, pair.user_high)
                 if low is not None and high is not None:
@@ -777,10 +781,10 @@ class PairingService:
         """Expire requests that waited too long; returns every expiry whose notice is still to be sent."""
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
-            due = await repository.due_expiries(now - self._request_lifetime, BATCH)
+            due = await repository.due_expiries(now - self._request_lifetime, BATCH, self._shards)
             await repository.close_waiting([request.id for request in due], "expired", now)
         async with self._sessions() as session:
-            pending = await PairingRepository(session).unnotified_expiries(BATCH)
+            pending = await PairingRepository(session).unnotified_expiries(BATCH, self._shards)
             return [ExpiredRequest(r.id, r.guild_id, r.user_id, (r.closed_at or now) - r.created_at) for r in pending]
 
     async def expiry_notified(self, request_id: int, now: datetime) -> None:
@@ -827,14 +831,14 @@ class PairingService:
         including those a crash interrupted."""
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
-            for pair in await repository.pairs_due_checkin(now - self._checkin_after, BATCH):
+            for pair in await repository.pairs_due_checkin(now - self._checkin_after, BATCH, self._shards):
                 for user_id in (pair.user_low, pair.user_high):
                     if await repository.checkin(pair.id, user_id) is None:
                         repository.add(PairCheckin(pair_id=pair.id, user_id=user_id, asked_at=now))
         async with self._sessions() as session:
             repository = PairingRepository(session)
             views = []
-            for checkin in await repository.unsent_checkins(BATCH):
+            for checkin in await repository.unsent_checkins(BATCH, self._shards):
                 asked = await repository.pair(checkin.pair_id)
                 if asked is not None:
                     partner = asked.user_high if asked.user_low == checkin.user_id else asked.user_low
@@ -867,7 +871,9 @@ class PairingService:
         paused: list[AutoPaused] = []
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
-            for checkin, guild_id in await repository.overdue_checkins(now - CHECKIN_ANSWER_WINDOW, BATCH):
+            for checkin, guild_id in await repository.overdue_checkins(
+                now - CHECKIN_ANSWER_WINDOW, BATCH, self._shards
+            ):
                 checkin.ignored_at = now
                 profile = await repository.profile(guild_id, checkin.user_id)
                 if profile is None:
@@ -1021,9 +1027,9 @@ class PairingService:
         """Invitations left unanswered past their deadline lapse; returns every lapse whose organiser is still to be
         told (a crash's too)."""
         async with self._sessions.begin() as session:
-            await PairingRepository(session).lapse_invitations(now)
+            await PairingRepository(session).lapse_invitations(now, self._shards)
         async with self._sessions() as session:
-            return [_session_view(row) for row in await PairingRepository(session).untold_lapses(BATCH)]
+            return [_session_view(row) for row in await PairingRepository(session).untold_lapses(BATCH, self._shards)]
 
     async def lapse_told(self, session_id: int, now: datetime) -> None:
         async with self._sessions.begin() as session:
@@ -1067,10 +1073,10 @@ class PairingService:
         """Claim the reminders and rating questions that are due; returns every unsent one (a crash's too)."""
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
-            upcoming = await repository.sessions_starting(now, now + DAY_BEFORE)
+            upcoming = await repository.sessions_starting(now, now + DAY_BEFORE, self._shards)
             ended = [
                 row
-                for row in await repository.sessions_starting(now - RATING_WINDOW, now)
+                for row in await repository.sessions_starting(now - RATING_WINDOW, now, self._shards)
                 if _session_view(row).ends_at <= now
             ]
             rows = [*upcoming, *ended]
@@ -1088,7 +1094,7 @@ class PairingService:
             # Claims that can no longer be sent (the session was cancelled meanwhile, or started while the bot was
             # away) are closed first, so they never fill the batch ahead of notices that are due.
             await repository.close_skipped_notices(now)
-            for notice, row in await repository.unsent_notices(BATCH):
+            for notice, row in await repository.unsent_notices(BATCH, self._shards):
                 view = _session_view(row)
                 profile = await repository.profile(row.guild_id, notice.user_id)
                 pair = await repository.pair(row.pair_id) if row.pair_id else None

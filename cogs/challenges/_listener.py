@@ -316,8 +316,10 @@ class ChallengeLogCog(commands.Cog):
         fails is tried again later (`_retry_backfill_later`)."""
         read = 0
         failed = False
+        # A process receives only its shards' servers; the scope says so explicitly all the same.
+        guilds = [guild for guild in self._bot.guilds if self._bot.shard_scope.owns(guild.id)]
         async with self._backfill_lock:
-            for guild in self._bot.guilds:
+            for guild in guilds:
                 try:
                     settings = await self._guild_settings.get(guild.id)
                 except Exception as error:
@@ -336,7 +338,7 @@ class ChallengeLogCog(commands.Cog):
                         log_background_failure(log, error, "backfill of channel %s failed", channel_id)
             if self._recheck_due:
                 rechecked = True
-                for guild in self._bot.guilds:
+                for guild in guilds:
                     try:
                         await self.recheck_sources(guild.id)
                     except Exception as error:

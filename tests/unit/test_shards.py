@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.shards import ShardScope, shard_of
+from bot.core.shards import ALL_SHARDS, ShardScope, shard_of
 
 # Discord snowflakes: 64 bits, the top 42 a timestamp in milliseconds since 2015.
 GUILD_IDS = st.integers(min_value=1, max_value=2**63 - 1)
@@ -40,11 +40,11 @@ def test_a_split_into_shard_ranges_covers_each_server_once(guild_id: int, count:
 def test_one_process_with_every_shard_owns_every_server(guild_id: int, count: int) -> None:
     assert ShardScope(count).owns(guild_id)
     assert ShardScope(count, frozenset(range(count))).owns(guild_id)
-    assert ShardScope.everything().owns(guild_id)
+    assert ALL_SHARDS.owns(guild_id)
 
 
 def test_owns_all_only_when_no_shard_is_left_to_another_process() -> None:
-    assert ShardScope.everything().owns_all
+    assert ALL_SHARDS.owns_all
     assert ShardScope(4).owns_all
     assert ShardScope(2, frozenset({0, 1})).owns_all
     assert not ShardScope(2, frozenset({1})).owns_all
@@ -63,3 +63,10 @@ def test_owns_all_only_when_no_shard_is_left_to_another_process() -> None:
 def test_an_impossible_scope_is_refused(count: int, ids: frozenset[int] | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ShardScope(count, ids)
+
+
+def test_exactly_one_process_leads_any_split() -> None:
+    # The work of no server (the retention purge) is done by the process that runs shard 0, and only by it.
+    split = [frozenset({0, 3}), frozenset({1}), frozenset({2})]
+    assert [ShardScope(4, ids).leads for ids in split] == [True, False, False]
+    assert ALL_SHARDS.leads
