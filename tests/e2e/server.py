@@ -93,6 +93,7 @@ class Call:
     query: Mapping[str, str]
     status: int = 0
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    token: str = ""  # the Authorization header: which bot process sent it, when processes are given their own
 
 
 CALL_KEY = web.RequestKey("call", Call)
@@ -132,6 +133,7 @@ class GatewaySession:
     socket: web.WebSocketResponse | None = None
     intents: int = 0
     identified: asyncio.Event = field(default_factory=asyncio.Event)
+    shard: tuple[int, int] = (0, 1)  # [shard id, shard count] from IDENTIFY
 
 
 class FakeDiscord:
@@ -144,7 +146,12 @@ class FakeDiscord:
         heartbeat_interval_ms: int = 41250,
         privileged_intents: int = PRIVILEGED_INTENTS,
         guild_id: int | None = None,
+        shard_count: int = 1,
     ) -> None:
+        # What /gateway/bot recommends; sessions identify with their shard and get only its guilds' events.
+        self.shard_count = shard_count
+        # Servers beyond the first (`add_guild`): their ids; they share the first one's members and roles.
+        self.other_guild_ids: list[int] = []
         # Privileged intents the application is allowed in the Developer Portal; asking for others
         # closes the gateway with 4014, as Discord does.
         self.privileged_intents = privileged_intents
@@ -182,6 +189,7 @@ class FakeDiscord:
         self.undescribed_routes: set[str] = set()
         self.sessions: dict[str, GatewaySession] = {}
         self.current_session: GatewaySession | None = None
+        self.shard_sessions: dict[int, GatewaySession] = {}  # the live session of each shard id
         self.identify_count = 0
         self.refused_intents = 0
         self.resume_count = 0
@@ -283,12 +291,12 @@ class FakeDiscord:
             "unicode_emoji": None,
         }
 
-    def _add_channel(self, name: str) -> int:
+    def _add_channel(self, name: str, guild_id: int | None = None) -> int:
         channel_id = self.snowflake()
         self.channels[channel_id] = {
             "id": str(channel_id),
             "type": 0,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id or self.guild_id),
             "name": name,
             "position": len(self.channels),
             "permission_overwrites": [],
@@ -377,7 +385,8 @@ class FakeDiscord:
         everything = int(ALL_PERMISSIONS)
         if user_id == self.owner_id:
             return everything
-        permissions = int(self.roles[self.guild_id]["permissions"])
+        guild_id = self.guild_of(channel_id)
+        permissions = int(self.roles[guild_id]["permissions"])
         for role_id in member["roles"]:
             permissions |= int(self.roles[int(role_id)]["permissions"])
         if permissions & ADMINISTRATOR:
@@ -392,7 +401,7 @@ class FakeDiscord:
         def apply(permissions: int, allow: int, deny: int) -> int:
             return (permissions & ~deny) | allow
 
-        everyone = overwrites.get(self.guild_id)
+        everyone = overwrites.get(guild_id)
         if everyone is not None:
             permissions = apply(permissions, int(everyone["allow"]), int(everyone["deny"]))
         allow = deny = 0
@@ -411,9 +420,36 @@ class FakeDiscord:
         for number in range(count):
             self._add_member(self.snowflake(), f"member{number}")
 
-    def guild_payload(self) -> JSON:
+    def add_guild(self, guild_id: int | None = None) -> int:
+        """A second (third...) server with its own @everyone and channels (general, challenges, pairing), the same
+        members and other roles as the first; its id lands on whichever shard its snowflake says."""
+        guild_id = guild_id or self.snowflake()
+        self.other_guild_ids.append(guild_id)
+        self.roles[guild_id] = self._role(guild_id, "@everyone", EVERYONE_PERMISSIONS)
+        for name in ("general", "challenges", "pairing"):
+            self._add_channel(name, guild_id)
+        return guild_id
+
+    def channel_named(self, guild_id: int, name: str) -> int:
+        return next(
+            int(channel["id"])
+            for channel in self.channels.values()
+            if channel.get("guild_id") == str(guild_id) and channel.get("name") == name
+        )
+
+    def guild_of(self, channel_id: int) -> int:
+        """The server a channel (or thread) is in; the first server for anything else."""
+        channel = self.channels.get(channel_id)
+        return int(channel["guild_id"]) if channel is not None and channel.get("guild_id") else self.guild_id
+
+    def shard_of(self, guild_id: int) -> int:
+        return (guild_id >> 22) % self.shard_count
+
+    def guild_payload(self, guild_id: int | None = None) -> JSON:
+        guild_id = guild_id or self.guild_id
+        everyones = {self.guild_id, *self.other_guild_ids}
         return {
-            "id": str(self.guild_id),
+            "id": str(guild_id),
             "name": "ProDev Project Nexus",
             "icon": None,
             "splash": None,
@@ -437,10 +473,10 @@ class FakeDiscord:
             "vanity_url_code": None,
             "preferred_locale": "en-US",
             "features": [],
-            "roles": list(self.roles.values()),
+            "roles": [role for role_id, role in self.roles.items() if role_id == guild_id or role_id not in everyones],
             "emojis": [],
             "stickers": [],
-            "channels": list(self.channels.values()),
+            "channels": [channel for channel in self.channels.values() if channel.get("guild_id") == str(guild_id)],
             "threads": [],
             # A large guild arrives without its member list (that needs chunking, with the members
             # intent); only the bot itself is included. A small one arrives with every member.
@@ -490,7 +526,15 @@ class FakeDiscord:
                     body = json.loads(raw)
                 except ValueError:
                     body = raw.decode(errors="replace")
-        call = Call(request.method, request.path, request.path, body, dict(request.query), files=files)
+        call = Call(
+            request.method,
+            request.path,
+            request.path,
+            body,
+            dict(request.query),
+            files=files,
+            token=request.headers.get("Authorization", ""),
+        )
         request[CALL_KEY] = call
         self.calls.append(call)
         too_large = [name for name, data in files if len(data) > self.attachment_size_limit]
@@ -628,7 +672,7 @@ class FakeDiscord:
         return json_response(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.shard_count,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
@@ -737,7 +781,7 @@ class FakeDiscord:
         message: JSON = {
             "id": str(message_id),
             "channel_id": str(channel_id),
-            "guild_id": str(self.guild_id),
+            "guild_id": str(self.guild_of(channel_id)),
             "author": author or self.bot_user,
             "content": payload.get("content") or "",
             "timestamp": iso_now(),
@@ -877,7 +921,11 @@ class FakeDiscord:
         message["deleted"] = True
         self.dispatch(
             "MESSAGE_DELETE",
-            {"id": message["id"], "channel_id": message["channel_id"], "guild_id": str(self.guild_id)},
+            {
+                "id": message["id"],
+                "channel_id": message["channel_id"],
+                "guild_id": str(self.guild_of(int(message["channel_id"]))),
+            },
         )
 
     def bulk_delete(self, channel_id: int, message_ids: list[int]) -> None:
@@ -888,7 +936,11 @@ class FakeDiscord:
             self.messages[message_id]["deleted"] = True
         self.dispatch(
             "MESSAGE_DELETE_BULK",
-            {"ids": [str(i) for i in removed], "channel_id": str(channel_id), "guild_id": str(self.guild_id)},
+            {
+                "ids": [str(i) for i in removed],
+                "channel_id": str(channel_id),
+                "guild_id": str(self.guild_of(channel_id)),
+            },
         )
 
     async def _delete_message(self, call: Call, channel_id: str, message_id: str) -> web.Response:
@@ -915,7 +967,7 @@ class FakeDiscord:
         thread = {
             "id": str(thread_id),
             "type": body.get("type", 11),
-            "guild_id": str(self.guild_id),
+            "guild_id": str(self.guild_of(parent_id)),
             "parent_id": str(parent_id),
             "owner_id": self.bot_user["id"],
             "name": body.get("name"),
@@ -967,7 +1019,7 @@ class FakeDiscord:
         return web.Response(status=204)
 
     async def _get_member(self, call: Call, guild_id: str, user_id: str) -> web.Response:
-        member = self.members.get(int(user_id)) if int(guild_id) == self.guild_id else None
+        member = self.members.get(int(user_id)) if int(guild_id) in (self.guild_id, *self.other_guild_ids) else None
         if member is None:
             return json_response({"message": "Unknown Member", "code": 10007}, status=404)
         return json_response(member)
@@ -1219,9 +1271,13 @@ class FakeDiscord:
             return None
         return data
 
-    def dispatch(self, event: str, data: JSON) -> None:
-        """Send a dispatch to the current session (kept for replay if the socket is down)."""
-        session = self.current_session
+    def dispatch(self, event: str, data: JSON, *, to: GatewaySession | None = None) -> None:
+        """Send a dispatch to the current session (kept for replay if the socket is down); with shards, to the
+        session of the shard of the event's guild (shard 0 for direct messages), as Discord routes them."""
+        session = to or self.current_session
+        if self.shard_count > 1 and to is None:
+            guild_id = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
+            session = self.shard_sessions.get(self.shard_of(int(guild_id)) if guild_id else 0)
         if session is None:
             return
         visible = self._visible(event, data, session.intents, self.bot_user["id"])
@@ -1273,15 +1329,24 @@ class FakeDiscord:
             self.refused_intents = intents & PRIVILEGED_INTENTS & ~self.privileged_intents
             await socket.close(code=4014, message=b"Disallowed intent(s).")
             return None
-        session = GatewaySession(id=secrets.token_hex(16), socket=socket, intents=intents)
+        shard_id, shard_count = data.get("shard") or (0, 1)
+        if shard_count != self.shard_count or not 0 <= shard_id < shard_count:
+            await socket.close(code=4011 if shard_count < self.shard_count else 4010, message=b"Invalid shard.")
+            return None
+        session = GatewaySession(
+            id=secrets.token_hex(16), socket=socket, intents=intents, shard=(shard_id, shard_count)
+        )
         self.sessions[session.id] = session
         self.current_session = session
+        self.shard_sessions[shard_id] = session
+        guilds = [guild for guild in (self.guild_id, *self.other_guild_ids) if self.shard_of(guild) == shard_id]
         self.dispatch(
             "READY",
             {
                 "v": 10,
                 "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "flags": 0},
-                "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+                "guilds": [{"id": str(guild), "unavailable": True} for guild in guilds],
+                "shard": [shard_id, shard_count],
                 "session_id": session.id,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(self.application_id), "flags": 0},
@@ -1290,15 +1355,20 @@ class FakeDiscord:
                 "user_settings": {},
                 "session_type": "normal",
             },
+            to=session,
         )
-        self.dispatch("GUILD_CREATE", self.guild_payload())
+        for guild in guilds:
+            self.dispatch("GUILD_CREATE", self.guild_payload(guild), to=session)
         session.identified.set()
         self._connected.set()
         return session
 
     async def _resume(self, socket: web.WebSocketResponse, data: JSON) -> GatewaySession | None:
         session = self.sessions.get(data.get("session_id", ""))
-        if session is None or session is not self.current_session:
+        live = session is self.current_session or (
+            self.shard_count > 1 and session is not None and self.shard_sessions.get(session.shard[0]) is session
+        )
+        if session is None or not live:
             await socket.send_str(json.dumps({"op": 9, "d": False}))
             return None
         self.resume_count += 1
