@@ -19,13 +19,12 @@ from pathlib import Path
 import pytest
 
 from bot.app import prepared_services
+from bot.client import ShardedNexusBot
 from bot.services.pairing import PairAsk
-from tests.e2e.harness import TOKEN, settings_for, until
+from tests.e2e.harness import TOKEN, running_bot, settings_for, until
 from tests.e2e.rows import NotMigrated, fetch
 from tests.e2e.server import Call, FakeDiscord
 from tests.e2e.users import FakeUser
-
-pytestmark = pytest.mark.postgresql
 
 SHARDS = 2
 POSTS_PER_SERVER = 5
@@ -222,3 +221,39 @@ def _call_guild(
     if channel in dm_recipient:
         return guild_of_user.get(dm_recipient[channel])
     return server.guild_of(channel) if channel in server.channels else None
+
+
+async def test_one_process_runs_every_shard_with_a_count_alone(tmp_path: Path) -> None:
+    """`NEXUS_SHARD_COUNT` without ids: discord.py's AutoShardedBot, both connections in one process, on SQLite."""
+    async with FakeDiscord(shard_count=SHARDS) as server:
+        first = server.guild_id
+        second = server.add_guild(first + (1 << 22))
+        channels = [server.channel_named(guild, "challenges") for guild in (first, second)]
+        settings = settings_for(
+            server,
+            tmp_path / "nexus.db",
+            NEXUS_SHARD_COUNT=SHARDS,
+            NEXUS_CHALLENGE_CHANNEL_IDS=",".join(map(str, channels)),
+        )
+        async with running_bot(settings) as bot:
+            assert isinstance(bot, ShardedNexusBot)
+            assert bot.shard_count == SHARDS
+            assert sorted(server.shard_sessions) == [0, 1]
+            await until(lambda: len(bot.guilds) == SHARDS, "both servers, one per shard")
+            assert {guild.id: guild.shard_id for guild in bot.guilds} == {
+                first: server.shard_of(first),
+                second: server.shard_of(second),
+            }
+            learner = FakeUser(server, server.add_member("ada"))
+            posts = [
+                learner.post(channel, "Challenge: one process, two shards, docker compose") for channel in channels
+            ]
+            database = f"sqlite+aiosqlite:///{tmp_path / 'nexus.db'}"
+
+            async def logged() -> bool:
+                rows = await _rows(database, "SELECT source_message_id FROM challenges")
+                return sorted(row[0] for row in rows) == sorted(int(post["id"]) for post in posts)
+
+            await until(logged, "a post of each server logged", seconds=20)
+        assert not server.violations, f"payloads Discord would reject: {server.violations}"
+        assert not server.unknown_routes, f"routes the server does not model: {server.unknown_routes}"
