@@ -255,5 +255,13 @@ async def test_one_process_runs_every_shard_with_a_count_alone(tmp_path: Path) -
                 return sorted(row[0] for row in rows) == sorted(int(post["id"]) for post in posts)
 
             await until(logged, "a post of each server logged", seconds=20)
+
+            # A shard's new session (after an invalid session, say) dispatches only `shard_ready`: what its server
+            # received meanwhile is read from the channel's history all the same.
+            away = server._store_message(channels[1], {"content": "Challenge: posted while shard 1 was away"})
+            away["author"] = learner.member["user"]
+            posts.append(away)
+            bot.dispatch("shard_ready", server.shard_of(second))
+            await until(logged, "the post made while the shard was away logged", seconds=20)
         assert not server.violations, f"payloads Discord would reject: {server.violations}"
         assert not server.unknown_routes, f"routes the server does not model: {server.unknown_routes}"
