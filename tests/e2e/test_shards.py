@@ -121,7 +121,7 @@ async def test_two_processes_share_the_work_of_two_servers_once(database: str, t
             path.parent.mkdir()
         processes = [await _start(server, database, shard, logs[shard]) for shard in range(SHARDS)]
         try:
-            await until(lambda: len(server.shard_sessions) == SHARDS, "both shards identified", seconds=90)
+            await until(lambda: len(server.shard_sessions) == SHARDS, "both shards identified", seconds=180)
 
             async def progress() -> str:
                 logs_text = "\n".join(f"--- shard {s}\n{p.read_text()[-4000:]}" for s, p in logs.items())
@@ -131,7 +131,7 @@ async def test_two_processes_share_the_work_of_two_servers_once(database: str, t
             async def cursors() -> bool:
                 return len(await _rows(database, "SELECT channel_id FROM channel_cursors")) == SHARDS
 
-            await until(cursors, progress, seconds=60)
+            await until(cursors, progress, seconds=180)
             posts = {
                 guild: [
                     FakeUser(server, learners[guild][0]).post(
@@ -149,7 +149,7 @@ async def test_two_processes_share_the_work_of_two_servers_once(database: str, t
                 acknowledged = len(server.reactions) >= 2 * POSTS_PER_SERVER
                 return bool(logged == [(2 * POSTS_PER_SERVER,)] and pairs == [(4,)] and sent == [(4,)] and acknowledged)
 
-            await until(settled, progress, seconds=120)
+            await until(settled, progress, seconds=180)
             await asyncio.sleep(2)  # anything the other process would send as well has time to show
         finally:
             for process in processes:
