@@ -8,6 +8,9 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db.base import Base, UTCDateTime, utcnow
+from bot.db.pairing_types import SlugList, WeekSpans
+from bot.pairing.availability import WeeklyInterval
+from bot.pairing.states import NoticeKind, RequestState, SessionState, sql_values
 
 
 class CommandSyncState(Base):
@@ -203,9 +206,9 @@ class LearnerProfile(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     track: Mapped[str] = mapped_column(String(10))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    # As typed (re-parsed for the echo) and as UTC weekly minute spans "start-end,…" (read by the matcher).
+    # As typed (re-parsed for the echo) and as UTC weekly intervals (read by the matcher); () is "given, no hours".
     availability_text: Mapped[str | None] = mapped_column(String(300))
-    availability_utc: Mapped[str | None] = mapped_column(Text)
+    availability_utc: Mapped[tuple[WeeklyInterval, ...] | None] = mapped_column(WeekSpans())
     # Out of matching until then; a far-future value means "until /pair resume".
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     missed_checkins: Mapped[int] = mapped_column(Integer, default=0)
@@ -217,7 +220,7 @@ class PairRequest(Base):
 
     __tablename__ = "pair_requests"
     __table_args__ = (
-        CheckConstraint("state IN ('waiting', 'matched', 'cancelled', 'expired')", name="state_is_known"),
+        CheckConstraint(f"state IN ({sql_values(RequestState)})", name="state_is_known"),
         CheckConstraint("track IN ('frontend', 'backend')", name="track_is_known"),
         CheckConstraint("looking_for IN ('frontend', 'backend', 'any')", name="looking_for_is_known"),
         CheckConstraint("(state = 'waiting') = (closed_at IS NULL)", name="closed_when_not_waiting"),
@@ -238,9 +241,8 @@ class PairRequest(Base):
     user_id: Mapped[int] = mapped_column(BigInteger)
     track: Mapped[str] = mapped_column(String(10))
     looking_for: Mapped[str] = mapped_column(String(10))
-    # Topic slugs, comma-separated.
-    topics: Mapped[str] = mapped_column(String(400), default="")
-    state: Mapped[str] = mapped_column(String(10), default="waiting")
+    topics: Mapped[tuple[str, ...]] = mapped_column(SlugList(400), default=())
+    state: Mapped[str] = mapped_column(String(10), default=RequestState.WAITING)
     challenge_id: Mapped[int | None] = mapped_column(ForeignKey("challenges.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -269,7 +271,7 @@ class Pair(Base):
     request_high_id: Mapped[int | None] = mapped_column(
         ForeignKey("pair_requests.id", ondelete="SET NULL"), unique=True
     )
-    shared_topics: Mapped[str] = mapped_column(String(400), default="")
+    shared_topics: Mapped[tuple[str, ...]] = mapped_column(SlugList(400), default=())
     overlap_minutes: Mapped[int] = mapped_column(Integer, default=0)
     score: Mapped[float] = mapped_column(default=0.0)
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -302,10 +304,7 @@ class StudySession(Base):
 
     __tablename__ = "study_sessions"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('proposed', 'scheduled', 'declined', 'expired', 'withdrawn', 'cancelled')",
-            name="state_is_known",
-        ),
+        CheckConstraint(f"state IN ({sql_values(SessionState)})", name="state_is_known"),
         CheckConstraint("state <> 'proposed' OR respond_by IS NOT NULL", name="proposal_has_deadline"),
         CheckConstraint("duration_minutes BETWEEN 15 AND 480", name="duration_range"),
         CheckConstraint("organiser_id <> partner_id", name="not_with_oneself"),
@@ -323,7 +322,7 @@ class StudySession(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
     topic: Mapped[str | None] = mapped_column(String(60))
-    state: Mapped[str] = mapped_column(String(10), default="scheduled")
+    state: Mapped[str] = mapped_column(String(10), default=SessionState.SCHEDULED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_by: Mapped[int | None] = mapped_column(BigInteger)
     # An invitation's deadline; set for every session that started as one.
@@ -339,7 +338,7 @@ class SessionNotice(Base):
     so a crash in between resends with the same nonce (Discord drops the duplicate) instead of skipping it."""
 
     __tablename__ = "session_notices"
-    __table_args__ = (CheckConstraint("kind IN ('day', 'soon', 'rating')", name="kind_is_known"),)
+    __table_args__ = (CheckConstraint(f"kind IN ({sql_values(NoticeKind)})", name="kind_is_known"),)
 
     session_id: Mapped[int] = mapped_column(ForeignKey("study_sessions.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

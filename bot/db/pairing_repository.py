@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.db.models import (
@@ -19,6 +20,9 @@ from bot.db.models import (
     StudySession,
 )
 from bot.db.shards import owned_by
+from bot.pairing.states import NoticeKind, RequestState, SessionState
+
+_ADVISORY_NAMESPACE = 0x5041_4952  # "PAIR": keeps these keys apart from any other advisory lock user
 
 
 class PairingRepository:
@@ -31,6 +35,21 @@ class PairingRepository:
     def add(self, row: object) -> None:
         self._session.add(row)
 
+    async def lock_queue(self, guild_id: int) -> None:
+        """Serialise the matchers of one server before its queue is read, for the rest of the transaction.
+
+        SQLite: a write that changes nothing still takes the write lock, so the transaction waits for it (busy
+        timeout) up front; a read-then-write transaction could not wait and would fail at once under contention.
+        PostgreSQL: a transaction-scoped advisory lock on the server. The guarded update in `close_waiting` stays
+        the proof that a request is matched once.
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_NAMESPACE ^ guild_id}
+            )
+        else:
+            await self._session.execute(text("UPDATE pair_requests SET state = state WHERE id = -1"))
+
     # ----- profiles and requests ---------------------------------------------------------------------------------
 
     async def profile(self, guild_id: int, user_id: int) -> LearnerProfile | None:
@@ -39,7 +58,9 @@ class PairingRepository:
     async def waiting_request(self, guild_id: int, user_id: int) -> PairRequest | None:
         return await self._session.scalar(
             select(PairRequest).where(
-                PairRequest.guild_id == guild_id, PairRequest.user_id == user_id, PairRequest.state == "waiting"
+                PairRequest.guild_id == guild_id,
+                PairRequest.user_id == user_id,
+                PairRequest.state == RequestState.WAITING,
             )
         )
 
@@ -69,7 +90,7 @@ class PairingRepository:
             )
             .where(
                 PairRequest.guild_id == guild_id,
-                PairRequest.state == "waiting",
+                PairRequest.state == RequestState.WAITING,
                 or_(LearnerProfile.paused_until.is_(None), LearnerProfile.paused_until <= now),
             )
             .order_by(PairRequest.created_at, PairRequest.id)
@@ -81,18 +102,18 @@ class PairingRepository:
         count = await self._session.scalar(
             select(func.count()).where(
                 PairRequest.guild_id == request.guild_id,
-                PairRequest.state == "waiting",
+                PairRequest.state == RequestState.WAITING,
                 PairRequest.created_at < request.created_at,
             )
         )
         return int(count or 0)
 
-    async def close_waiting(self, request_ids: Sequence[int], state: str, now: datetime) -> int:
+    async def close_waiting(self, request_ids: Sequence[int], state: RequestState, now: datetime) -> int:
         """Move still-waiting requests to `state`; the number moved. The guard that a concurrent match cannot pass:
         a request that is no longer waiting is not counted, and the caller rolls back."""
         result = await self._session.execute(
             update(PairRequest)
-            .where(PairRequest.id.in_(request_ids), PairRequest.state == "waiting")
+            .where(PairRequest.id.in_(request_ids), PairRequest.state == RequestState.WAITING)
             .values(state=state, closed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -105,7 +126,7 @@ class PairingRepository:
             await self._session.scalars(
                 select(PairRequest)
                 .where(
-                    PairRequest.state == "waiting",
+                    PairRequest.state == RequestState.WAITING,
                     PairRequest.created_at <= before,
                     owned_by(PairRequest.guild_id, shards),
                 )
@@ -119,7 +140,7 @@ class PairingRepository:
             await self._session.scalars(
                 select(PairRequest)
                 .where(
-                    PairRequest.state == "expired",
+                    PairRequest.state == RequestState.EXPIRED,
                     PairRequest.notified_at.is_(None),
                     owned_by(PairRequest.guild_id, shards),
                 )
@@ -131,7 +152,7 @@ class PairingRepository:
     async def guilds_with_queue(self, shards: ShardScope = ALL_SHARDS) -> list[int]:
         rows = await self._session.scalars(
             select(PairRequest.guild_id)
-            .where(PairRequest.state == "waiting", owned_by(PairRequest.guild_id, shards))
+            .where(PairRequest.state == RequestState.WAITING, owned_by(PairRequest.guild_id, shards))
             .group_by(PairRequest.guild_id)
             .having(func.count() >= 2)
         )
@@ -189,7 +210,7 @@ class PairingRepository:
                 SessionRating.ratee_id.in_(user_ids),
                 # Only sessions that took place between paired learners: nobody can rate a stranger down.
                 StudySession.pair_id.is_not(None),
-                StudySession.state == "scheduled",
+                StudySession.state == SessionState.SCHEDULED,
             )
         )
         # The partner of the one who answered is the other member of the pair.
@@ -281,7 +302,7 @@ class PairingRepository:
     async def waiting_summary(self, guild_id: int) -> Sequence[tuple[str, datetime]]:
         rows = await self._session.execute(
             select(PairRequest.track, PairRequest.created_at).where(
-                PairRequest.guild_id == guild_id, PairRequest.state == "waiting"
+                PairRequest.guild_id == guild_id, PairRequest.state == RequestState.WAITING
             )
         )
         return list(rows)
@@ -294,19 +315,8 @@ class PairingRepository:
     async def upcoming_sessions(
         self, guild_id: int, user_id: int, after: datetime, limit: int
     ) -> Sequence[StudySession]:
-        return (
-            await self._session.scalars(
-                select(StudySession)
-                .where(
-                    StudySession.guild_id == guild_id,
-                    StudySession.state == "scheduled",
-                    or_(StudySession.organiser_id == user_id, StudySession.partner_id == user_id),
-                    StudySession.starts_at > after,
-                )
-                .order_by(StudySession.starts_at, StudySession.id)
-                .limit(limit)
-            )
-        ).all()
+        """The member's booked sessions starting after `after`, soonest first."""
+        return await self._sessions_of(guild_id, user_id, SessionState.SCHEDULED, StudySession.starts_at, after, limit)
 
     async def open_invitations(self, guild_id: int, organiser_id: int, now: datetime) -> Sequence[StudySession]:
         """The organiser's invitations still waiting for an answer."""
@@ -316,7 +326,7 @@ class PairingRepository:
                 .where(
                     StudySession.guild_id == guild_id,
                     StudySession.organiser_id == organiser_id,
-                    StudySession.state == "proposed",
+                    StudySession.state == SessionState.PROPOSED,
                     StudySession.respond_by > now,
                 )
                 .order_by(StudySession.id)
@@ -331,7 +341,7 @@ class PairingRepository:
                 StudySession.guild_id == guild_id,
                 StudySession.organiser_id == organiser_id,
                 StudySession.partner_id == partner_id,
-                StudySession.state == "declined",
+                StudySession.state == SessionState.DECLINED,
                 StudySession.answered_at > since,
             )
             .limit(1)
@@ -342,16 +352,28 @@ class PairingRepository:
         self, guild_id: int, user_id: int, now: datetime, limit: int
     ) -> Sequence[StudySession]:
         """Invitations the learner sent or received that still wait for an answer, soonest deadline first."""
+        return await self._sessions_of(guild_id, user_id, SessionState.PROPOSED, StudySession.respond_by, now, limit)
+
+    async def _sessions_of(
+        self,
+        guild_id: int,
+        user_id: int,
+        state: SessionState,
+        moment: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+        after: datetime,
+        limit: int,
+    ) -> Sequence[StudySession]:
+        """The member's sessions (organiser or partner) in `state` whose `moment` is after `after`, by that moment."""
         return (
             await self._session.scalars(
                 select(StudySession)
                 .where(
                     StudySession.guild_id == guild_id,
-                    StudySession.state == "proposed",
+                    StudySession.state == state,
                     or_(StudySession.organiser_id == user_id, StudySession.partner_id == user_id),
-                    StudySession.respond_by > now,
+                    moment > after,
                 )
-                .order_by(StudySession.respond_by, StudySession.id)
+                .order_by(moment, StudySession.id)
                 .limit(limit)
             )
         ).all()
@@ -361,11 +383,11 @@ class PairingRepository:
         await self._session.execute(
             update(StudySession)
             .where(
-                StudySession.state == "proposed",
+                StudySession.state == SessionState.PROPOSED,
                 StudySession.respond_by <= now,
                 owned_by(StudySession.guild_id, shards),
             )
-            .values(state="expired")
+            .values(state=SessionState.EXPIRED)
             .execution_options(synchronize_session=False)
         )
 
@@ -374,7 +396,7 @@ class PairingRepository:
             await self._session.scalars(
                 select(StudySession)
                 .where(
-                    StudySession.state == "expired",
+                    StudySession.state == SessionState.EXPIRED,
                     StudySession.lapse_told_at.is_(None),
                     owned_by(StudySession.guild_id, shards),
                 )
@@ -383,11 +405,11 @@ class PairingRepository:
             )
         ).all()
 
-    async def settle_invitation(self, session_id: int, state: str, pair_id: int | None, now: datetime) -> bool:
+    async def settle_invitation(self, session_id: int, state: SessionState, pair_id: int | None, now: datetime) -> bool:
         """Answer a still-proposed invitation; False when another answer (or a withdrawal) came first."""
         result = await self._session.execute(
             update(StudySession)
-            .where(StudySession.id == session_id, StudySession.state == "proposed")
+            .where(StudySession.id == session_id, StudySession.state == SessionState.PROPOSED)
             .values(state=state, pair_id=pair_id, answered_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -403,7 +425,7 @@ class PairingRepository:
             await self._session.scalars(
                 select(StudySession)
                 .where(
-                    StudySession.state == "scheduled",
+                    StudySession.state == SessionState.SCHEDULED,
                     StudySession.starts_at > after,
                     StudySession.starts_at <= before,
                     owned_by(StudySession.guild_id, shards),
@@ -437,7 +459,7 @@ class PairingRepository:
     async def close_skipped_notices(self, now: datetime) -> int:
         """Remove unsent claims that can never be sent: their session was cancelled, or a reminder's session has
         started. Nothing claims them again (a cancelled or started session is due for no reminder)."""
-        cancelled = select(StudySession.id).where(StudySession.state != "scheduled")
+        cancelled = select(StudySession.id).where(StudySession.state != SessionState.SCHEDULED)
         started = select(StudySession.id).where(StudySession.starts_at <= now)
         result = await self._session.execute(
             delete(SessionNotice)
@@ -445,14 +467,14 @@ class PairingRepository:
                 SessionNotice.sent_at.is_(None),
                 or_(
                     SessionNotice.session_id.in_(cancelled),
-                    and_(SessionNotice.kind != "rating", SessionNotice.session_id.in_(started)),
+                    and_(SessionNotice.kind != NoticeKind.RATING, SessionNotice.session_id.in_(started)),
                 ),
             )
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def notice(self, session_id: int, user_id: int, kind: str) -> SessionNotice | None:
+    async def notice(self, session_id: int, user_id: int, kind: NoticeKind) -> SessionNotice | None:
         return await self._session.get(SessionNotice, (session_id, user_id, kind))
 
     async def rating(self, session_id: int, rater_id: int) -> SessionRating | None:
