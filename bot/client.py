@@ -17,6 +17,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.interactions import replies
 from bot.interactions.error_replies import interaction_context, report_interaction_error
 from bot.runtime.memory import settle_startup_heap
@@ -91,6 +92,7 @@ class NexusBot(commands.Bot):
         api_url: str | None = None,
         reads_messages: bool = False,
         settle_heap_after_setup: bool = False,
+        shards: ShardScope = ALL_SHARDS,
         **options: Any,
     ) -> None:
         options.setdefault("intents", required_intents(reads_messages=reads_messages))
@@ -107,6 +109,8 @@ class NexusBot(commands.Bot):
         )
         self.services = services
         self.reads_messages = reads_messages
+        # The servers this process works for; background work for any other is another process's.
+        self.shard_scope = shards
         # Start-up's objects are frozen out of the garbage collector's scans once set-up is done
         # (`settle_startup_heap`): in the bot's own process, not in one that starts many bots (the tests).
         self._settle_heap_after_setup = settle_heap_after_setup
@@ -228,3 +232,8 @@ class NexusBot(commands.Bot):
 
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_at
+
+
+class ShardedNexusBot(NexusBot, commands.AutoShardedBot):
+    """Nexus on several gateway connections (shards) in one process: discord.py's AutoShardedBot, with the shards
+    `NEXUS_SHARD_COUNT` and `NEXUS_SHARD_IDS` name. Everything else is NexusBot's."""

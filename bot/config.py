@@ -14,10 +14,12 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.runtime.paths import default_data_dir
 
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
@@ -94,6 +96,9 @@ class Settings(DatabaseSettings):
     pair_checkin_days: float = Field(default=3.0, gt=0, le=90, validation_alias="NEXUS_PAIR_CHECKIN_DAYS")
     # Days after which deleted entries' text and stale pairing data are purged; 0 keeps everything.
     retention_days: int = Field(default=365, ge=0, le=36500, validation_alias="NEXUS_RETENTION_DAYS")
+    # Sharding: the count of shards, and the ones this process runs (all of them when unset).
+    shard_count: int | None = Field(default=None, ge=1, le=10_000, validation_alias="NEXUS_SHARD_COUNT")
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(default=None, validation_alias="NEXUS_SHARD_IDS")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -112,6 +117,46 @@ class Settings(DatabaseSettings):
                 ids.append(int(part))
             return tuple(ids)
         return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_shard_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not parts or not all(part.isdigit() for part in parts):
+                raise ValueError("must be comma-separated shard numbers, e.g. 0,1")
+            return tuple(int(part) for part in parts)
+        return value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids_fit(cls, value: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        # Fields are validated in order: the count and the database URL are known here (when valid).
+        if "shard_count" not in info.data:
+            return value  # the count itself is at fault, and named
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError("needs NEXUS_SHARD_COUNT, the number of shards in all processes together")
+        if len(set(value)) != len(value):
+            raise ValueError("names a shard twice")
+        if any(shard >= count for shard in value):
+            raise ValueError(f"must lie in 0..{count - 1} (NEXUS_SHARD_COUNT is {count}; the first shard is 0)")
+        database_url = info.data.get("database_url")
+        if len(value) < count and database_url is not None and not database_url.startswith("postgresql"):
+            raise ValueError(
+                "leaves shards to other processes, which must share the database: set DATABASE_URL to PostgreSQL "
+                "(an SQLite file serves one process), or run every shard here by leaving NEXUS_SHARD_IDS unset"
+            )
+        return tuple(sorted(value))
+
+    @property
+    def shard_scope(self) -> ShardScope:
+        """The servers this process works for: every one unless `NEXUS_SHARD_IDS` names a part of the shards."""
+        if self.shard_count is None:
+            return ALL_SHARDS
+        return ShardScope(self.shard_count, frozenset(self.shard_ids) if self.shard_ids is not None else None)
 
     @property
     def log_level_number(self) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.db.models import (
     LearnerProfile,
     Pair,
@@ -18,6 +19,7 @@ from bot.db.models import (
     SessionRating,
     StudySession,
 )
+from bot.db.shards import owned_by
 from bot.pairing.states import NoticeKind, RequestState, SessionState
 
 _ADVISORY_NAMESPACE = 0x5041_4952  # "PAIR": keeps these keys apart from any other advisory lock user
@@ -117,30 +119,40 @@ class PairingRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def due_expiries(self, before: datetime, limit: int) -> Sequence[PairRequest]:
+    async def due_expiries(
+        self, before: datetime, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[PairRequest]:
         return (
             await self._session.scalars(
                 select(PairRequest)
-                .where(PairRequest.state == RequestState.WAITING, PairRequest.created_at <= before)
+                .where(
+                    PairRequest.state == RequestState.WAITING,
+                    PairRequest.created_at <= before,
+                    owned_by(PairRequest.guild_id, shards),
+                )
                 .order_by(PairRequest.created_at)
                 .limit(limit)
             )
         ).all()
 
-    async def unnotified_expiries(self, limit: int) -> Sequence[PairRequest]:
+    async def unnotified_expiries(self, limit: int, shards: ShardScope = ALL_SHARDS) -> Sequence[PairRequest]:
         return (
             await self._session.scalars(
                 select(PairRequest)
-                .where(PairRequest.state == RequestState.EXPIRED, PairRequest.notified_at.is_(None))
+                .where(
+                    PairRequest.state == RequestState.EXPIRED,
+                    PairRequest.notified_at.is_(None),
+                    owned_by(PairRequest.guild_id, shards),
+                )
                 .order_by(PairRequest.closed_at)
                 .limit(limit)
             )
         ).all()
 
-    async def guilds_with_queue(self) -> list[int]:
+    async def guilds_with_queue(self, shards: ShardScope = ALL_SHARDS) -> list[int]:
         rows = await self._session.scalars(
             select(PairRequest.guild_id)
-            .where(PairRequest.state == RequestState.WAITING)
+            .where(PairRequest.state == RequestState.WAITING, owned_by(PairRequest.guild_id, shards))
             .group_by(PairRequest.guild_id)
             .having(func.count() >= 2)
         )
@@ -175,10 +187,13 @@ class PairingRepository:
             )
         ).all()
 
-    async def unannounced(self, limit: int) -> Sequence[Pair]:
+    async def unannounced(self, limit: int, shards: ShardScope = ALL_SHARDS) -> Sequence[Pair]:
         return (
             await self._session.scalars(
-                select(Pair).where(Pair.announced_at.is_(None), Pair.ended_at.is_(None)).order_by(Pair.id).limit(limit)
+                select(Pair)
+                .where(Pair.announced_at.is_(None), Pair.ended_at.is_(None), owned_by(Pair.guild_id, shards))
+                .order_by(Pair.id)
+                .limit(limit)
             )
         ).all()
 
@@ -212,13 +227,20 @@ class PairingRepository:
 
     # ----- check-ins --------------------------------------------------------------------------------------------
 
-    async def pairs_due_checkin(self, matched_before: datetime, limit: int) -> Sequence[Pair]:
+    async def pairs_due_checkin(
+        self, matched_before: datetime, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[Pair]:
         """Pairs old enough to be asked "did you meet?" where someone has not been asked yet."""
         asked = select(func.count()).where(PairCheckin.pair_id == Pair.id).scalar_subquery()
         return (
             await self._session.scalars(
                 select(Pair)
-                .where(Pair.matched_at <= matched_before, Pair.announced_at.is_not(None), asked < 2)
+                .where(
+                    Pair.matched_at <= matched_before,
+                    Pair.announced_at.is_not(None),
+                    asked < 2,
+                    owned_by(Pair.guild_id, shards),
+                )
                 .order_by(Pair.id)
                 .limit(limit)
             )
@@ -227,14 +249,20 @@ class PairingRepository:
     async def checkin(self, pair_id: int, user_id: int) -> PairCheckin | None:
         return await self._session.get(PairCheckin, (pair_id, user_id))
 
-    async def unsent_checkins(self, limit: int) -> Sequence[PairCheckin]:
+    async def unsent_checkins(self, limit: int, shards: ShardScope = ALL_SHARDS) -> Sequence[PairCheckin]:
         return (
             await self._session.scalars(
-                select(PairCheckin).where(PairCheckin.sent_at.is_(None)).order_by(PairCheckin.asked_at).limit(limit)
+                select(PairCheckin)
+                .join(Pair, Pair.id == PairCheckin.pair_id)
+                .where(PairCheckin.sent_at.is_(None), owned_by(Pair.guild_id, shards))
+                .order_by(PairCheckin.asked_at)
+                .limit(limit)
             )
         ).all()
 
-    async def overdue_checkins(self, sent_before: datetime, limit: int) -> Sequence[tuple[PairCheckin, int]]:
+    async def overdue_checkins(
+        self, sent_before: datetime, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[tuple[PairCheckin, int]]:
         """Sent, unanswered, past the answer window and not yet counted: with the guild of their pair."""
         rows = await self._session.execute(
             select(PairCheckin, Pair.guild_id)
@@ -243,6 +271,7 @@ class PairingRepository:
                 PairCheckin.sent_at <= sent_before,
                 PairCheckin.answered_at.is_(None),
                 PairCheckin.ignored_at.is_(None),
+                owned_by(Pair.guild_id, shards),
             )
             .order_by(PairCheckin.sent_at)
             .limit(limit)
@@ -349,20 +378,28 @@ class PairingRepository:
             )
         ).all()
 
-    async def lapse_invitations(self, now: datetime) -> None:
+    async def lapse_invitations(self, now: datetime, shards: ShardScope = ALL_SHARDS) -> None:
         """Invitations past their deadline become `expired`."""
         await self._session.execute(
             update(StudySession)
-            .where(StudySession.state == SessionState.PROPOSED, StudySession.respond_by <= now)
+            .where(
+                StudySession.state == SessionState.PROPOSED,
+                StudySession.respond_by <= now,
+                owned_by(StudySession.guild_id, shards),
+            )
             .values(state=SessionState.EXPIRED)
             .execution_options(synchronize_session=False)
         )
 
-    async def untold_lapses(self, limit: int) -> Sequence[StudySession]:
+    async def untold_lapses(self, limit: int, shards: ShardScope = ALL_SHARDS) -> Sequence[StudySession]:
         return (
             await self._session.scalars(
                 select(StudySession)
-                .where(StudySession.state == SessionState.EXPIRED, StudySession.lapse_told_at.is_(None))
+                .where(
+                    StudySession.state == SessionState.EXPIRED,
+                    StudySession.lapse_told_at.is_(None),
+                    owned_by(StudySession.guild_id, shards),
+                )
                 .order_by(StudySession.respond_by, StudySession.id)
                 .limit(limit)
             )
@@ -381,7 +418,9 @@ class PairingRepository:
     async def delete_session(self, row: StudySession) -> None:
         await self._session.delete(row)
 
-    async def sessions_starting(self, after: datetime, before: datetime) -> Sequence[StudySession]:
+    async def sessions_starting(
+        self, after: datetime, before: datetime, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[StudySession]:
         return (
             await self._session.scalars(
                 select(StudySession)
@@ -389,6 +428,7 @@ class PairingRepository:
                     StudySession.state == SessionState.SCHEDULED,
                     StudySession.starts_at > after,
                     StudySession.starts_at <= before,
+                    owned_by(StudySession.guild_id, shards),
                 )
                 .order_by(StudySession.starts_at, StudySession.id)
             )
@@ -404,11 +444,13 @@ class PairingRepository:
         )
         return {(int(s), int(u), str(k)) for s, u, k in rows}
 
-    async def unsent_notices(self, limit: int) -> Sequence[tuple[SessionNotice, StudySession]]:
+    async def unsent_notices(
+        self, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[tuple[SessionNotice, StudySession]]:
         rows = await self._session.execute(
             select(SessionNotice, StudySession)
             .join(StudySession, StudySession.id == SessionNotice.session_id)
-            .where(SessionNotice.sent_at.is_(None))
+            .where(SessionNotice.sent_at.is_(None), owned_by(StudySession.guild_id, shards))
             .order_by(SessionNotice.claimed_at)
             .limit(limit)
         )

@@ -52,6 +52,7 @@ from bot.core.errors import (
     RateLimitedError,
 )
 from bot.core.ratelimit import SlidingWindowLimiter
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.db.base import utcnow
 from bot.db.models import Challenge, ChallengeTopic, Solution
 from bot.db.privacy_repository import Placeholders, PrivacyRepository
@@ -141,8 +142,11 @@ class ChallengeService:
         new_challenges: SlidingWindowLimiter | None = None,
         writer_policy: WriterPolicy | None = None,
         nudge_batch: int = NUDGE_BATCH,
+        shards: ShardScope = ALL_SHARDS,
     ) -> None:
         self._sessions = sessions
+        # The servers whose nudges this process sends (the others belong to other shards' processes).
+        self._shards = shards
         self._new_challenges = new_challenges or SlidingWindowLimiter(NEW_CHALLENGES_PER_HOUR, 3600.0)
         self._search = search
         self._topics = topics
@@ -696,8 +700,10 @@ class ChallengeService:
         """Open challenges with no solution for a while, and authors with unaccepted solutions."""
         async with self._sessions() as session:
             repository = ChallengeRepository(session)
-            unanswered = await repository.due_nudges(now - self._unanswered_after, limit=self.nudge_batch)
-            questions = await repository.due_author_questions(now - self._ask_author_after, limit=self.nudge_batch)
+            unanswered = await repository.due_nudges(now - self._unanswered_after, self.nudge_batch, self._shards)
+            questions = await repository.due_author_questions(
+                now - self._ask_author_after, self.nudge_batch, self._shards
+            )
             nudges = [Nudge("unanswered", challenge_view(item, with_solutions=False)) for item in unanswered]
             nudges += [Nudge("ask_author", challenge_view(item, with_solutions=False)) for item in questions]
             return nudges

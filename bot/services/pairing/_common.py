@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.embeds import shorten
 from bot.core.errors import InvalidInputError
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.db.base import utcnow
 from bot.db.models import LearnerProfile, Pair
 from bot.db.models import StudySession as StudySessionRow
@@ -62,8 +63,11 @@ class PairingBase:
         request_lifetime: timedelta = timedelta(days=14),
         checkin_after: timedelta = timedelta(days=3),
         clock: Callable[[], datetime] = utcnow,
+        shards: ShardScope = ALL_SHARDS,
     ) -> None:
         self._sessions = sessions
+        # The servers whose periodic work (rounds, notices, expiry, check-ins) this process does.
+        self._shards = shards
         # What "now" is for commands and buttons; the end-to-end tests move it to reach reminders and expiry.
         self.clock = clock
         self._topics = topics

@@ -200,7 +200,7 @@ class PairingRequests(PairingBase):
 
     async def guilds_with_queue(self) -> list[int]:
         async with self._sessions() as session:
-            return await PairingRepository(session).guilds_with_queue()
+            return await PairingRepository(session).guilds_with_queue(self._shards)
 
     async def _candidates(
         self,
@@ -272,7 +272,7 @@ class PairingRequests(PairingBase):
         async with self._sessions() as session:
             repository = PairingRepository(session)
             views = []
-            for pair in await repository.unannounced(BATCH):
+            for pair in await repository.unannounced(BATCH, self._shards):
                 low = await repository.profile(pair.guild_id, pair.user_low)
                 high = await repository.profile(pair.guild_id, pair.user_high)
                 if low is not None and high is not None:
@@ -468,10 +468,10 @@ class PairingRequests(PairingBase):
         """Expire requests that waited too long; returns every expiry whose notice is still to be sent."""
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
-            due = await repository.due_expiries(now - self._request_lifetime, BATCH)
+            due = await repository.due_expiries(now - self._request_lifetime, BATCH, self._shards)
             await repository.close_waiting([request.id for request in due], RequestState.EXPIRED, now)
         async with self._sessions() as session:
-            pending = await PairingRepository(session).unnotified_expiries(BATCH)
+            pending = await PairingRepository(session).unnotified_expiries(BATCH, self._shards)
             return [ExpiredRequest(r.id, r.guild_id, r.user_id, (r.closed_at or now) - r.created_at) for r in pending]
 
     async def expiry_notified(self, request_id: int, now: datetime) -> None:

@@ -39,14 +39,14 @@ class PairingSessions(PairingBase):
         including those a crash interrupted."""
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
-            for pair in await repository.pairs_due_checkin(now - self._checkin_after, BATCH):
+            for pair in await repository.pairs_due_checkin(now - self._checkin_after, BATCH, self._shards):
                 for user_id in (pair.user_low, pair.user_high):
                     if await repository.checkin(pair.id, user_id) is None:
                         repository.add(PairCheckin(pair_id=pair.id, user_id=user_id, asked_at=now))
         async with self._sessions() as session:
             repository = PairingRepository(session)
             views = []
-            for checkin in await repository.unsent_checkins(BATCH):
+            for checkin in await repository.unsent_checkins(BATCH, self._shards):
                 asked = await repository.pair(checkin.pair_id)
                 if asked is not None:
                     partner = asked.user_high if asked.user_low == checkin.user_id else asked.user_low
@@ -79,7 +79,9 @@ class PairingSessions(PairingBase):
         paused: list[AutoPaused] = []
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
-            for checkin, guild_id in await repository.overdue_checkins(now - CHECKIN_ANSWER_WINDOW, BATCH):
+            for checkin, guild_id in await repository.overdue_checkins(
+                now - CHECKIN_ANSWER_WINDOW, BATCH, self._shards
+            ):
                 checkin.ignored_at = now
                 profile = await repository.profile(guild_id, checkin.user_id)
                 if profile is None:
@@ -235,9 +237,9 @@ class PairingSessions(PairingBase):
         """Invitations left unanswered past their deadline lapse; returns every lapse whose organiser is still to be
         told (a crash's too)."""
         async with self._sessions.begin() as session:
-            await PairingRepository(session).lapse_invitations(now)
+            await PairingRepository(session).lapse_invitations(now, self._shards)
         async with self._sessions() as session:
-            return [_session_view(row) for row in await PairingRepository(session).untold_lapses(BATCH)]
+            return [_session_view(row) for row in await PairingRepository(session).untold_lapses(BATCH, self._shards)]
 
     async def lapse_told(self, session_id: int, now: datetime) -> None:
         async with self._sessions.begin() as session:
@@ -281,10 +283,10 @@ class PairingSessions(PairingBase):
         """Claim the reminders and rating questions that are due; returns every unsent one (a crash's too)."""
         async with self._sessions.begin() as session:
             repository = PairingRepository(session)
-            upcoming = await repository.sessions_starting(now, now + DAY_BEFORE)
+            upcoming = await repository.sessions_starting(now, now + DAY_BEFORE, self._shards)
             ended = [
                 row
-                for row in await repository.sessions_starting(now - RATING_WINDOW, now)
+                for row in await repository.sessions_starting(now - RATING_WINDOW, now, self._shards)
                 if _session_view(row).ends_at <= now
             ]
             rows = [*upcoming, *ended]
@@ -302,7 +304,7 @@ class PairingSessions(PairingBase):
             # Claims that can no longer be sent (the session was cancelled meanwhile, or started while the bot was
             # away) are closed first, so they never fill the batch ahead of notices that are due.
             await repository.close_skipped_notices(now)
-            for notice, row in await repository.unsent_notices(BATCH):
+            for notice, row in await repository.unsent_notices(BATCH, self._shards):
                 view = _session_view(row)
                 profile = await repository.profile(row.guild_id, notice.user_id)
                 pair = await repository.pair(row.pair_id) if row.pair_id else None
