@@ -3,8 +3,10 @@ and the aiohttp application's import weight (no discord)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +60,27 @@ def test_markdown_has_no_raw_html_no_images_and_marks_links() -> None:
 def test_the_web_process_never_imports_discord() -> None:
     code = "import sys, bot.web.server, bot.cli; assert 'discord' not in sys.modules, 'discord imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)  # noqa: S603
+
+
+def test_cli_web_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
+    environment = {**os.environ, "NEXUS_WEB_PORT": "http", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    environment.pop("DISCORD_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "web"], env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: configuration error: NEXUS_WEB_PORT: ")
+    assert done.stderr.count("\n") == 1
+
+
+def test_the_lean_server_needs_the_database_url(tmp_path: Path) -> None:
+    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "bot.web", "--host", "127.0.0.1", "--port", "1", "--topics-dir", str(tmp_path)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "nexus-bot web" in done.stderr
