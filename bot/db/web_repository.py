@@ -296,9 +296,21 @@ class WebRepository:
             )
         return conditions
 
-    async def count(self, *, guild_id: int | None = None, status: str | None = None, topic: str | None = None) -> int:
+    async def count(
+        self, *, guild_id: int | None = None, status: str | None = None, topic: str | None = None, cap: int
+    ) -> int:
+        """How many are published, counted up to `cap`: the walk stops there, however large the log. Across
+        servers, server by server (see `page`)."""
+        if guild_id is None:
+            total = 0
+            for server in await self.servers():
+                total += await self.count(guild_id=server.guild_id, status=status, topic=topic, cap=cap - total)
+                if total >= cap:
+                    break
+            return total
         conditions = self._listing(guild_id=guild_id, status=status, topic=topic)
-        return int(await self._session.scalar(select(func.count()).select_from(Challenge).where(*conditions)) or 0)
+        capped = select(Challenge.id).where(*conditions).limit(cap).subquery()
+        return int(await self._session.scalar(select(func.count()).select_from(capped)) or 0)
 
     async def page(
         self,
@@ -309,17 +321,18 @@ class WebRepository:
         offset: int = 0,
         limit: int = 20,
     ) -> list[WebChallengeRow]:
-        """Published challenges, newest first (solved ones by when they were solved)."""
+        """Published challenges, newest first. One server's walk follows its (guild, id) index backwards and stops
+        after `offset + limit` published rows; across servers, each publishing server is walked so and the
+        results merged, since no index orders several servers' rows by id without sorting them all."""
+        if guild_id is None:
+            merged: list[WebChallengeRow] = []
+            for server in await self.servers():
+                merged += await self.page(guild_id=server.guild_id, status=status, topic=topic, limit=offset + limit)
+            merged.sort(key=lambda row: row.id, reverse=True)
+            return merged[offset : offset + limit]
         conditions = self._listing(guild_id=guild_id, status=status, topic=topic)
-        newest = (
-            func.coalesce(Challenge.solved_at, Challenge.created_at) if status == "solved" else Challenge.created_at
-        )
         return await self._rows(
-            self._challenges()
-            .where(*conditions)
-            .order_by(newest.desc(), Challenge.id.desc())
-            .offset(offset)
-            .limit(limit)
+            self._challenges().where(*conditions).order_by(Challenge.id.desc()).offset(offset).limit(limit)
         )
 
     async def last_changed(self) -> datetime | None:

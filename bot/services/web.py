@@ -128,6 +128,8 @@ class WebSettingsService:
 
 ANONYMOUS = "a learner"
 PAGE_SIZE = 20
+# Listings count and page through at most this many (50 pages): beyond, search or filter by topic.
+MAX_LISTED = 1000
 SEARCH_PAGE_SIZE = 10
 # How many hits the engine is asked for per server; the hub shows at most this many results of a search.
 SEARCH_DEPTH = 50
@@ -294,7 +296,8 @@ class WebHubService:
     async def listing(
         self, *, server: str | None = None, status: str | None = None, topic: str | None = None, page: int = 1
     ) -> HubPage:
-        """Published challenges, newest first, a page of `PAGE_SIZE`; `PageOutOfRange` past the last page."""
+        """Published challenges, newest first, a page of `PAGE_SIZE`, the newest `MAX_LISTED` only (`total` is
+        counted up to that); `PageOutOfRange` past the last page."""
         async with self._sessions() as session:
             repository = WebRepository(session)
             guild_id = None
@@ -303,7 +306,7 @@ class WebHubService:
                 if found is None:
                     raise NotFoundError("No such server on the hub.")
                 guild_id = found.guild_id
-            total = await repository.count(guild_id=guild_id, status=status, topic=topic)
+            total = await repository.count(guild_id=guild_id, status=status, topic=topic, cap=MAX_LISTED)
             pages = max(1, -(-total // PAGE_SIZE))
             if page > pages:
                 raise PageOutOfRange(f"There are {pages} pages.")

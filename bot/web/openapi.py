@@ -123,7 +123,13 @@ _SCHEMAS: dict[str, Any] = {
             "items": {"type": "array", "items": _ref("Challenge")},
             "page": {"type": "integer", "minimum": 1},
             "pages": {"type": "integer", "minimum": 1},
-            "total": {"type": "integer", "minimum": 0},
+            "total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": (
+                    "Without `q`, counted up to 1,000 (the newest 1,000 are listed); with `q`, up to 50 per server."
+                ),
+            },
         },
     },
 }
