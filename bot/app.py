@@ -31,6 +31,7 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService, ProfileTracks
 from bot.services.privacy import PrivacyService
 from bot.services.readme import ReadmeService
+from bot.services.web import WebSettingsService
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
         ),
         digest=DigestService(sessions, topics),
         readme=ReadmeService(sessions, knowledge_base),
+        web=WebSettingsService(sessions),
     )
 
 

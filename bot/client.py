@@ -29,6 +29,7 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService
 from bot.services.readme import ReadmeService
+from bot.services.web import WebSettingsService
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Services:
     privacy: PrivacyService
     digest: DigestService
     readme: ReadmeService
+    web: WebSettingsService
 
 
 class NexusCommandTree(app_commands.CommandTree["NexusBot"]):

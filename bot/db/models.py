@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db.base import Base, UTCDateTime, utcnow
@@ -37,6 +37,10 @@ class GuildSettings(Base):
     digest_hour: Mapped[int | None] = mapped_column(Integer)
     # When the schedule was last set: a week whose moment came before it is not posted (no surprise post at setup).
     digest_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The web hub: nothing of the server is published until a manager turns it on (`/nexus setup web:`).
+    web_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Its address on the hub, from its name at the first opt-in; kept afterwards so links stay valid.
+    web_slug: Mapped[str | None] = mapped_column(String(60), index=True, unique=True)
 
     __table_args__ = (
         CheckConstraint("digest_day IS NULL OR digest_day BETWEEN 0 AND 6", name="digest_day_range"),
@@ -174,6 +178,17 @@ class MemberChoices(Base):
     # The name a credit shows: their display name when they last ran `/nexus profile`.
     display_name: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PublishedChannel(Base):
+    """A channel whose topic or forum guidelines say posts are published on the web hub, since when: an entry posted
+    there from then on counts as its author's consent, unless the author said `/nexus profile web:off`."""
+
+    __tablename__ = "published_channels"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChannelCursor(Base):
