@@ -117,6 +117,7 @@ def new_bot(settings: Settings, services: Services, *, reads_messages: bool, **o
         guild_id=settings.guild_id,
         api_url=api_url,
         reads_messages=reads_messages,
+        web_base_url=settings.web_base_url,
         **options,
     )
 

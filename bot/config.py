@@ -77,7 +77,28 @@ class DatabaseSettings(BaseSettings):
         return url.render_as_string(hide_password=False)
 
 
-class Settings(DatabaseSettings):
+class WebSettings(DatabaseSettings):
+    """What the web hub (`nexus-bot web`) needs: the database and where to listen; no token."""
+
+    web_host: str = Field(default="127.0.0.1", min_length=1, validation_alias="NEXUS_WEB_HOST")
+    web_port: int = Field(default=8080, ge=1, le=65535, validation_alias="NEXUS_WEB_PORT")
+    # The hub's public address, for "View on the web" links and the sitemap; None: no links.
+    web_base_url: str | None = Field(default=None, validation_alias="NEXUS_WEB_BASE_URL")
+
+    @field_validator("web_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be the hub's address, e.g. https://nexus.example.org")
+        return value.strip().rstrip("/")
+
+
+class Settings(WebSettings):
     """Every setting of the product contract."""
 
     discord_token: SecretStr = Field(validation_alias="DISCORD_TOKEN", min_length=1)
@@ -149,6 +170,11 @@ def _build(kind: type[SettingsT], overrides: dict[str, Any]) -> SettingsT:
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings once at start-up; raise `ConfigurationError` with one clear line on a fault."""
     return _build(Settings, overrides)
+
+
+def load_web_settings(**overrides: Any) -> WebSettings:
+    """The database and the web hub's settings, for `nexus-bot web`, which must work without a token."""
+    return _build(WebSettings, overrides)
 
 
 def load_database_settings(**overrides: Any) -> DatabaseSettings:
