@@ -5,18 +5,24 @@ What is published is decided in one place, `bot.db.web_repository` (the consent 
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.errors import GoneError, InvalidInputError, NotFoundError
 from bot.db.base import utcnow
 from bot.db.repositories import GuildSettingsRepository
-from bot.db.web_repository import WebRepository
+from bot.db.web_repository import WebChallengeRow, WebRepository, WebServer
+from bot.knowledge import KnowledgeBase, TopicCard, TopicIndex
+from bot.services.challenges import SearchResult
 
 SLUG_LENGTH = 50
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -115,3 +121,232 @@ class WebSettingsService:
             if await WebRepository(session).server_slug(guild_id) is None:
                 return None
         return f"{base}/topics/{quote(slug)}"
+
+
+# ----- the hub's read side (`nexus-bot web`) -------------------------------------------------------------------
+
+ANONYMOUS = "a learner"
+PAGE_SIZE = 20
+SEARCH_PAGE_SIZE = 10
+# How many hits the engine is asked for per server; the hub shows at most this many results of a search.
+SEARCH_DEPTH = 50
+MAX_QUERY = 500
+MAX_PAGE = 10_000
+RECENT = 10
+TOPIC_CHALLENGES = 20
+SITEMAP_LIMIT = 45_000
+
+
+class ChallengeSearch(Protocol):
+    """`ChallengeService.search`: the engine of `/challenge search`, per server."""
+
+    async def search(self, guild_id: int, text: str, *, limit: int = 5) -> list[SearchResult]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRef:
+    slug: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class HubSolution:
+    id: int
+    author: str
+    body: str
+    accepted: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HubChallenge:
+    number: int
+    server: str
+    title: str
+    details: str
+    tried: str | None
+    status: str
+    topics: tuple[TopicRef, ...]
+    author: str
+    created_at: datetime
+    updated_at: datetime
+    solved_at: datetime | None
+    solutions: tuple[HubSolution, ...] = ()
+    # A search's snippet: Markdown, user text escaped, matched words in bold.
+    snippet: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/challenges/{quote(self.server)}/{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class HubPage:
+    items: tuple[HubChallenge, ...]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class HubSearch:
+    query: str
+    cards: tuple[TopicCard, ...]
+    challenges: HubPage
+
+
+class PageOutOfRange(NotFoundError):
+    """A page number past the last page."""
+
+
+class WebHubService:
+    """The read models of the hub. Every challenge and solution comes through `WebRepository`, hence through the
+    consent rule; names are shown only for members who chose to be credited, everyone else is "a learner"."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], knowledge_base: KnowledgeBase, search: ChallengeSearch
+    ) -> None:
+        self._sessions = sessions
+        self._knowledge_base = knowledge_base
+        self._index = TopicIndex(knowledge_base.cards)
+        self._search = search
+
+    @property
+    def knowledge_base(self) -> KnowledgeBase:
+        return self._knowledge_base
+
+    def _topic(self, slug: str) -> TopicRef:
+        card = self._knowledge_base.by_slug.get(slug)
+        return TopicRef(slug, card.title if card else slug.replace("-", " "))
+
+    async def _views(
+        self, repository: WebRepository, rows: Sequence[WebChallengeRow], snippets: dict[int, str] | None = None
+    ) -> tuple[HubChallenge, ...]:
+        credited: dict[tuple[int, int], str] = {}
+        for guild_id in {row.guild_id for row in rows}:
+            authors = {row.author_id for row in rows if row.guild_id == guild_id}
+            for user, name in (await repository.credited_names(guild_id, authors)).items():
+                credited[(guild_id, user)] = name
+        return tuple(
+            HubChallenge(
+                number=row.id,
+                server=row.slug,
+                title=row.title,
+                details=row.details,
+                tried=row.tried,
+                status=row.status,
+                topics=tuple(self._topic(slug) for slug in row.topics),
+                author=credited.get((row.guild_id, row.author_id), ANONYMOUS),
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                solved_at=row.solved_at,
+                snippet=(snippets or {}).get(row.id),
+            )
+            for row in rows
+        )
+
+    async def healthy(self) -> bool:
+        async with self._sessions() as session:
+            return await WebRepository(session).reachable()
+
+    async def servers(self) -> list[WebServer]:
+        async with self._sessions() as session:
+            return await WebRepository(session).servers()
+
+    async def recent_solved(self, limit: int = RECENT) -> tuple[HubChallenge, ...]:
+        async with self._sessions() as session:
+            repository = WebRepository(session)
+            return await self._views(repository, await repository.page(status="solved", limit=limit))
+
+    async def solved_for_topic(self, slug: str, limit: int = TOPIC_CHALLENGES) -> tuple[HubChallenge, ...]:
+        async with self._sessions() as session:
+            repository = WebRepository(session)
+            return await self._views(repository, await repository.page(status="solved", topic=slug, limit=limit))
+
+    async def challenge(self, server: str, number: int) -> HubChallenge:
+        """The challenge with its published solutions, accepted first. `GoneError` for a deleted one that would be
+        published otherwise; `NotFoundError` for everything else (unknown, not published, another server's)."""
+        async with self._sessions() as session:
+            repository = WebRepository(session)
+            found = await repository.server_by_slug(server)
+            if found is None:
+                raise NotFoundError("No such server on the hub.")
+            row = await repository.challenge(found.guild_id, number)
+            if row is None:
+                if await repository.gone(found.guild_id, number):
+                    raise GoneError("This challenge was deleted.")
+                raise NotFoundError("No such challenge on the hub.")
+            (view,) = await self._views(repository, [row])
+            solutions = await repository.solutions(row.id)
+            credited = await repository.credited_names(found.guild_id, {solution.author_id for solution in solutions})
+        return replace(
+            view,
+            solutions=tuple(
+                HubSolution(s.id, credited.get(s.author_id, ANONYMOUS), s.body, s.accepted, s.created_at)
+                for s in solutions
+            ),
+        )
+
+    async def listing(
+        self, *, server: str | None = None, status: str | None = None, topic: str | None = None, page: int = 1
+    ) -> HubPage:
+        """Published challenges, newest first, a page of `PAGE_SIZE`; `PageOutOfRange` past the last page."""
+        async with self._sessions() as session:
+            repository = WebRepository(session)
+            guild_id = None
+            if server is not None:
+                found = await repository.server_by_slug(server)
+                if found is None:
+                    raise NotFoundError("No such server on the hub.")
+                guild_id = found.guild_id
+            total = await repository.count(guild_id=guild_id, status=status, topic=topic)
+            pages = max(1, -(-total // PAGE_SIZE))
+            if page > pages:
+                raise PageOutOfRange(f"There are {pages} pages.")
+            rows = await repository.page(
+                guild_id=guild_id, status=status, topic=topic, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+            )
+            return HubPage(await self._views(repository, rows), page, pages, total)
+
+    async def search(
+        self, text: str, *, page: int = 1, status: str | None = "solved", topic: str | None = None
+    ) -> HubSearch:
+        """Cards by name and published challenges by the engine of `/challenge search` (error text ranked first),
+        across the servers that publish; the engine's order within each server, servers interleaved."""
+        text = text.strip()
+        if len(text) > MAX_QUERY:
+            raise InvalidInputError(f"The search is {len(text):,} characters; the limit is {MAX_QUERY}.")
+        cards = tuple(self._index.search(text, limit=5)) if text and page == 1 else ()
+        hits: list[list[SearchResult]] = []
+        servers = await self.servers()
+        for server in servers:
+            try:
+                hits.append(await self._search.search(server.guild_id, text, limit=SEARCH_DEPTH))
+            except InvalidInputError:
+                hits = []  # nothing searchable in the words (only punctuation, say): no challenge matches
+                break
+        merged = [result for row in itertools.zip_longest(*hits) for result in row if result is not None]
+        async with self._sessions() as session:
+            repository = WebRepository(session)
+            rows = await repository.by_ids([result.challenge.id for result in merged])
+            rows = [
+                row
+                for row in rows
+                if (status is None or row.status == status) and (topic is None or topic in row.topics)
+            ]
+            total = len(rows)
+            pages = max(1, -(-total // SEARCH_PAGE_SIZE))
+            if page > pages:
+                raise PageOutOfRange(f"There are {pages} pages.")
+            shown = rows[(page - 1) * SEARCH_PAGE_SIZE : page * SEARCH_PAGE_SIZE]
+            snippets = {result.challenge.id: result.snippet for result in merged}
+            views = await self._views(repository, shown, snippets)
+        return HubSearch(text, cards, HubPage(views, page, pages, total))
+
+    async def last_changed(self) -> datetime | None:
+        async with self._sessions() as session:
+            return await WebRepository(session).last_changed()
+
+    async def sitemap(self) -> list[tuple[str, int, datetime]]:
+        async with self._sessions() as session:
+            return await WebRepository(session).sitemap(SITEMAP_LIMIT)
