@@ -281,12 +281,17 @@ def _check(settings: Settings, stale_days: int | None = None) -> int:
 
 
 def _web() -> int:
-    from bot.web.server import reexec_without_docstrings, run_web
+    from bot.web.launch import exec_server
 
-    settings = load_web_settings()  # a bad setting is reported before the re-execution
-    reexec_without_docstrings()
-    run_web(settings)
-    return 0
+    settings = load_web_settings()
+    exec_server(
+        host=settings.web_host,
+        port=settings.web_port,
+        database_url=settings.database_url,
+        topics_dir=settings.topics_dir,
+        base_url=settings.web_base_url,
+    )
+    return 0  # not reached: the process is replaced
 
 
 def _positive(value: str) -> int:
