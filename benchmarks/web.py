@@ -56,7 +56,6 @@ IDENTITY = {"Accept-Encoding": "identity"}
 STARTUP_SECONDS = 90.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 SETTLE_LIMIT_SECONDS = 600.0
-IDLE_ANSWER_SECONDS = 0.05
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
 
 FLOOR_SERVER = """
@@ -164,22 +163,27 @@ async def _load(session: aiohttp.ClientSession, url: str, seconds: float) -> tup
     return len(latencies) / (time.perf_counter() - started), latencies, failures
 
 
-async def _settle(session: aiohttp.ClientSession, hub: str) -> float:
-    """Wait until the hub answers /healthz at once again: requests the client gave up on are still being worked
-    through (aiohttp does not cancel a handler when its client leaves), and must not weigh on the next measurement.
-    Returns the seconds waited (at most SETTLE_LIMIT_SECONDS)."""
+def _cpu_seconds(pid: int) -> float:
+    """CPU time the process (all its threads) has used so far (Linux's /proc/PID/stat: utime and stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _settle(pid: int) -> float:
+    """Wait until the hub's process is idle again: requests the client gave up on are still being worked through
+    (aiohttp does not cancel a handler when its client leaves, and the queries run in the driver's thread, so the
+    hub may still answer a light request at once), and must not weigh on the next measurement. Idle: under 5% of a
+    core over half a second. Returns the seconds waited (at most SETTLE_LIMIT_SECONDS)."""
     started = time.perf_counter()
     while time.perf_counter() - started < SETTLE_LIMIT_SECONDS:
-        start = time.perf_counter()
-        async with session.get(hub + "/healthz", headers=IDENTITY) as response:
-            await response.read()
-        if time.perf_counter() - start < IDLE_ANSWER_SECONDS:
-            break
+        before = _cpu_seconds(pid)
         await asyncio.sleep(0.5)
+        if _cpu_seconds(pid) - before < 0.025:
+            break
     return time.perf_counter() - started
 
 
-async def _pages(hub: str, floor: str, pages: dict[str, str]) -> tuple[list[Row], list[str]]:
+async def _pages(hub: str, pid: int, floor: str, pages: dict[str, str]) -> tuple[list[Row], list[str]]:
     """Both floors first, then the hub's pages, the challenge page before the topic page, settling in between: a
     slow page's abandoned requests would otherwise slow what is measured after it."""
     kinds = {"challenge page": (pages["challenge"], "/challenge.html"), "topic page": (pages["topic"], "/topic.html")}
@@ -197,7 +201,7 @@ async def _pages(hub: str, floor: str, pages: dict[str, str]) -> tuple[list[Row]
             _progress(f"the hub's {name}: {PAGE_SECONDS:.0f} s at {CONCURRENCY} in flight")
             await _load(session, hub + hub_path, WARMUP_SECONDS)
             hub_rate, hub_latencies, failed = await _load(session, hub + hub_path, PAGE_SECONDS)
-            waited = await _settle(session, hub)
+            waited = await _settle(pid)
             if waited > 1:
                 notes.append(f"after the {name} the hub took {waited:.0f} s to be idle again")
             floor_rate, floor_latencies = floors[name]
@@ -284,7 +288,7 @@ def run() -> tuple[list[Row], list[str]]:
             (folder / f"{page}.html").write_bytes(_get(hub + path))
         floor_arguments = [sys.executable, "-c", FLOOR_SERVER, str(folder), str(floor_port)]
         with _process(floor_arguments, dict(os.environ), floor_port):
-            page_rows, page_notes = asyncio.run(_pages(hub, f"http://127.0.0.1:{floor_port}", pages))
+            page_rows, page_notes = asyncio.run(_pages(hub, web.pid, f"http://127.0.0.1:{floor_port}", pages))
             rows += page_rows
             notes += page_notes
         _progress(f"search at {SEARCH_SIZE:,} challenges")
