@@ -11,18 +11,19 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.challenges.query import parse_query
 from bot.core.errors import GoneError, InvalidInputError, NotFoundError
+from bot.core.usertext import user_text
 from bot.db.base import utcnow
 from bot.db.repositories import GuildSettingsRepository
+from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, ChallengeSearchEngine, SearchHit
 from bot.db.web_repository import WebChallengeRow, WebRepository, WebServer
 from bot.knowledge import KnowledgeBase, TopicCard, TopicIndex
-from bot.services.challenges import SearchResult
 
 SLUG_LENGTH = 50
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -137,10 +138,10 @@ TOPIC_CHALLENGES = 20
 SITEMAP_LIMIT = 45_000
 
 
-class ChallengeSearch(Protocol):
-    """`ChallengeService.search`: the engine of `/challenge search`, per server."""
-
-    async def search(self, guild_id: int, text: str, *, limit: int = 5) -> list[SearchResult]: ...
+def _snippet(raw: str) -> str:
+    """The engine's snippet as `/challenge search` shows it (`bot.services.challenges.render_snippet`, not imported:
+    that module weighs some 4 MB the hub's process does without): user text inert, matched words in bold."""
+    return user_text(raw, one_line=True).replace(HIGHLIGHT_START, "**").replace(HIGHLIGHT_END, "**")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,10 @@ class WebHubService:
     consent rule; names are shown only for members who chose to be credited, everyone else is "a learner"."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], knowledge_base: KnowledgeBase, search: ChallengeSearch
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        knowledge_base: KnowledgeBase,
+        search: ChallengeSearchEngine,
     ) -> None:
         self._sessions = sessions
         self._knowledge_base = knowledge_base
@@ -317,29 +321,25 @@ class WebHubService:
         if len(text) > MAX_QUERY:
             raise InvalidInputError(f"The search is {len(text):,} characters; the limit is {MAX_QUERY}.")
         cards = tuple(self._index.search(text, limit=5)) if text and page == 1 else ()
-        hits: list[list[SearchResult]] = []
+        query = parse_query(text)
         servers = await self.servers()
-        for server in servers:
-            try:
-                hits.append(await self._search.search(server.guild_id, text, limit=SEARCH_DEPTH))
-            except InvalidInputError:
-                hits = []  # nothing searchable in the words (only punctuation, say): no challenge matches
-                break
-        merged = [result for row in itertools.zip_longest(*hits) for result in row if result is not None]
         async with self._sessions() as session:
+            hits: list[list[SearchHit]] = []
+            if not query.is_empty():  # only punctuation, say: no challenge can match
+                for server in servers:
+                    hits.append(
+                        await self._search.search(session, server.guild_id, query, limit=SEARCH_DEPTH, status=status)
+                    )
+            merged = [hit for row in itertools.zip_longest(*hits) for hit in row if hit is not None]
             repository = WebRepository(session)
-            rows = await repository.by_ids([result.challenge.id for result in merged])
-            rows = [
-                row
-                for row in rows
-                if (status is None or row.status == status) and (topic is None or topic in row.topics)
-            ]
+            rows = await repository.by_ids([hit.challenge.id for hit in merged])
+            rows = [row for row in rows if topic is None or topic in row.topics]
             total = len(rows)
             pages = max(1, -(-total // SEARCH_PAGE_SIZE))
             if page > pages:
                 raise PageOutOfRange(f"There are {pages} pages.")
             shown = rows[(page - 1) * SEARCH_PAGE_SIZE : page * SEARCH_PAGE_SIZE]
-            snippets = {result.challenge.id: result.snippet for result in merged}
+            snippets = {hit.challenge.id: _snippet(hit.snippet) for hit in merged}
             views = await self._views(repository, shown, snippets)
         return HubSearch(text, cards, HubPage(views, page, pages, total))
 

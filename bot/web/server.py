@@ -23,18 +23,13 @@ from bot.db.search import search_engine_for
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.runtime.memory import heap_trimmer, settle_startup_heap, trim_heap_periodically
 from bot.runtime.redaction import RedactingFormatter, url_secrets
-from bot.services import TopicService
-from bot.services.challenges import ChallengeService, SolvedChallengeLog
 from bot.services.web import WebHubService
 from bot.web.app import create_app
 
 
 def build_hub(engine: AsyncEngine, knowledge_base: KnowledgeBase) -> WebHubService:
     """The hub's read models over `engine`, searching with the engine of `/challenge search`."""
-    sessions = create_session_factory(engine)
-    topics = TopicService(knowledge_base, SolvedChallengeLog(sessions))
-    challenges = ChallengeService(sessions, search_engine_for(engine.dialect.name), topics)
-    return WebHubService(sessions, knowledge_base, challenges)
+    return WebHubService(create_session_factory(engine), knowledge_base, search_engine_for(engine.dialect.name))
 
 
 def _configure_logging(database_url: str) -> None:

@@ -26,10 +26,10 @@ from bot.web.server import build_hub
 GUILD = 1001
 OTHER_GUILD = 2002
 CHANNEL = 3003
-ADA = Person(11, "Ada")
-GRACE = Person(12, "Grace")
-LINUS = Person(13, "Linus")
-TOVE = Person(14, "Tove")
+ADA = Person(310_000_000_000_000_011, "Ada")
+GRACE = Person(310_000_000_000_000_012, "Grace")
+LINUS = Person(310_000_000_000_000_013, "Linus")
+TOVE = Person(310_000_000_000_000_014, "Tove")
 SLUG = "nexus-hub"
 SECRET_TITLE = "Secret server's IntegrityError on deploy"
 BASE_URL = "https://hub.example"
