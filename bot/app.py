@@ -127,6 +127,7 @@ def new_bot(settings: Settings, services: Services, *, reads_messages: bool, **o
         api_url=api_url,
         reads_messages=reads_messages,
         shards=settings.shard_scope,
+        web_base_url=settings.web_base_url,
         **options,
     )
 

@@ -95,6 +95,7 @@ class NexusBot(commands.Bot):
         reads_messages: bool = False,
         settle_heap_after_setup: bool = False,
         shards: ShardScope = ALL_SHARDS,
+        web_base_url: str | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("intents", required_intents(reads_messages=reads_messages))
@@ -113,6 +114,8 @@ class NexusBot(commands.Bot):
         self.reads_messages = reads_messages
         # The servers this process works for; background work for any other is another process's.
         self.shard_scope = shards
+        # NEXUS_WEB_BASE_URL: where the web hub is, for "View on the web" links (none when unset).
+        self.web_base_url = web_base_url
         # Start-up's objects are frozen out of the garbage collector's scans once set-up is done
         # (`settle_startup_heap`): in the bot's own process, not in one that starts many bots (the tests).
         self._settle_heap_after_setup = settle_heap_after_setup

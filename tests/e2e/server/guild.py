@@ -119,6 +119,13 @@ class GuildMixin:
         channel["permission_overwrites"] = overwrites
         self.dispatch("CHANNEL_UPDATE", channel)
 
+    def set_topic(self, channel_id: int, topic: str | None) -> None:
+        """A moderator edits a channel's topic (a forum's guidelines are its `topic` too), announced with
+        CHANNEL_UPDATE."""
+        channel = self.channels[channel_id]
+        channel["topic"] = topic
+        self.dispatch("CHANNEL_UPDATE", channel)
+
     def add_thread(self, parent_id: int, name: str, *, private: bool = False, owner_id: int | None = None) -> int:
         """A thread a member opened in `parent_id` (private: type 12, seen only by its members and moderators)."""
         body = {"name": name, "type": PRIVATE_THREAD if private else 11, "invitable": not private}
