@@ -285,10 +285,11 @@ class PostgresCluster:
             return f"nexus_test_{next(self._names)}"
 
     @contextlib.contextmanager
-    def database(self) -> Iterator[str]:
-        """A new empty database for one test, as an async URL; dropped afterwards (even with connections left)."""
+    def database(self, template: str | None = None) -> Iterator[str]:
+        """A new database for one test, as an async URL; dropped afterwards (even with connections left). Empty,
+        or a copy of `template` (a file-level copy: far quicker than running the migrations again)."""
         name = self.new_database_name()
-        self.execute(f'CREATE DATABASE "{name}"')
+        self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         try:
             yield self.url(name)
         finally:
