@@ -19,10 +19,8 @@ parser) and a long one with HYPOTHESIS_PROFILE=fuzz (`make fuzz`).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import migrate
 from bot.db.engine import create_engine
-from tests.postgres import PostgresCluster, PostgresUnavailable, find_server_binaries
+from tests.postgres import PostgresCluster, PostgresUnavailable, find_server_binaries, run_in_own_loop
 
 ENGINES = ("sqlite", "postgresql")
 # Fixtures whose database is migrated to head anyway: a test that takes one gets a copy of the migrated template.
@@ -91,19 +89,7 @@ def _migrate(url: str) -> None:
         finally:
             await engine.dispose()
 
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(run())
-        except BaseException as error:  # handed to the calling thread
-            failure.append(error)
-
-    worker = threading.Thread(target=target, name="migrate-template")
-    worker.start()
-    worker.join()
-    if failure:
-        raise failure[0]
+    run_in_own_loop(run, "migrate-template")
 
 
 @pytest.fixture(scope="session")
@@ -144,9 +130,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on `database_url`, migrated to head (a copy of the template); disposed after the test."""
+    """An engine on `database_url` (with the fixture above: a copy of the migrated template); disposed after the
+    test, passed or not."""
     engine = create_engine(database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
+    yield engine
+    await engine.dispose()

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,24 @@ def find_server_binaries(environ: Mapping[str, str] = os.environ) -> Path:
         "no PostgreSQL server binaries (initdb, pg_ctl, postgres) in $NEXUS_POSTGRES_BIN, "
         f"{SEARCH_GLOB} or `pg_config --bindir`; install Debian's `postgresql` package"
     )
+
+
+def run_in_own_loop(main: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+    """Run `main()` to the end in a thread with its own event loop, so that synchronous code (a fixture) may call
+    it while pytest-asyncio owns the test's loop; its error is raised here."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as error:  # handed to the calling thread
+            failure.append(error)
+
+    worker = threading.Thread(target=target, name=name)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
 
 
 def _free_port() -> int:
@@ -266,19 +284,7 @@ class PostgresCluster:
             finally:
                 await connection.close()
 
-        failure: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                asyncio.run(run())
-            except BaseException as error:  # handed to the calling thread
-                failure.append(error)
-
-        worker = threading.Thread(target=target, name="postgres-admin")
-        worker.start()
-        worker.join()
-        if failure:
-            raise failure[0]
+        run_in_own_loop(run, "postgres-admin")
 
     def new_database_name(self) -> str:
         with self._lock:
