@@ -33,9 +33,10 @@ run: $(RUNTIME)  ## set up (runtime only), migrate the database and start the bo
 test: $(DEV) lint typecheck dockerfile lockcheck  ## set up, lint, type check, check the lock and run every test
 	$(BIN)/python -m pytest
 
-lint: $(DEV)
+lint: $(DEV)  ## ruff, and the import contracts of pyproject.toml ([tool.importlinter])
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(DEV)
 	$(BIN)/mypy
