@@ -25,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.db.community_repository import CommunityRepository
 from bot.db.models import Challenge, ChallengeTopic, GuildSettings, MemberChoices, PublishedChannel, Solution
 
 
@@ -370,17 +371,8 @@ class WebRepository:
         ]
 
     async def credited_names(self, guild_id: int, user_ids: Collection[int]) -> dict[int, str]:
-        """The names of those of these members who chose to be credited in this server."""
-        if not user_ids:
-            return {}
-        rows = await self._session.execute(
-            select(MemberChoices.user_id, MemberChoices.display_name).where(
-                MemberChoices.guild_id == guild_id,
-                MemberChoices.user_id.in_(list(user_ids)),
-                MemberChoices.credit.is_(True),
-            )
-        )
-        return {int(user_id): name for user_id, name in rows}
+        """The names of those of these members who chose to be credited in this server (the README's rule)."""
+        return await CommunityRepository(self._session).credited_names(guild_id, user_ids)
 
     async def reachable(self) -> bool:
         """The database answers and holds the hub's tables (migrated): a read of one of them succeeds."""
