@@ -25,6 +25,7 @@ from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
 from bot.services.digest import DigestService
+from bot.services.forum import ForumService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService
@@ -47,6 +48,7 @@ class Services:
     privacy: PrivacyService
     digest: DigestService
     readme: ReadmeService
+    forum: ForumService
 
 
 class NexusCommandTree(app_commands.CommandTree["NexusBot"]):
@@ -79,6 +81,8 @@ def required_intents(*, reads_messages: bool) -> discord.Intents:
     if reads_messages:
         intents.guild_messages = True
         intents.message_content = True
+        # A forum post's author accepts an answer by reacting ✅ to it (not privileged).
+        intents.guild_reactions = True
     return intents
 
 

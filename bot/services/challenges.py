@@ -53,6 +53,7 @@ from bot.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    TopicNotFoundError,
 )
 from bot.core.ratelimit import SlidingWindowLimiter
 from bot.core.usertext import user_text
@@ -235,6 +236,14 @@ class IncomingMessage:
     thread_parent_message_id: int | None = None
     # The watched channel whose backfill cursor moves past this message, in the transaction that logs it.
     watched_channel_id: int | None = None
+    # A forum post's starter message: the post's title, and the topics its tags name (no `Challenge:` needed).
+    forum_post: ForumPostText | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForumPostText:
+    title: str
+    topics: tuple[str, ...] = ()
 
 
 IngestResult = Logged | SolutionLogged | None
@@ -266,6 +275,8 @@ class _ParsedSolution:
 
 
 _Parsed = _ParsedChallenge | _ParsedSolution | None
+# What a message's parsing needs: its text, whether it answers a message, and its forum post's title and tags.
+_Work = tuple[str, bool, "ForumPostText | None"]
 
 
 @dataclass(slots=True)
@@ -447,12 +458,18 @@ def _with_inferred(slugs: list[str], matcher: TopicMatcher, text: str) -> list[s
     return slugs[:5]
 
 
-def _parse_message(content: str, answers: bool, matcher: TopicMatcher) -> _Parsed:
+def _parse_message(content: str, answers: bool, matcher: TopicMatcher, forum: ForumPostText | None = None) -> _Parsed:
     """What an in-channel message is: a challenge post, a solution (when it answers a message), or neither.
 
     Pure, and most of the work of logging a post. Raises `InvalidInputError` for a post that cannot be
-    logged, as `log_challenge` does.
+    logged, as `log_challenge` does. A forum post's starter message is a challenge as it stands.
     """
+    if forum is not None:
+        title = _required(clean_text(forum.title), "title", MAX_TITLE)
+        details = _optional(clean_text(content), "details", MAX_DETAILS) or ""
+        text = "\n".join(part for part in (title, details) if part)
+        topics = tuple(_with_inferred(list(forum.topics), matcher, text))
+        return _ParsedChallenge(title, details, None, " ".join(error_signatures(text)), topics)
     parsed = parse_post(content)
     if parsed is not None:
         title = _required(parsed.title, "title", MAX_TITLE)
@@ -465,9 +482,11 @@ def _parse_message(content: str, answers: bool, matcher: TopicMatcher) -> _Parse
     return _ParsedSolution(body) if body is not None else None
 
 
-def _parse_or_error(content: str, answers: bool, matcher: TopicMatcher) -> _Parsed | Exception:
+def _parse_or_error(
+    content: str, answers: bool, matcher: TopicMatcher, forum: ForumPostText | None = None
+) -> _Parsed | Exception:
     try:
-        return _parse_message(content, answers, matcher)
+        return _parse_message(content, answers, matcher, forum)
     except Exception as error:  # the post's own failure, for its caller alone
         return error
 
@@ -490,11 +509,11 @@ def _exit_with_bot(bot: int) -> None:
     os._exit(0)
 
 
-def _parse_in_worker(work: list[tuple[str, bool]]) -> list[_Parsed | Exception]:
+def _parse_in_worker(work: list[_Work]) -> list[_Parsed | Exception]:
     matcher = _worker_matcher
     if matcher is None:
         raise RuntimeError("the parsing worker was started without its topic matcher")
-    return [_parse_or_error(content, answers, matcher) for content, answers in work]
+    return [_parse_or_error(content, answers, matcher, forum) for content, answers, forum in work]
 
 
 @dataclass(slots=True)
@@ -783,11 +802,39 @@ class ChallengeService:
         self._held_cursors: dict[int, int] = {}
         # Servers with an export being prepared or sent: one at a time each (an export reads the whole log).
         self._exporting: set[int] = set()
+        self._status_listeners: list[Callable[[ChallengeView], None]] = []
 
     def _changed(self, guild_id: int) -> None:
         """A write may have changed what is solved in this server: `/topic` cards must not go stale."""
         if self._solved_log is not None:
             self._solved_log.forget(guild_id)
+
+    # ----- for other services (forum posts: bot/services/forum.py) ---------------------------
+
+    def on_status_change(self, listener: Callable[[ChallengeView], None]) -> None:
+        """Have `listener` called with the challenge after each accepted solution (a forum post gets its tag)."""
+        self._status_listeners.append(listener)
+
+    async def after_queued(self, run: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a write after every post queued before it (an edit of a post must find the post logged)."""
+        return await self._in_turn(run)
+
+    def solved_changed(self, guild_id: int) -> None:
+        self._changed(guild_id)
+
+    def resolve_topics(self, names: Sequence[str], text: str) -> list[str]:
+        """The topics `names` name (as `/topic` resolves them), then those inferred from `text`; at most five."""
+        slugs: list[str] = []
+        for name in names:
+            if not name.strip():
+                continue
+            try:
+                slug = self._topics.find(name.strip()).slug
+            except TopicNotFoundError:
+                continue  # a tag that names no topic ("help", "Solved")
+            if slug not in slugs:
+                slugs.append(slug)
+        return _with_inferred(slugs, self._matcher, text)
 
     # ----- topics ----------------------------------------------------------------------------
 
@@ -1136,6 +1183,7 @@ class ChallengeService:
             (
                 item.message.content,
                 (item.message.reference_message_id or item.message.thread_parent_message_id) is not None,
+                item.message.forum_post,
             )
             for item in batch
         ]
@@ -1155,7 +1203,7 @@ class ChallengeService:
         return loop.create_task(self._parsed(batch, work, sent))
 
     async def _parsed(
-        self, batch: list[_Arrived], work: list[tuple[str, bool]], sent: list[asyncio.Future[list[_Parsed | Exception]]]
+        self, batch: list[_Arrived], work: list[_Work], sent: list[asyncio.Future[list[_Parsed | Exception]]]
     ) -> _ParsedBatch:
         """The batch's posts, the answers for its other messages (no post, or one that cannot be logged),
         and how far it moves its channels' cursors."""
@@ -1172,8 +1220,8 @@ class ChallengeService:
             # One batch at a time, oldest first: several at once would all finish late, and the next write
             # needs the oldest.
             async with self._parsing_here:
-                for index, (content, answers) in enumerate(work):
-                    parsed.append(_parse_or_error(content, answers, self._matcher))
+                for index, (content, answers, forum) in enumerate(work):
+                    parsed.append(_parse_or_error(content, answers, self._matcher, forum))
                     if index % PARSE_SLICE == PARSE_SLICE - 1:
                         await asyncio.sleep(0)  # the batch in flight moves on meanwhile
         result = _ParsedBatch([], [], {})
@@ -1426,6 +1474,8 @@ class ChallengeService:
             repository = ChallengeRepository(session)
             challenge = await repository.by_source(message_id)
             if challenge is not None and challenge.guild_id == guild_id and challenge.deleted_at is None:
+                if challenge.channel_id == message_id:
+                    return None  # a forum post's starter message (it shares the post's id): see ForumService
                 parsed = parse_post(content)
                 if parsed is None:
                     return None
@@ -1594,6 +1644,11 @@ class ChallengeService:
             # consistent. Apply this one on top of it.
             view = await self._accept(guild_id, challenge_id, solution_id, actor)
         self._changed(guild_id)
+        for listener in self._status_listeners:
+            try:
+                listener(view)
+            except Exception:
+                log.exception("a listener of accepted solutions failed (the solution is accepted)")
         return view
 
     async def _accept(self, guild_id: int, challenge_id: int, solution_id: int, actor: Person) -> ChallengeView:

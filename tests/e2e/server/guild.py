@@ -201,7 +201,7 @@ class GuildMixin:
             "emojis": [],
             "stickers": [],
             "channels": list(self.channels.values()),
-            "threads": [],
+            "threads": [thread for thread in self.threads if not thread["thread_metadata"]["archived"]],
             # A large guild arrives without its member list (that needs chunking, with the members
             # intent); only the bot itself is included. A small one arrives with every member.
             "members": (
