@@ -178,9 +178,7 @@ async def test_mark_as_solution_inside_a_post(
 async def test_tag_title_and_starter_edits_update_the_challenge(
     nexus: NexusBot, discord_server: FakeDiscord, database: str, forum: int, learner: FakeUser
 ) -> None:
-    thread, starter = discord_server.create_post(
-        forum, learner.id, "The app exits", "It stops at once", tags=["help"]
-    )
+    thread, starter = discord_server.create_post(forum, learner.id, "The app exits", "It stops at once", tags=["help"])
     await _acknowledged(discord_server, starter)
     assert "docker" not in await _topics(database, thread)
     discord_server.edit_post(int(thread["id"]), tags=["docker"], name="Docker container exits")
