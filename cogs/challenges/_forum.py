@@ -138,23 +138,25 @@ class ForumLogCog(commands.Cog):
         if payload.message_id != payload.channel_id:
             return
         thread = self._bot.get_channel(payload.channel_id)
-        tags = _tag_names(thread) if isinstance(thread, discord.Thread) else None
         if isinstance(thread, discord.Thread) and await self._watched_forum(thread) is None:
             return
-        await self._forum.post_changed(payload.guild_id, payload.channel_id, details=content, tag_names=tags)
+        # The topics stay: the tags' and any a member set with Edit.
+        await self._forum.post_changed(payload.guild_id, payload.channel_id, details=content)
 
     @commands.Cog.listener()
-    async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:
-        """A new title or new tags; a post archived, locked or moved keeps its entry."""
-        if not await self._watched_forum_id(payload.guild_id, payload.parent_id):
+    async def on_thread_update(self, before: discord.Thread, after: discord.Thread) -> None:
+        """A new title or new tags (only then: topics a member set with Edit survive other updates); a post
+        archived, locked or moved keeps its entry."""
+        renamed = before.name != after.name
+        retagged = [tag.id for tag in before.applied_tags] != [tag.id for tag in after.applied_tags]
+        if not (renamed or retagged) or await self._watched_forum(after) is None:
             return
-        forum = self._bot.get_channel(payload.parent_id)
-        tags: list[str] | None = None
-        if isinstance(forum, discord.ForumChannel) and "applied_tags" in payload.data:
-            names = {tag.id: tag.name for tag in forum.available_tags}
-            tags = [names[int(tag)] for tag in payload.data.get("applied_tags") or [] if int(tag) in names]
-        title = payload.data.get("name")
-        await self._forum.post_changed(payload.guild_id, payload.thread_id, title=title, tag_names=tags)
+        await self._forum.post_changed(
+            after.guild.id,
+            after.id,
+            title=after.name if renamed else None,
+            tag_names=_tag_names(after) if retagged else None,
+        )
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
