@@ -104,6 +104,12 @@ class ForumLogCog(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if not self._reads_messages:
             return
+        if message.author.id == getattr(self._bot.user, "id", None) and message.guild is not None:
+            # Its own acknowledgement or note: the post's cursor moves past it, or every post Nexus answered
+            # would look unread to the next start's backfill (a post's newest message would be Nexus's).
+            if isinstance(message.channel, discord.Thread) and await self._watched_forum(message.channel):
+                await self._challenges.advance_cursor(message.guild.id, message.channel.id, message.id)
+            return
         pending = await self._submit(message)
         if pending is not None:
             await self._log_cog.acknowledge_when_logged(message, pending)
