@@ -27,6 +27,7 @@ from bot.services.challenges import ChallengeService, ChallengeView, ForumPostTe
 
 SOLVED_TAG = "Solved"
 ARCHIVE_BATCH = 50
+TAG_CACHE = 1024
 
 
 def is_forum_post(challenge: ChallengeView) -> bool:
@@ -56,6 +57,7 @@ class ForumService:
         self._sessions = sessions
         self._challenges = challenges
         self.archive_after = archive_after
+        self._tag_topics: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def post_text(self, title: str, tag_names: Sequence[str]) -> ForumPostText:
         """What the writer needs to log a starter message: the post's title and the topics its tags name."""
@@ -63,8 +65,14 @@ class ForumService:
 
     def tag_topics(self, tag_names: Sequence[str]) -> tuple[str, ...]:
         """The topics a post's tags name, by `/topic`'s resolution; other tags (the Solved tag among them) name none."""
-        names = [name for name in tag_names if not is_solved_tag(name)]
-        return tuple(self._challenges.resolve_topics(names, ""))
+        key = tuple(name for name in tag_names if not is_solved_tag(name))
+        found = self._tag_topics.get(key)
+        if found is None:
+            # A forum has a few tags, and every post repeats some of them: resolved once each combination.
+            if len(self._tag_topics) >= TAG_CACHE:
+                self._tag_topics.clear()
+            found = self._tag_topics[key] = tuple(self._challenges.resolve_topics(key, ""))
+        return found
 
     # ----- the post changes --------------------------------------------------------------------
 
