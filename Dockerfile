@@ -39,10 +39,13 @@ COPY migrations ./migrations
 
 # Nexus itself, with --no-deps: nothing beyond the lock is installed. (pip builds
 # it with hatchling, fetched into an isolated build environment.) `pip check`
-# then fails the build if the lock lacks something pyproject.toml requires.
+# then fails the build if the lock lacks something pyproject.toml requires. The
+# web hub runs as `python -OO` (no docstrings in memory): its .pyc files are
+# compiled here too, since nothing may write them at run time.
 RUN /opt/nexus/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheel . \
     && /opt/nexus/bin/pip install --no-cache-dir --no-deps /tmp/wheel/nexus_bot-*.whl \
-    && /opt/nexus/bin/pip check
+    && /opt/nexus/bin/pip check \
+    && /opt/nexus/bin/python -OO -m compileall -q /opt/nexus/lib
 
 # ---------------------------------------------------------------------------
 # Runtime: the builder's environment and nothing else. No compilers, no dev

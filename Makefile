@@ -10,7 +10,7 @@ DEV := $(VENV)/.installed-dev
 # moves every pin to the newest release.
 LOCK_FLAGS ?=
 
-.PHONY: run test install lint typecheck dockerfile lockcheck lock unit e2e fuzz bench check clean
+.PHONY: run web test install lint typecheck dockerfile lockcheck lock unit e2e fuzz bench check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +30,16 @@ install: $(DEV)
 run: $(RUNTIME)  ## set up (runtime only), migrate the database and start the bot
 	$(BIN)/nexus-bot run
 
+web: $(RUNTIME)  ## serve the web hub (NEXUS_WEB_HOST:NEXUS_WEB_PORT, default 127.0.0.1:8080) from the database
+	$(BIN)/nexus-bot web
+
 test: $(DEV) lint typecheck dockerfile lockcheck  ## set up, lint, type check, check the lock and run every test
 	$(BIN)/python -m pytest
 
-lint: $(DEV)
+lint: $(DEV)  ## ruff, and the import contracts of pyproject.toml ([tool.importlinter])
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(DEV)
 	$(BIN)/mypy

@@ -6,7 +6,7 @@ import argparse
 import platform
 import sys
 
-from benchmarks import challenges, knowledge, pairing, roundtrip, soak
+from benchmarks import challenges, knowledge, pairing, roundtrip, soak, web
 from benchmarks._table import print_table
 
 SUITES = {
@@ -15,6 +15,7 @@ SUITES = {
     "challenges": challenges.run,
     "soak": soak.run,
     "pairing": pairing.run,
+    "web": web.run,
 }
 
 

@@ -15,7 +15,7 @@ from discord.http import Route
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from bot.client import NexusBot, Services
+from bot.client import NexusBot, Services, ShardedNexusBot
 from bot.config import Settings
 from bot.db.child_migration import upgrade_in_child_process
 from bot.db.engine import create_engine, create_session_factory
@@ -32,6 +32,7 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService, ProfileTracks
 from bot.services.privacy import PrivacyService
 from bot.services.readme import ReadmeService
+from bot.services.web import WebSettingsService
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,14 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
         solved_log=solved_log,
         unanswered_after=timedelta(hours=settings.challenge_nudge_hours),
         ask_author_after=timedelta(hours=settings.challenge_ask_hours),
+        shards=settings.shard_scope,
     )
     pairing = PairingService(
         sessions,
         topics,
         request_lifetime=timedelta(days=settings.pair_expiry_days),
         checkin_after=timedelta(days=settings.pair_checkin_days),
+        shards=settings.shard_scope,
     )
     return Services(
         topics=topics,
@@ -84,13 +87,14 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
             pairing,
             retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
         ),
-        digest=DigestService(sessions, topics),
+        digest=DigestService(sessions, topics, shards=settings.shard_scope),
         readme=ReadmeService(sessions, knowledge_base),
         forum=ForumService(
             sessions,
             challenges,
             archive_after=timedelta(hours=settings.forum_archive_hours) if settings.forum_archive_hours else None,
         ),
+        web=WebSettingsService(sessions),
     )
 
 
@@ -117,11 +121,20 @@ async def prepared_services(settings: Settings, *, migrate_in_process: bool = Fa
 
 def new_bot(settings: Settings, services: Services, *, reads_messages: bool, **options: Any) -> NexusBot:
     api_url = str(settings.discord_api_url) if settings.discord_api_url else None
-    return NexusBot(
+    kind = NexusBot
+    if settings.shard_count is not None:
+        # Sharded: these shards of the count, on as many gateway connections in this process.
+        kind = ShardedNexusBot
+        options.setdefault("shard_count", settings.shard_count)
+        if settings.shard_ids is not None:
+            options.setdefault("shard_ids", list(settings.shard_ids))
+    return kind(
         services=services,
         guild_id=settings.guild_id,
         api_url=api_url,
         reads_messages=reads_messages,
+        shards=settings.shard_scope,
+        web_base_url=settings.web_base_url,
         **options,
     )
 

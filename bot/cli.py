@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from bot.config import ConfigurationError, Settings, load_database_settings, load_settings
+from bot.config import ConfigurationError, Settings, load_database_settings, load_settings, load_web_settings
 
 
 def _run(settings: Settings) -> int:
@@ -280,6 +280,20 @@ def _check(settings: Settings, stale_days: int | None = None) -> int:
     return 1
 
 
+def _web() -> int:
+    from bot.web.launch import exec_server
+
+    settings = load_web_settings()
+    exec_server(
+        host=settings.web_host,
+        port=settings.web_port,
+        database_url=settings.database_url,
+        topics_dir=settings.topics_dir,
+        base_url=settings.web_base_url,
+    )
+    return 0  # not reached: the process is replaced
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -318,6 +332,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--topic", help="only challenges about this topic (its name or slug)")
     export.add_argument("--status", choices=("open", "solved"), help="only open or only solved challenges")
     export.add_argument("--since", type=_date, help="only challenges logged on or after this date (YYYY-MM-DD)")
+    commands.add_parser(
+        "web", help="serve the web hub (NEXUS_WEB_HOST, NEXUS_WEB_PORT) from the database; needs no token"
+    )
     readme = commands.add_parser("readme", help="write a member's Project Nexus README (offline)")
     readme.add_argument("--guild", type=int, required=True, help="the server's id")
     readme.add_argument("--member", type=int, required=True, help="the member's id")
@@ -336,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args.guild, args.format, args.output, topic=args.topic, status=args.status, since=args.since)
         if args.command == "readme":
             return _readme(args.guild, args.member, args.output)
+        if args.command == "web":
+            return _web()
         settings = load_settings()
         if args.command == "check":
             return _check(settings, args.stale)

@@ -14,10 +14,12 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.runtime.paths import default_data_dir
 
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
@@ -77,7 +79,28 @@ class DatabaseSettings(BaseSettings):
         return url.render_as_string(hide_password=False)
 
 
-class Settings(DatabaseSettings):
+class WebSettings(DatabaseSettings):
+    """What the web hub (`nexus-bot web`) needs: the database and where to listen; no token."""
+
+    web_host: str = Field(default="127.0.0.1", min_length=1, validation_alias="NEXUS_WEB_HOST")
+    web_port: int = Field(default=8080, ge=1, le=65535, validation_alias="NEXUS_WEB_PORT")
+    # The hub's public address, for "View on the web" links and the sitemap; None: no links.
+    web_base_url: str | None = Field(default=None, validation_alias="NEXUS_WEB_BASE_URL")
+
+    @field_validator("web_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be the hub's address, e.g. https://nexus.example.org")
+        return value.strip().rstrip("/")
+
+
+class Settings(WebSettings):
     """Every setting of the product contract."""
 
     discord_token: SecretStr = Field(validation_alias="DISCORD_TOKEN", min_length=1)
@@ -101,6 +124,9 @@ class Settings(DatabaseSettings):
     pair_checkin_days: float = Field(default=3.0, gt=0, le=90, validation_alias="NEXUS_PAIR_CHECKIN_DAYS")
     # Days after which deleted entries' text and stale pairing data are purged; 0 keeps everything.
     retention_days: int = Field(default=365, ge=0, le=36500, validation_alias="NEXUS_RETENTION_DAYS")
+    # Sharding: the count of shards, and the ones this process runs (all of them when unset).
+    shard_count: int | None = Field(default=None, ge=1, le=10_000, validation_alias="NEXUS_SHARD_COUNT")
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(default=None, validation_alias="NEXUS_SHARD_IDS")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -119,6 +145,46 @@ class Settings(DatabaseSettings):
                 ids.append(int(part))
             return tuple(ids)
         return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_shard_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not parts or not all(part.isdigit() for part in parts):
+                raise ValueError("must be comma-separated shard numbers, e.g. 0,1")
+            return tuple(int(part) for part in parts)
+        return value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids_fit(cls, value: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        # Fields are validated in order: the count and the database URL are known here (when valid).
+        if "shard_count" not in info.data:
+            return value  # the count itself is at fault, and named
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError("needs NEXUS_SHARD_COUNT, the number of shards in all processes together")
+        if len(set(value)) != len(value):
+            raise ValueError("names a shard twice")
+        if any(shard >= count for shard in value):
+            raise ValueError(f"must lie in 0..{count - 1} (NEXUS_SHARD_COUNT is {count}; the first shard is 0)")
+        database_url = info.data.get("database_url")
+        if len(value) < count and database_url is not None and not database_url.startswith("postgresql"):
+            raise ValueError(
+                "leaves shards to other processes, which must share the database: set DATABASE_URL to PostgreSQL "
+                "(an SQLite file serves one process), or run every shard here by leaving NEXUS_SHARD_IDS unset"
+            )
+        return tuple(sorted(value))
+
+    @property
+    def shard_scope(self) -> ShardScope:
+        """The servers this process works for: every one unless `NEXUS_SHARD_IDS` names a part of the shards."""
+        if self.shard_count is None:
+            return ALL_SHARDS
+        return ShardScope(self.shard_count, frozenset(self.shard_ids) if self.shard_ids is not None else None)
 
     @property
     def log_level_number(self) -> int:
@@ -156,6 +222,11 @@ def _build(kind: type[SettingsT], overrides: dict[str, Any]) -> SettingsT:
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings once at start-up; raise `ConfigurationError` with one clear line on a fault."""
     return _build(Settings, overrides)
+
+
+def load_web_settings(**overrides: Any) -> WebSettings:
+    """The database and the web hub's settings, for `nexus-bot web`, which must work without a token."""
+    return _build(WebSettings, overrides)
 
 
 def load_database_settings(**overrides: Any) -> DatabaseSettings:

@@ -24,7 +24,10 @@ from bot.services.digest import DigestService
 from bot.services.guild_settings import GuildSettingsService, ServerSettings
 from bot.services.privacy import Footprint, Forgotten, PrivacyService
 from bot.services.readme import MemberChoiceSettings, ReadmeService
+from bot.services.web import WebSetting, WebSettingsService
 from cogs._shared import to_embed
+from cogs._weblinks import server_page
+from cogs.webhub import record_notices
 
 FORGET_TIMEOUT_SECONDS = 120.0
 # A message holds 2,000 characters: servers are listed one by one while they fit, the rest are counted.
@@ -251,8 +254,10 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         privacy: PrivacyService,
         digest: DigestService,
         readme: ReadmeService,
+        web: WebSettingsService,
     ) -> None:
         self._bot = bot
+        self._web = web
         self._guild_settings = guild_settings
         self._privacy = privacy
         self._digest = digest
@@ -305,6 +310,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         digest_channel="Where the weekly digest is posted",
         digest_day="The weekday the digest is posted (default Monday)",
         digest_hour="The hour the digest is posted, 0-23 UTC (default 9)",
+        web="Publish on the web hub the solved challenges of members who consent (off by default)",
     )
     @app_commands.choices(
         digest_day=[app_commands.Choice(name=name, value=number) for number, name in enumerate(WEEKDAYS)]
@@ -322,6 +328,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         digest_channel: discord.TextChannel | None = None,
         digest_day: int | None = None,
         digest_hour: app_commands.Range[int, 0, 23] | None = None,
+        web: bool | None = None,
     ) -> None:
         guild_id = interaction.guild_id or 0
         changes: dict[str, int] = {}
@@ -344,20 +351,48 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
             if changes
             else await self._guild_settings.get(guild_id)
         )
+        guild = interaction.guild
+        if web is not None:
+            hub = await self._web.set_web(guild_id, guild.name if guild else str(guild_id), web)
+        else:
+            hub = await self._web.get(guild_id)
+        # A newly watched channel's topic may already say its posts are published.
+        publishing = await record_notices(guild, self._guild_settings, self._web) if guild else frozenset()
         watched = ", ".join(f"<#{channel}>" for channel in sorted(settings.challenge_channel_ids)) or "none"
         lines = [
-            "Saved." if changes else "Nothing changed; these are the current settings.",
+            "Saved." if changes or web is not None else "Nothing changed; these are the current settings.",
             f"Challenge channels: {watched}",
             f"Challenge forums: {', '.join(f'<#{forum}>' for forum in sorted(settings.challenge_forum_ids)) or 'none'}",
             f"Pairing channel: {f'<#{settings.pairing_channel_id}>' if settings.pairing_channel_id else 'none'}",
             f"Moderator role: {f'<@&{settings.moderator_role_id}>' if settings.moderator_role_id else 'none'}",
         ]
         lines.append(self._digest_line(settings))
+        lines.extend(self._web_lines(hub, publishing))
         if (settings.challenge_channel_ids or settings.challenge_forum_ids) and not self._bot.reads_messages:
             lines.append(
                 "In-channel posts are not read yet: restart Nexus (with the Message Content intent on) to start."
             )
         await replies.send(interaction, "\n".join(lines), ephemeral=True)
+
+    def _web_lines(self, hub: WebSetting, publishing: frozenset[int]) -> list[str]:
+        if not hub.enabled:
+            lines = [
+                "Web hub: off; nothing of this server is on the web. `web:True` publishes the solved challenges of "
+                "members who consent (`/nexus profile web:True`)."
+            ]
+        elif (address := server_page(self._bot.web_base_url, hub.slug)) is not None:
+            lines = [f"Web hub: on, at {address} (only entries of members who consent)."]
+        else:
+            lines = [
+                "Web hub: on (only entries of members who consent); its address shows once NEXUS_WEB_BASE_URL is set."
+            ]
+        if publishing:
+            channels = ", ".join(f"<#{channel}>" for channel in sorted(publishing))
+            lines.append(
+                f"Posting in {channels} counts as consent: the topic says posts there are published on the web hub "
+                "(members who chose `/nexus profile web:False` are never published)."
+            )
+        return lines
 
     def _digest_line(self, settings: ServerSettings) -> str:
         schedule = self._digest.schedule(settings.digest_day, settings.digest_hour)
@@ -480,5 +515,12 @@ async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, NexusBot):
         raise TypeError("the nexus extension needs a NexusBot")
     await bot.add_cog(
-        NexusCog(bot, bot.services.guild_settings, bot.services.privacy, bot.services.digest, bot.services.readme)
+        NexusCog(
+            bot,
+            bot.services.guild_settings,
+            bot.services.privacy,
+            bot.services.digest,
+            bot.services.readme,
+            bot.services.web,
+        )
     )

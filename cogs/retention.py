@@ -22,14 +22,17 @@ PURGE_EVERY_SECONDS = 3600.0
 
 
 class RetentionCog(commands.Cog):
-    def __init__(self, bot: commands.Bot, privacy: PrivacyService) -> None:
+    def __init__(self, bot: commands.Bot, privacy: PrivacyService, *, leads: bool = True) -> None:
         self._bot = bot
+        # The purge is the work of no server in particular: of the processes sharing a database, the one running
+        # shard 0 does it.
+        self._leads = leads
         self._privacy = privacy
         self._lock = asyncio.Lock()
         self._closing = False
 
     async def cog_load(self) -> None:
-        if self._privacy.retention is not None:
+        if self._privacy.retention is not None and self._leads:
             self.periodic.start()
 
     async def cog_unload(self) -> None:
@@ -64,4 +67,4 @@ class RetentionCog(commands.Cog):
 async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, NexusBot):
         raise TypeError("the retention extension needs a NexusBot")
-    await bot.add_cog(RetentionCog(bot, bot.services.privacy))
+    await bot.add_cog(RetentionCog(bot, bot.services.privacy, leads=bot.shard_scope.leads))

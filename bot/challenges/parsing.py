@@ -16,9 +16,13 @@ import re
 import textwrap
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
+from bot.challenges.errortext import error_signatures
 from bot.core.embeds import ELLIPSIS
+from bot.core.errors import InvalidInputError
 
 MAX_TITLE = 100
 MAX_DETAILS = 4000
@@ -390,3 +394,92 @@ def split_title(text: str) -> tuple[str, str]:
     if not title:
         raise ValueError(NO_TEXT_MESSAGE)
     return title, _cut(cleaned.strip(), MAX_DETAILS)
+
+
+# --- a message of a watched channel, checked ----------------------------------------------------------------
+
+
+class TopicInference(Protocol):
+    """What infers topics from text (`bot.challenges.inference.TopicMatcher`)."""
+
+    def infer(self, text: str) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedChallenge:
+    """A challenge post, checked against the limits: what the writer stores."""
+
+    title: str
+    details: str
+    solution: str | None
+    error_terms: str
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSolution:
+    body: str
+
+
+ParsedMessage = ParsedChallenge | ParsedSolution | None
+
+
+@dataclass(frozen=True, slots=True)
+class ForumPostText:
+    """A forum post's starter message: the post's title, and the topics its tags name (no `Challenge:` needed)."""
+
+    title: str
+    topics: tuple[str, ...] = ()
+
+
+def required(text: str, what: str, limit: int) -> str:
+    """`text` cleaned; `InvalidInputError` (saying what to do) when it is empty or longer than `limit`."""
+    cleaned = clean_text(text).strip()
+    if not cleaned:
+        raise InvalidInputError(f"The {what} is empty. Write a few words, then try again.")
+    if len(cleaned) > limit:
+        raise InvalidInputError(
+            f"The {what} is {len(cleaned):,} characters; the limit is {limit:,}. Shorten it and try again."
+        )
+    return cleaned
+
+
+def optional(text: str | None, what: str, limit: int) -> str | None:
+    """As `required`, but nothing written (None, or only invisible characters) gives None."""
+    if text is None or not clean_text(text):
+        return None
+    return required(text, what, limit)
+
+
+def with_inferred(slugs: list[str], matcher: TopicInference, text: str) -> list[str]:
+    """`slugs`, then the topics inferred from `text`, each once, at most five."""
+    for slug in matcher.infer(text):
+        if slug not in slugs:
+            slugs.append(slug)
+    return slugs[:5]
+
+
+def parse_message(
+    content: str, answers: bool, matcher: TopicInference, forum: ForumPostText | None = None
+) -> ParsedMessage:
+    """What an in-channel message is: a challenge post, a solution (when it `answers` a message), or neither.
+
+    Most of the work of logging a post. Raises `InvalidInputError` for a post that cannot be logged, as
+    `/challenge new` does. A forum post's starter message (`forum`) is a challenge as it stands.
+    """
+    if forum is not None:
+        title = required(forum.title, "title", MAX_TITLE)
+        details = optional(content, "details", MAX_DETAILS) or ""
+        text = "\n".join(part for part in (title, details) if part)
+        topics = tuple(with_inferred(list(forum.topics), matcher, text))
+        return ParsedChallenge(title, details, None, " ".join(error_signatures(text)), topics)
+    parsed = parse_post(content)
+    if parsed is not None:
+        title = required(parsed.title, "title", MAX_TITLE)
+        details = optional(parsed.details, "details", MAX_DETAILS) or ""
+        solution = optional(parsed.solution, "solution", MAX_SOLUTION)
+        text = "\n".join(part for part in (title, details) if part)
+        topics = tuple(with_inferred([], matcher, text))
+        return ParsedChallenge(title, details, solution, " ".join(error_signatures(text)), topics)
+    body = parse_solution(content) if answers else None
+    return ParsedSolution(body) if body is not None else None

@@ -21,6 +21,10 @@ class NotFoundError(NexusError):
     pass
 
 
+class GoneError(NotFoundError):
+    """It existed and was deleted on purpose (the web hub answers 410 Gone)."""
+
+
 class InvalidInputError(NexusError):
     pass
 

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, func, insert, inspect, select, text
+from sqlalchemy import Connection, String, Table, func, insert, inspect, select, text, type_coerce
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.db import migrate
 from bot.db import models as _models  # noqa: F401  (registers the tables on the metadata)
 from bot.db.base import Base
+from bot.db.pairing_types import STORED_AS_TEXT
 
 BATCH_SIZE = 1000
 
@@ -219,7 +220,12 @@ async def table_digest(connection: AsyncConnection, table: Table, *, batch_size:
     digest = hashlib.sha256()
     digest.update(json.dumps([column.name for column in table.columns]).encode() + b"\n")
     rows = 0
-    result = await connection.stream(select(table).order_by(*_order(table, connection.dialect.name)))
+    # Columns kept as text but read as lists are digested as the text they hold.
+    columns = [
+        type_coerce(column, column.type.impl_instance) if isinstance(column.type, STORED_AS_TEXT) else column
+        for column in table.columns
+    ]
+    result = await connection.stream(select(*columns).order_by(*_order(table, connection.dialect.name)))
     async for batch in result.partitions(batch_size):
         for row in batch:
             line = json.dumps([normalise(value) for value in row], ensure_ascii=False, separators=(",", ":"))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db.base import Base, UTCDateTime, utcnow
+from bot.db.pairing_types import SlugList, WeekSpans
+from bot.pairing.availability import WeeklyInterval
+from bot.pairing.states import NoticeKind, RequestState, SessionState, sql_values
 
 
 class CommandSyncState(Base):
@@ -38,6 +41,10 @@ class GuildSettings(Base):
     digest_hour: Mapped[int | None] = mapped_column(Integer)
     # When the schedule was last set: a week whose moment came before it is not posted (no surprise post at setup).
     digest_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The web hub: nothing of the server is published until a manager turns it on (`/nexus setup web:`).
+    web_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Its address on the hub, from its name at the first opt-in; kept afterwards so links stay valid.
+    web_slug: Mapped[str | None] = mapped_column(String(60), index=True, unique=True)
 
     __table_args__ = (
         CheckConstraint("digest_day IS NULL OR digest_day BETWEEN 0 AND 6", name="digest_day_range"),
@@ -193,6 +200,17 @@ class MemberChoices(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class PublishedChannel(Base):
+    """A channel whose topic or forum guidelines say posts are published on the web hub, since when: an entry posted
+    there from then on counts as its author's consent, unless the author said `/nexus profile web:off`."""
+
+    __tablename__ = "published_channels"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ChannelCursor(Base):
     """The newest message seen in a watched channel, so backfill reads only what was missed."""
 
@@ -220,9 +238,9 @@ class LearnerProfile(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     track: Mapped[str] = mapped_column(String(10))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    # As typed (re-parsed for the echo) and as UTC weekly minute spans "start-end,…" (read by the matcher).
+    # As typed (re-parsed for the echo) and as UTC weekly intervals (read by the matcher); () is "given, no hours".
     availability_text: Mapped[str | None] = mapped_column(String(300))
-    availability_utc: Mapped[str | None] = mapped_column(Text)
+    availability_utc: Mapped[tuple[WeeklyInterval, ...] | None] = mapped_column(WeekSpans())
     # Out of matching until then; a far-future value means "until /pair resume".
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     missed_checkins: Mapped[int] = mapped_column(Integer, default=0)
@@ -234,7 +252,7 @@ class PairRequest(Base):
 
     __tablename__ = "pair_requests"
     __table_args__ = (
-        CheckConstraint("state IN ('waiting', 'matched', 'cancelled', 'expired')", name="state_is_known"),
+        CheckConstraint(f"state IN ({sql_values(RequestState)})", name="state_is_known"),
         CheckConstraint("track IN ('frontend', 'backend')", name="track_is_known"),
         CheckConstraint("looking_for IN ('frontend', 'backend', 'any')", name="looking_for_is_known"),
         CheckConstraint("(state = 'waiting') = (closed_at IS NULL)", name="closed_when_not_waiting"),
@@ -255,9 +273,8 @@ class PairRequest(Base):
     user_id: Mapped[int] = mapped_column(BigInteger)
     track: Mapped[str] = mapped_column(String(10))
     looking_for: Mapped[str] = mapped_column(String(10))
-    # Topic slugs, comma-separated.
-    topics: Mapped[str] = mapped_column(String(400), default="")
-    state: Mapped[str] = mapped_column(String(10), default="waiting")
+    topics: Mapped[tuple[str, ...]] = mapped_column(SlugList(400), default=())
+    state: Mapped[str] = mapped_column(String(10), default=RequestState.WAITING)
     challenge_id: Mapped[int | None] = mapped_column(ForeignKey("challenges.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -286,7 +303,7 @@ class Pair(Base):
     request_high_id: Mapped[int | None] = mapped_column(
         ForeignKey("pair_requests.id", ondelete="SET NULL"), unique=True
     )
-    shared_topics: Mapped[str] = mapped_column(String(400), default="")
+    shared_topics: Mapped[tuple[str, ...]] = mapped_column(SlugList(400), default=())
     overlap_minutes: Mapped[int] = mapped_column(Integer, default=0)
     score: Mapped[float] = mapped_column(default=0.0)
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -319,10 +336,7 @@ class StudySession(Base):
 
     __tablename__ = "study_sessions"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('proposed', 'scheduled', 'declined', 'expired', 'withdrawn', 'cancelled')",
-            name="state_is_known",
-        ),
+        CheckConstraint(f"state IN ({sql_values(SessionState)})", name="state_is_known"),
         CheckConstraint("state <> 'proposed' OR respond_by IS NOT NULL", name="proposal_has_deadline"),
         CheckConstraint("duration_minutes BETWEEN 15 AND 480", name="duration_range"),
         CheckConstraint("organiser_id <> partner_id", name="not_with_oneself"),
@@ -340,7 +354,7 @@ class StudySession(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
     topic: Mapped[str | None] = mapped_column(String(60))
-    state: Mapped[str] = mapped_column(String(10), default="scheduled")
+    state: Mapped[str] = mapped_column(String(10), default=SessionState.SCHEDULED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_by: Mapped[int | None] = mapped_column(BigInteger)
     # An invitation's deadline; set for every session that started as one.
@@ -356,7 +370,7 @@ class SessionNotice(Base):
     so a crash in between resends with the same nonce (Discord drops the duplicate) instead of skipping it."""
 
     __tablename__ = "session_notices"
-    __table_args__ = (CheckConstraint("kind IN ('day', 'soon', 'rating')", name="kind_is_known"),)
+    __table_args__ = (CheckConstraint(f"kind IN ({sql_values(NoticeKind)})", name="kind_is_known"),)
 
     session_id: Mapped[int] = mapped_column(ForeignKey("study_sessions.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

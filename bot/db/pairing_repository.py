@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.db.models import (
     LearnerProfile,
     Pair,
@@ -17,6 +19,10 @@ from bot.db.models import (
     SessionRating,
     StudySession,
 )
+from bot.db.shards import owned_by
+from bot.pairing.states import NoticeKind, RequestState, SessionState
+
+_ADVISORY_NAMESPACE = 0x5041_4952  # "PAIR": keeps these keys apart from any other advisory lock user
 
 
 class PairingRepository:
@@ -29,6 +35,21 @@ class PairingRepository:
     def add(self, row: object) -> None:
         self._session.add(row)
 
+    async def lock_queue(self, guild_id: int) -> None:
+        """Serialise the matchers of one server before its queue is read, for the rest of the transaction.
+
+        SQLite: a write that changes nothing still takes the write lock, so the transaction waits for it (busy
+        timeout) up front; a read-then-write transaction could not wait and would fail at once under contention.
+        PostgreSQL: a transaction-scoped advisory lock on the server. The guarded update in `close_waiting` stays
+        the proof that a request is matched once.
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_NAMESPACE ^ guild_id}
+            )
+        else:
+            await self._session.execute(text("UPDATE pair_requests SET state = state WHERE id = -1"))
+
     # ----- profiles and requests ---------------------------------------------------------------------------------
 
     async def profile(self, guild_id: int, user_id: int) -> LearnerProfile | None:
@@ -37,7 +58,9 @@ class PairingRepository:
     async def waiting_request(self, guild_id: int, user_id: int) -> PairRequest | None:
         return await self._session.scalar(
             select(PairRequest).where(
-                PairRequest.guild_id == guild_id, PairRequest.user_id == user_id, PairRequest.state == "waiting"
+                PairRequest.guild_id == guild_id,
+                PairRequest.user_id == user_id,
+                PairRequest.state == RequestState.WAITING,
             )
         )
 
@@ -67,7 +90,7 @@ class PairingRepository:
             )
             .where(
                 PairRequest.guild_id == guild_id,
-                PairRequest.state == "waiting",
+                PairRequest.state == RequestState.WAITING,
                 or_(LearnerProfile.paused_until.is_(None), LearnerProfile.paused_until <= now),
             )
             .order_by(PairRequest.created_at, PairRequest.id)
@@ -79,47 +102,57 @@ class PairingRepository:
         count = await self._session.scalar(
             select(func.count()).where(
                 PairRequest.guild_id == request.guild_id,
-                PairRequest.state == "waiting",
+                PairRequest.state == RequestState.WAITING,
                 PairRequest.created_at < request.created_at,
             )
         )
         return int(count or 0)
 
-    async def close_waiting(self, request_ids: Sequence[int], state: str, now: datetime) -> int:
+    async def close_waiting(self, request_ids: Sequence[int], state: RequestState, now: datetime) -> int:
         """Move still-waiting requests to `state`; the number moved. The guard that a concurrent match cannot pass:
         a request that is no longer waiting is not counted, and the caller rolls back."""
         result = await self._session.execute(
             update(PairRequest)
-            .where(PairRequest.id.in_(request_ids), PairRequest.state == "waiting")
+            .where(PairRequest.id.in_(request_ids), PairRequest.state == RequestState.WAITING)
             .values(state=state, closed_at=now)
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def due_expiries(self, before: datetime, limit: int) -> Sequence[PairRequest]:
+    async def due_expiries(
+        self, before: datetime, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[PairRequest]:
         return (
             await self._session.scalars(
                 select(PairRequest)
-                .where(PairRequest.state == "waiting", PairRequest.created_at <= before)
+                .where(
+                    PairRequest.state == RequestState.WAITING,
+                    PairRequest.created_at <= before,
+                    owned_by(PairRequest.guild_id, shards),
+                )
                 .order_by(PairRequest.created_at)
                 .limit(limit)
             )
         ).all()
 
-    async def unnotified_expiries(self, limit: int) -> Sequence[PairRequest]:
+    async def unnotified_expiries(self, limit: int, shards: ShardScope = ALL_SHARDS) -> Sequence[PairRequest]:
         return (
             await self._session.scalars(
                 select(PairRequest)
-                .where(PairRequest.state == "expired", PairRequest.notified_at.is_(None))
+                .where(
+                    PairRequest.state == RequestState.EXPIRED,
+                    PairRequest.notified_at.is_(None),
+                    owned_by(PairRequest.guild_id, shards),
+                )
                 .order_by(PairRequest.closed_at)
                 .limit(limit)
             )
         ).all()
 
-    async def guilds_with_queue(self) -> list[int]:
+    async def guilds_with_queue(self, shards: ShardScope = ALL_SHARDS) -> list[int]:
         rows = await self._session.scalars(
             select(PairRequest.guild_id)
-            .where(PairRequest.state == "waiting")
+            .where(PairRequest.state == RequestState.WAITING, owned_by(PairRequest.guild_id, shards))
             .group_by(PairRequest.guild_id)
             .having(func.count() >= 2)
         )
@@ -154,10 +187,13 @@ class PairingRepository:
             )
         ).all()
 
-    async def unannounced(self, limit: int) -> Sequence[Pair]:
+    async def unannounced(self, limit: int, shards: ShardScope = ALL_SHARDS) -> Sequence[Pair]:
         return (
             await self._session.scalars(
-                select(Pair).where(Pair.announced_at.is_(None), Pair.ended_at.is_(None)).order_by(Pair.id).limit(limit)
+                select(Pair)
+                .where(Pair.announced_at.is_(None), Pair.ended_at.is_(None), owned_by(Pair.guild_id, shards))
+                .order_by(Pair.id)
+                .limit(limit)
             )
         ).all()
 
@@ -174,7 +210,7 @@ class PairingRepository:
                 SessionRating.ratee_id.in_(user_ids),
                 # Only sessions that took place between paired learners: nobody can rate a stranger down.
                 StudySession.pair_id.is_not(None),
-                StudySession.state == "scheduled",
+                StudySession.state == SessionState.SCHEDULED,
             )
         )
         # The partner of the one who answered is the other member of the pair.
@@ -191,13 +227,20 @@ class PairingRepository:
 
     # ----- check-ins --------------------------------------------------------------------------------------------
 
-    async def pairs_due_checkin(self, matched_before: datetime, limit: int) -> Sequence[Pair]:
+    async def pairs_due_checkin(
+        self, matched_before: datetime, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[Pair]:
         """Pairs old enough to be asked "did you meet?" where someone has not been asked yet."""
         asked = select(func.count()).where(PairCheckin.pair_id == Pair.id).scalar_subquery()
         return (
             await self._session.scalars(
                 select(Pair)
-                .where(Pair.matched_at <= matched_before, Pair.announced_at.is_not(None), asked < 2)
+                .where(
+                    Pair.matched_at <= matched_before,
+                    Pair.announced_at.is_not(None),
+                    asked < 2,
+                    owned_by(Pair.guild_id, shards),
+                )
                 .order_by(Pair.id)
                 .limit(limit)
             )
@@ -206,14 +249,20 @@ class PairingRepository:
     async def checkin(self, pair_id: int, user_id: int) -> PairCheckin | None:
         return await self._session.get(PairCheckin, (pair_id, user_id))
 
-    async def unsent_checkins(self, limit: int) -> Sequence[PairCheckin]:
+    async def unsent_checkins(self, limit: int, shards: ShardScope = ALL_SHARDS) -> Sequence[PairCheckin]:
         return (
             await self._session.scalars(
-                select(PairCheckin).where(PairCheckin.sent_at.is_(None)).order_by(PairCheckin.asked_at).limit(limit)
+                select(PairCheckin)
+                .join(Pair, Pair.id == PairCheckin.pair_id)
+                .where(PairCheckin.sent_at.is_(None), owned_by(Pair.guild_id, shards))
+                .order_by(PairCheckin.asked_at)
+                .limit(limit)
             )
         ).all()
 
-    async def overdue_checkins(self, sent_before: datetime, limit: int) -> Sequence[tuple[PairCheckin, int]]:
+    async def overdue_checkins(
+        self, sent_before: datetime, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[tuple[PairCheckin, int]]:
         """Sent, unanswered, past the answer window and not yet counted: with the guild of their pair."""
         rows = await self._session.execute(
             select(PairCheckin, Pair.guild_id)
@@ -222,6 +271,7 @@ class PairingRepository:
                 PairCheckin.sent_at <= sent_before,
                 PairCheckin.answered_at.is_(None),
                 PairCheckin.ignored_at.is_(None),
+                owned_by(Pair.guild_id, shards),
             )
             .order_by(PairCheckin.sent_at)
             .limit(limit)
@@ -252,7 +302,7 @@ class PairingRepository:
     async def waiting_summary(self, guild_id: int) -> Sequence[tuple[str, datetime]]:
         rows = await self._session.execute(
             select(PairRequest.track, PairRequest.created_at).where(
-                PairRequest.guild_id == guild_id, PairRequest.state == "waiting"
+                PairRequest.guild_id == guild_id, PairRequest.state == RequestState.WAITING
             )
         )
         return list(rows)
@@ -265,19 +315,8 @@ class PairingRepository:
     async def upcoming_sessions(
         self, guild_id: int, user_id: int, after: datetime, limit: int
     ) -> Sequence[StudySession]:
-        return (
-            await self._session.scalars(
-                select(StudySession)
-                .where(
-                    StudySession.guild_id == guild_id,
-                    StudySession.state == "scheduled",
-                    or_(StudySession.organiser_id == user_id, StudySession.partner_id == user_id),
-                    StudySession.starts_at > after,
-                )
-                .order_by(StudySession.starts_at, StudySession.id)
-                .limit(limit)
-            )
-        ).all()
+        """The member's booked sessions starting after `after`, soonest first."""
+        return await self._sessions_of(guild_id, user_id, SessionState.SCHEDULED, StudySession.starts_at, after, limit)
 
     async def open_invitations(self, guild_id: int, organiser_id: int, now: datetime) -> Sequence[StudySession]:
         """The organiser's invitations still waiting for an answer."""
@@ -287,7 +326,7 @@ class PairingRepository:
                 .where(
                     StudySession.guild_id == guild_id,
                     StudySession.organiser_id == organiser_id,
-                    StudySession.state == "proposed",
+                    StudySession.state == SessionState.PROPOSED,
                     StudySession.respond_by > now,
                 )
                 .order_by(StudySession.id)
@@ -302,7 +341,7 @@ class PairingRepository:
                 StudySession.guild_id == guild_id,
                 StudySession.organiser_id == organiser_id,
                 StudySession.partner_id == partner_id,
-                StudySession.state == "declined",
+                StudySession.state == SessionState.DECLINED,
                 StudySession.answered_at > since,
             )
             .limit(1)
@@ -313,44 +352,64 @@ class PairingRepository:
         self, guild_id: int, user_id: int, now: datetime, limit: int
     ) -> Sequence[StudySession]:
         """Invitations the learner sent or received that still wait for an answer, soonest deadline first."""
+        return await self._sessions_of(guild_id, user_id, SessionState.PROPOSED, StudySession.respond_by, now, limit)
+
+    async def _sessions_of(
+        self,
+        guild_id: int,
+        user_id: int,
+        state: SessionState,
+        moment: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+        after: datetime,
+        limit: int,
+    ) -> Sequence[StudySession]:
+        """The member's sessions (organiser or partner) in `state` whose `moment` is after `after`, by that moment."""
         return (
             await self._session.scalars(
                 select(StudySession)
                 .where(
                     StudySession.guild_id == guild_id,
-                    StudySession.state == "proposed",
+                    StudySession.state == state,
                     or_(StudySession.organiser_id == user_id, StudySession.partner_id == user_id),
-                    StudySession.respond_by > now,
+                    moment > after,
+                )
+                .order_by(moment, StudySession.id)
+                .limit(limit)
+            )
+        ).all()
+
+    async def lapse_invitations(self, now: datetime, shards: ShardScope = ALL_SHARDS) -> None:
+        """Invitations past their deadline become `expired`."""
+        await self._session.execute(
+            update(StudySession)
+            .where(
+                StudySession.state == SessionState.PROPOSED,
+                StudySession.respond_by <= now,
+                owned_by(StudySession.guild_id, shards),
+            )
+            .values(state=SessionState.EXPIRED)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def untold_lapses(self, limit: int, shards: ShardScope = ALL_SHARDS) -> Sequence[StudySession]:
+        return (
+            await self._session.scalars(
+                select(StudySession)
+                .where(
+                    StudySession.state == SessionState.EXPIRED,
+                    StudySession.lapse_told_at.is_(None),
+                    owned_by(StudySession.guild_id, shards),
                 )
                 .order_by(StudySession.respond_by, StudySession.id)
                 .limit(limit)
             )
         ).all()
 
-    async def lapse_invitations(self, now: datetime) -> None:
-        """Invitations past their deadline become `expired`."""
-        await self._session.execute(
-            update(StudySession)
-            .where(StudySession.state == "proposed", StudySession.respond_by <= now)
-            .values(state="expired")
-            .execution_options(synchronize_session=False)
-        )
-
-    async def untold_lapses(self, limit: int) -> Sequence[StudySession]:
-        return (
-            await self._session.scalars(
-                select(StudySession)
-                .where(StudySession.state == "expired", StudySession.lapse_told_at.is_(None))
-                .order_by(StudySession.respond_by, StudySession.id)
-                .limit(limit)
-            )
-        ).all()
-
-    async def settle_invitation(self, session_id: int, state: str, pair_id: int | None, now: datetime) -> bool:
+    async def settle_invitation(self, session_id: int, state: SessionState, pair_id: int | None, now: datetime) -> bool:
         """Answer a still-proposed invitation; False when another answer (or a withdrawal) came first."""
         result = await self._session.execute(
             update(StudySession)
-            .where(StudySession.id == session_id, StudySession.state == "proposed")
+            .where(StudySession.id == session_id, StudySession.state == SessionState.PROPOSED)
             .values(state=state, pair_id=pair_id, answered_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -359,14 +418,17 @@ class PairingRepository:
     async def delete_session(self, row: StudySession) -> None:
         await self._session.delete(row)
 
-    async def sessions_starting(self, after: datetime, before: datetime) -> Sequence[StudySession]:
+    async def sessions_starting(
+        self, after: datetime, before: datetime, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[StudySession]:
         return (
             await self._session.scalars(
                 select(StudySession)
                 .where(
-                    StudySession.state == "scheduled",
+                    StudySession.state == SessionState.SCHEDULED,
                     StudySession.starts_at > after,
                     StudySession.starts_at <= before,
+                    owned_by(StudySession.guild_id, shards),
                 )
                 .order_by(StudySession.starts_at, StudySession.id)
             )
@@ -382,11 +444,13 @@ class PairingRepository:
         )
         return {(int(s), int(u), str(k)) for s, u, k in rows}
 
-    async def unsent_notices(self, limit: int) -> Sequence[tuple[SessionNotice, StudySession]]:
+    async def unsent_notices(
+        self, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> Sequence[tuple[SessionNotice, StudySession]]:
         rows = await self._session.execute(
             select(SessionNotice, StudySession)
             .join(StudySession, StudySession.id == SessionNotice.session_id)
-            .where(SessionNotice.sent_at.is_(None))
+            .where(SessionNotice.sent_at.is_(None), owned_by(StudySession.guild_id, shards))
             .order_by(SessionNotice.claimed_at)
             .limit(limit)
         )
@@ -395,7 +459,7 @@ class PairingRepository:
     async def close_skipped_notices(self, now: datetime) -> int:
         """Remove unsent claims that can never be sent: their session was cancelled, or a reminder's session has
         started. Nothing claims them again (a cancelled or started session is due for no reminder)."""
-        cancelled = select(StudySession.id).where(StudySession.state != "scheduled")
+        cancelled = select(StudySession.id).where(StudySession.state != SessionState.SCHEDULED)
         started = select(StudySession.id).where(StudySession.starts_at <= now)
         result = await self._session.execute(
             delete(SessionNotice)
@@ -403,14 +467,14 @@ class PairingRepository:
                 SessionNotice.sent_at.is_(None),
                 or_(
                     SessionNotice.session_id.in_(cancelled),
-                    and_(SessionNotice.kind != "rating", SessionNotice.session_id.in_(started)),
+                    and_(SessionNotice.kind != NoticeKind.RATING, SessionNotice.session_id.in_(started)),
                 ),
             )
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def notice(self, session_id: int, user_id: int, kind: str) -> SessionNotice | None:
+    async def notice(self, session_id: int, user_id: int, kind: NoticeKind) -> SessionNotice | None:
         return await self._session.get(SessionNotice, (session_id, user_id, kind))
 
     async def rating(self, session_id: int, rater_id: int) -> SessionRating | None:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.db.base import Base, utcnow
 from bot.db.models import (
     Challenge,
@@ -21,6 +22,7 @@ from bot.db.models import (
     GuildSettings,
     Solution,
 )
+from bot.db.shards import owned_by
 
 
 class CommandSyncRepository:
@@ -327,7 +329,7 @@ class ChallengeRepository:
         )
         return [(author_id, name, total) for author_id, name, total in rows if author_id is not None]
 
-    async def due_nudges(self, before: datetime, limit: int) -> list[Challenge]:
+    async def due_nudges(self, before: datetime, limit: int, shards: ShardScope = ALL_SHARDS) -> list[Challenge]:
         """Open challenges older than `before` with no solution and no nudge yet, taken in turn per server."""
         has_solution = (
             select(Solution.id).where(Solution.challenge_id == Challenge.id, Solution.deleted_at.is_(None)).exists()
@@ -335,10 +337,13 @@ class ChallengeRepository:
         return await self._in_turn_per_guild(
             (_LIVE, Challenge.status == "open", Challenge.nudged_at.is_(None), Challenge.created_at <= before),
             ~has_solution,
+            owned_by(Challenge.guild_id, shards),
             limit=limit,
         )
 
-    async def due_author_questions(self, before: datetime, limit: int) -> list[Challenge]:
+    async def due_author_questions(
+        self, before: datetime, limit: int, shards: ShardScope = ALL_SHARDS
+    ) -> list[Challenge]:
         """Open challenges whose first solution is older than `before`, none accepted, author not asked; taken in
         turn per server."""
         first_solution = (
@@ -349,6 +354,7 @@ class ChallengeRepository:
         return await self._in_turn_per_guild(
             (_LIVE, Challenge.status == "open", Challenge.asked_author_at.is_(None), Challenge.author_id.is_not(None)),
             first_solution <= before,
+            owned_by(Challenge.guild_id, shards),
             limit=limit,
         )
 

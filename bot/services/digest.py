@@ -27,6 +27,7 @@ from bot.challenges.digest import (
     previous_slot,
     week_key,
 )
+from bot.core.shards import ALL_SHARDS, ShardScope
 from bot.db.base import utcnow
 from bot.db.digest_repository import DigestRepository
 from bot.services.challenges import ERASED_TITLE
@@ -68,9 +69,12 @@ class DigestService:
         topics: TopicService,
         *,
         clock: Callable[[], datetime] = utcnow,
+        shards: ShardScope = ALL_SHARDS,
     ) -> None:
         self._sessions = sessions
         self._topics = topics
+        # The servers whose digests this process sends (the others belong to other shards' processes).
+        self._shards = shards
         # What "now" is for the periodic pass and the preview; the end-to-end tests move it.
         self.clock = clock
 
@@ -94,6 +98,8 @@ class DigestService:
             repository = DigestRepository(session)
             candidates: list[DueDigest] = []
             for row in await repository.schedules():
+                if not self._shards.owns(row.guild_id):
+                    continue
                 schedule = self.schedule(row.digest_day, row.digest_hour)
                 slot = latest_slot(schedule, now)
                 if row.digest_channel_id is None or (row.digest_since is not None and slot < row.digest_since):

@@ -147,7 +147,7 @@ class ReadmeService:
                 ReadmePair(
                     partner=partner(other, request_tracks.get(their_request) if their_request else None),
                     matched_at=pair.matched_at,
-                    topics=self._titles([slug for slug in pair.shared_topics.split(",") if slug]),
+                    topics=self._titles(list(pair.shared_topics)),
                 )
             )
         topics = [

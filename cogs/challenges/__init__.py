@@ -15,7 +15,11 @@ async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, NexusBot):
         raise TypeError("the challenges extension needs a NexusBot")
     bot.add_dynamic_items(AcceptButton, EditButton)
-    await bot.add_cog(ChallengesCog(bot.services.challenges, bot.person, bot.tree))
+    await bot.add_cog(
+        ChallengesCog(
+            bot.services.challenges, bot.person, bot.tree, web=bot.services.web, web_base_url=bot.web_base_url
+        )
+    )
     log_cog = ChallengeLogCog(
         bot,
         bot.services.challenges,

@@ -14,7 +14,9 @@ from bot.core.embeds import EmbedSpec
 from bot.core.errors import InvalidInputError, PermissionDeniedError, size_text
 from bot.interactions import replies
 from bot.services.challenges import ChallengeService, Logged, Person, SolutionLogged, parse_since
+from bot.services.web import WebSettingsService
 from cogs._shared import readable_by_everyone, to_embed
+from cogs._weblinks import link_button
 from cogs.challenges._render import (
     acknowledgement,
     challenge_embed,
@@ -46,8 +48,19 @@ NO_VISIBLE_TEXT = (
 
 
 class ChallengesCog(commands.GroupCog, group_name="challenge", group_description="The log of challenges and solutions"):
-    def __init__(self, challenges: ChallengeService, person_of: PersonOf, tree: app_commands.CommandTree) -> None:
+    def __init__(
+        self,
+        challenges: ChallengeService,
+        person_of: PersonOf,
+        tree: app_commands.CommandTree,
+        *,
+        web: WebSettingsService | None = None,
+        web_base_url: str | None = None,
+    ) -> None:
         self._challenges = challenges
+        # "View on the web" on `/challenge show`, for a challenge the hub publishes.
+        self._web = web
+        self._web_base_url = web_base_url
         self._person_of = person_of
         self._tree = tree
         self._menus = [
@@ -121,10 +134,13 @@ class ChallengesCog(commands.GroupCog, group_name="challenge", group_description
     @app_commands.guild_only()
     async def show(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         challenge = await self._challenges.show(interaction.guild_id or 0, id)
+        view = challenge_view_buttons(challenge)
+        if self._web is not None:
+            page = await self._web.challenge_url(interaction.guild_id or 0, challenge.id, self._web_base_url)
+            if page is not None:
+                view.add_item(link_button(page))
         await replies.send(
-            interaction,
-            embed=to_embed(challenge_embed(challenge, self._challenges.topic_title)),
-            view=challenge_view_buttons(challenge),
+            interaction, embed=to_embed(challenge_embed(challenge, self._challenges.topic_title)), view=view
         )
 
     @app_commands.command(name="list", description="Challenges, newest first, or the open queue oldest first")

@@ -94,6 +94,7 @@ class ChallengeLogCog(commands.Cog):
         self._nudge_lock = asyncio.Lock()
         self._refused_channels: dict[int, float] = {}  # channel id -> when it refused a nudge (monotonic)
         self._backfill_task: asyncio.Task[int] | None = None
+        self._backfill_again = False  # asked for while one ran (a shard became ready): run once more after it
         self._recheck_due = False  # set by a new session; cleared once every server's entries were re-checked
         self.backfill_retry_seconds = BACKFILL_RETRY_SECONDS
         self._backfill_failures = 0
@@ -288,7 +289,15 @@ class ChallengeLogCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        if isinstance(self._bot, discord.AutoShardedClient):
+            return  # each shard's `shard_ready` came first and started it
         # A new session: deletions made meanwhile were never delivered, so recent entries are checked too.
+        self._recheck_due = True
+        self._start_backfill()
+
+    @commands.Cog.listener()
+    async def on_shard_ready(self, shard_id: int) -> None:
+        # With shards, a shard's new session dispatches only this: "ready" comes once, when all are first up.
         self._recheck_due = True
         self._start_backfill()
 
@@ -301,6 +310,15 @@ class ChallengeLogCog(commands.Cog):
             return
         if self._backfill_task is None or self._backfill_task.done():
             self._backfill_task = asyncio.create_task(self.backfill())
+            self._backfill_task.add_done_callback(self._backfill_finished)
+        else:
+            # A shard that became ready during a run may have servers the run did not see: read them next.
+            self._backfill_again = True
+
+    def _backfill_finished(self, _task: asyncio.Task[int]) -> None:
+        if self._backfill_again:
+            self._backfill_again = False
+            self._start_backfill()
 
     def _retry_backfill_later(self) -> None:
         if self._closing or self._backfill_retry is not None:  # closing cancels it; firing clears it
@@ -320,8 +338,10 @@ class ChallengeLogCog(commands.Cog):
         fails is tried again later (`_retry_backfill_later`)."""
         read = 0
         failed = False
+        # A process receives only its shards' servers; the scope says so explicitly all the same.
+        guilds = [guild for guild in self._bot.guilds if self._bot.shard_scope.owns(guild.id)]
         async with self._backfill_lock:
-            for guild in self._bot.guilds:
+            for guild in guilds:
                 try:
                     settings = await self._guild_settings.get(guild.id)
                 except Exception as error:
@@ -340,7 +360,7 @@ class ChallengeLogCog(commands.Cog):
                         log_background_failure(log, error, "backfill of channel %s failed", channel_id)
             if self._recheck_due:
                 rechecked = True
-                for guild in self._bot.guilds:
+                for guild in guilds:
                     try:
                         await self.recheck_sources(guild.id)
                     except Exception as error:

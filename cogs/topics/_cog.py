@@ -8,15 +8,19 @@ from bot.core.usertext import user_text
 from bot.interactions import replies
 from bot.knowledge import Category
 from bot.services import TopicService
+from bot.services.web import WebSettingsService
 from cogs._shared import to_embed
+from cogs._weblinks import link_button, link_view
 from cogs.topics._views import DeleteCardButton, TopicBrowserView
 
 CATEGORY_CHOICES = [app_commands.Choice(name=category.label, value=category.value) for category in Category]
 
 
 class TopicsCog(commands.Cog):
-    def __init__(self, topics: TopicService) -> None:
+    def __init__(self, topics: TopicService, web: WebSettingsService, web_base_url: str | None = None) -> None:
         self._topics = topics
+        self._web = web
+        self._web_base_url = web_base_url
 
     @app_commands.command(name="topic", description="A programme topic's card: summary, key points, pitfalls, docs")
     @app_commands.describe(
@@ -33,8 +37,9 @@ class TopicsCog(commands.Cog):
     ) -> None:
         public_by = None if private else interaction.user.id
         track = await self._topics.learner_track(interaction.guild_id, interaction.user.id)
-        _card, spec = await self._topics.card(name, interaction.guild_id, public_by=public_by, track=track)
+        card, spec = await self._topics.card(name, interaction.guild_id, public_by=public_by, track=track)
         embed = to_embed(spec)
+        page = await self._web.topic_url(interaction.guild_id, card.slug, self._web_base_url)
         content = ""
         mentions = discord.AllowedMentions.none()
         if user is not None:
@@ -42,10 +47,13 @@ class TopicsCog(commands.Cog):
             content = f"{user.mention}, {asker} thinks this card will help you."
             mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user])
         if private:
-            await replies.send(interaction, content, embed=embed, ephemeral=True, allowed_mentions=mentions)
+            links = link_view(page) if page is not None else discord.utils.MISSING
+            await replies.send(interaction, content, embed=embed, view=links, ephemeral=True, allowed_mentions=mentions)
             return
         view = discord.ui.View(timeout=None)
         view.add_item(DeleteCardButton(owner_id=interaction.user.id))
+        if page is not None:
+            view.add_item(link_button(page))
         await replies.send(interaction, content, embed=embed, view=view, allowed_mentions=mentions)
 
     @topic.autocomplete("name")

@@ -491,14 +491,13 @@ async def test_a_channel_that_refuses_the_bot_is_skipped_once_and_does_not_hold_
     discord_server: FakeDiscord,
     database: str,
     learner: FakeUser,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # A batch of 2 stands for the 20 of production: the refused channel's backlog fills it.
-    monkeypatch.setattr("bot.services.challenges.NUDGE_BATCH", 2)
     refusing, elsewhere = discord_server.challenges_channel_id, discord_server.general_id
     later = datetime.now(UTC) + timedelta(days=3)
     async with running_bot(_watching(discord_server, database)) as bot:
+        # A batch of 2 stands for the 20 of production: the refused channel's backlog fills it.
+        bot.services.challenges.nudge_batch = 2
         for number in range(3):
             await _acknowledged(discord_server, learner.post(refusing, f"Challenge: refused channel {number}"))
         logged = await _log_with_modal(learner, title="Asked where the bot may post", details="x")

@@ -701,7 +701,7 @@ async def test_pair_request_bad_input_is_refused_with_an_example_and_nothing_sto
     assert again.ephemeral
     assert "You already have a pairing request waiting" in again.content
     (request,) = await _rows(database, select(PairRequest))
-    assert (request.track, request.topics, request.state) == ("frontend", "docker", "waiting")
+    assert (request.track, request.topics, request.state) == ("frontend", ("docker",), "waiting")
     _assert_pings_only(discord_server, [learner])
 
 
@@ -916,7 +916,7 @@ async def test_find_a_study_partner_from_an_open_challenge(
     (request,) = await _rows(database, select(PairRequest).where(PairRequest.user_id == other_learner.id))
     assert (request.user_id, request.topics, request.challenge_id, request.state) == (
         other_learner.id,
-        "docker",
+        ("docker",),
         1,
         "waiting",
     )

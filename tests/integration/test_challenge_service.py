@@ -7,12 +7,10 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,6 @@ from bot.db.repositories import ChallengeRepository
 from bot.db.search import search_engine_for
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.runtime.paths import default_data_dir
-from bot.services import challenges as challenges_module
 from bot.services.challenges import (
     ANONYMOUS,
     PAGE_SIZE,
@@ -52,8 +49,10 @@ from bot.services.challenges import (
     Person,
     SolutionLogged,
     SolvedChallengeLog,
+    WriterPolicy,
     parse_since,
 )
+from bot.services.challenges.ingest import IngestWriter
 from bot.services.guild_settings import GuildSettingsService
 
 GUILD = 1001
@@ -86,7 +85,7 @@ def services(engine: AsyncEngine, database_url: str, knowledge_base: KnowledgeBa
 @pytest.fixture
 async def log(services: Services) -> AsyncIterator[ChallengeService]:
     yield services.challenges
-    await services.challenges.close()  # queued writes finished, parsing workers (if any) stopped
+    await services.challenges.close()  # queued writes finished
 
 
 @pytest.fixture
@@ -654,12 +653,6 @@ async def _posted(log: ChallengeService, messages: list[IncomingMessage]) -> lis
     return await asyncio.gather(*(log.ingest(message, suggest_similar=False) for message in messages))
 
 
-@pytest.fixture
-def no_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Parse every batch in the test's process: starting worker processes is for the test that checks them."""
-    monkeypatch.setattr(challenges_module, "POOL_START", 1_000_000)
-
-
 async def _stored(engine: AsyncEngine) -> dict[str, int]:
     """Rows per table, and how many challenges the search index holds (FTS5 rows, or tsvector columns)."""
     counts = {table: await _count(engine, table) for table in ("challenges", "solutions", "challenge_topics")}
@@ -678,7 +671,6 @@ async def _indexed_with(engine: AsyncEngine, topic: str, solution_word: str) -> 
     return int(rows[0][0])
 
 
-@pytest.mark.usefixtures("no_workers")
 async def test_a_burst_is_logged_once_each_in_a_few_transactions(log: ChallengeService, engine: AsyncEngine) -> None:
     commits: list[int] = []
     event.listen(engine.sync_engine, "commit", lambda _connection: commits.append(1))
@@ -695,6 +687,7 @@ async def test_a_burst_is_logged_once_each_in_a_few_transactions(log: ChallengeS
         assert again.challenge.id == by_message[again.challenge.source_message_id]
     assert all(result.solution is not None and result.solution.body.startswith("pin the image") for result in created)
     assert len(commits) < 15
+    assert multiprocessing.active_children() == [], "posts are parsed in this process, by no worker"
     topics = sum(len(result.challenge.topics) for result in created)
     assert await _stored(engine) == {"challenges": 150, "solutions": 150, "challenge_topics": topics, "indexed": 150}
     assert topics >= 150
@@ -706,7 +699,6 @@ async def test_a_burst_is_logged_once_each_in_a_few_transactions(log: ChallengeS
     assert await _count(engine, "challenges") == 150
 
 
-@pytest.mark.usefixtures("no_workers")
 async def test_replies_in_the_burst_of_their_challenge_are_its_solutions(log: ChallengeService) -> None:
     logged, answer, chained, stranger = await _posted(
         log,
@@ -731,7 +723,6 @@ async def test_replies_in_the_burst_of_their_challenge_are_its_solutions(log: Ch
     ]
 
 
-@pytest.mark.usefixtures("no_workers")
 async def test_an_edit_or_deletion_racing_its_post_is_applied_after_it(log: ChallengeService) -> None:
     # The gateway delivers the edit while the post is still queued, not yet committed.
     posted = log.submit(_message(40_000, "Challenge: docker build is slow"))
@@ -753,7 +744,6 @@ async def test_an_edit_or_deletion_racing_its_post_is_applied_after_it(log: Chal
         await log.show(GUILD, gone.challenge.id)
 
 
-@pytest.mark.usefixtures("no_workers")
 async def test_a_failed_batch_loses_no_post_and_half_stores_none(
     log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -790,11 +780,15 @@ async def test_a_failed_batch_loses_no_post_and_half_stores_none(
     assert (await _stored(engine))["indexed"] == 30
 
 
-@pytest.mark.usefixtures("no_workers")
 async def test_a_batch_the_database_refused_is_written_again_whole(
-    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(challenges_module, "WRITE_RETRY_PAUSES", (0.01, 0.01))
+    log = ChallengeService(
+        create_session_factory(engine),
+        search_engine_for(engine.dialect.name),
+        services.topics,
+        writer_policy=WriterPolicy(retry_pauses=(0.01, 0.01)),
+    )
     insert_topics = ChallengeRepository.insert_topics
     faults = [OperationalError("INSERT INTO challenge_topics", {}, Exception("database is locked (injected)"))]
 
@@ -823,7 +817,6 @@ async def _raise(error: Exception) -> None:
     raise error
 
 
-@pytest.mark.usefixtures("no_workers")
 async def test_a_post_another_writer_logged_meanwhile_is_logged_once(
     log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -848,74 +841,17 @@ async def test_a_post_another_writer_logged_meanwhile_is_logged_once(
     assert (await _stored(engine))["challenges"] == 11
 
 
-async def test_posts_parsed_in_worker_processes_are_stored_as_parsed_here(
-    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(challenges_module, "POOL_START", 8)
-    monkeypatch.setattr(challenges_module, "PARSE_WORKERS", 1)
-    here = _burst(60_000, 12)  # the first big batch starts the workers and is parsed here meanwhile
-    await _posted(log, here)
-    await asyncio.wait_for(log.parsing_workers_started(), 120)
-    there = [replace(message, message_id=message.message_id + 100) for message in here]
-    await _posted(log, there)
-    postgres = engine.dialect.name == "postgresql"
-    joined = "string_agg(slug, ' ' ORDER BY position)" if postgres else "group_concat(slug, ' ')"
-    sql = (
-        "SELECT c.source_message_id, c.title, c.details, c.error_terms, s.body,"
-        " (SELECT JOINED FROM challenge_topics WHERE challenge_id = c.id) AS topics"
-        " FROM challenges AS c JOIN solutions AS s ON s.challenge_id = c.id ORDER BY c.source_message_id"
-    )
-    rows = await _rows(engine, sql.replace("JOINED", joined))
-    assert len(rows) == 24
-    assert [tuple(row)[1:] for row in rows[:12]] == [tuple(row)[1:] for row in rows[12:]]
-    assert rows[0].error_terms == "integrityerror"
-
-
-async def test_posts_are_parsed_here_when_the_parsing_workers_die(
-    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(challenges_module, "POOL_START", 8)
-    monkeypatch.setattr(challenges_module, "PARSE_WORKERS", 1)
-    await _posted(log, _burst(61_000, 12))
-    assert await asyncio.wait_for(log.parsing_workers_started(), 120)
-    for worker in multiprocessing.active_children():  # killed outright, as the OOM killer would
-        os.kill(worker.pid or 0, signal.SIGKILL)
-        worker.join(10)
-    results = await _posted(log, _burst(62_000, 12))
-    assert all(isinstance(result, Logged) and result.created for result in results)
-    assert "the parsing workers failed; parsing in the bot's process from now on" in caplog.text
-    assert not await log.parsing_workers_started()
-    results = await _posted(log, _burst(63_000, 12))  # and from then on
-    assert all(isinstance(result, Logged) and result.created for result in results)
-    assert (await _stored(engine))["challenges"] == 36
-
-
-async def test_posts_are_parsed_here_when_the_parsing_workers_cannot_start(
-    log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    def refused(*_args: object, **_options: object) -> None:
-        raise TypeError("cannot pickle the topic matcher")  # as a spawn that cannot send its arguments
-
-    monkeypatch.setattr(challenges_module, "POOL_START", 8)
-    monkeypatch.setattr(challenges_module, "ProcessPoolExecutor", refused)
-    results = await _posted(log, _burst(64_000, 12))
-    assert all(isinstance(result, Logged) and result.created for result in results)
-    assert "cannot start parsing workers; parsing in the bot's process" in caplog.text
-    assert not await log.parsing_workers_started()
-    assert (await _stored(engine))["challenges"] == 12
-
-
 async def test_a_batch_that_cannot_be_parsed_fails_alone(
     log: ChallengeService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parse = ChallengeService._parsed
+    parse = IngestWriter._parsed
 
-    async def failing(self: ChallengeService, batch: list[Any], *args: Any) -> Any:
+    async def failing(self: IngestWriter, batch: list[Any]) -> Any:
         if any(item.message.message_id == 65_000 for item in batch):
             raise RuntimeError("the parser broke")
-        return await parse(self, batch, *args)
+        return await parse(self, batch)
 
-    monkeypatch.setattr(ChallengeService, "_parsed", failing)
+    monkeypatch.setattr(IngestWriter, "_parsed", failing)
     broken = asyncio.ensure_future(log.ingest(_burst(65_000, 1)[0], suggest_similar=False))
     await asyncio.sleep(0)  # its own turn of the loop, so its own batch
     after = await _posted(log, _burst(65_001, 3))
@@ -1448,11 +1384,9 @@ async def test_solved_deleted_and_anonymised_challenges_are_not_nudged(
     assert await nudging.due_nudges(utcnow() + timedelta(days=3)) == []
 
 
-async def test_due_nudges_are_taken_fairly_per_server(
-    nudging: ChallengeService, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_due_nudges_are_taken_fairly_per_server(nudging: ChallengeService) -> None:
     # A batch of 2 stands for the 20 of production: one server's backlog must not take all of it.
-    monkeypatch.setattr(challenges_module, "NUDGE_BATCH", 2)
+    nudging.nudge_batch = 2
     crowded = [await _new(nudging, f"Crowded {number}") for number in range(3)]
     quiet = await _new(nudging, "The only one over here", guild_id=OTHER_GUILD)
     answered = [await _new(nudging, f"Answered {number}") for number in range(3)]

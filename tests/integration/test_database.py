@@ -8,11 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from alembic import command
 from alembic.util import CommandError
@@ -38,13 +38,7 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'state' / 'nexus.db'}"
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
+# `engine` is the root conftest's, on this empty file: these tests migrate for real.
 
 
 @pytest.fixture
@@ -133,6 +127,32 @@ async def test_sqlite_is_tuned_on_every_pooled_connection(engine: AsyncEngine) -
         for connection in (first, second):
             assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
             assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_TIMEOUT_MS
+
+
+async def test_a_read_returns_its_connection_without_a_rollback_and_a_write_left_open_is_rolled_back(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each rollback is a hop to aiosqlite's thread; after a read SQLite has no transaction to end.
+    rollbacks: list[bool] = []
+    rollback = aiosqlite.Connection.rollback
+
+    async def counted(self: aiosqlite.Connection) -> None:
+        rollbacks.append(self.in_transaction)
+        await rollback(self)
+
+    monkeypatch.setattr(aiosqlite.Connection, "rollback", counted)
+    sessions = create_session_factory(engine)
+    async with sessions() as session:
+        await session.execute(text("CREATE TABLE scratch (x INTEGER)"))
+        await session.commit()
+    async with sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM scratch"))).scalar_one() == 0
+    assert rollbacks == []
+    async with sessions() as session:
+        await session.execute(text("INSERT INTO scratch VALUES (1)"))  # never committed
+    assert rollbacks == [True]
+    async with sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM scratch"))).scalar_one() == 0
 
 
 # --- constraints and types ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -72,6 +72,29 @@ async def test_a_lone_request_waits_and_a_fitting_one_is_matched_at_once(pairing
     assert sum(interval.minutes for interval in second.match.overlap) == 5 * 120
     assert second.match.overlap_for(second.match.partner_of(2)) == "Monday to Friday 18:00\u201320:00"
     assert second.match.overlap_for(second.match.a) == "Monday to Friday 17:00\u201319:00"
+
+
+async def test_list_columns_store_the_text_they_always_held(pairing: PairingService, engine: AsyncEngine) -> None:
+    # Topic slugs and UTC week spans are lists in Python and the same comma-separated text in the tables as before
+    # their column types existed: rows written by older versions read back, and no migration was needed.
+    await pairing.request(ask(1, "frontend", topics="Docker, REST APIs", timezone="UTC", availability="Mon 18-21"), NOW)
+    await pairing.request(ask(2, "backend", topics="REST APIs", timezone="UTC"), NOW + timedelta(minutes=1))
+    async with engine.connect() as connection:
+        topics = (await connection.execute(text("SELECT topics FROM pair_requests ORDER BY id"))).scalars().all()
+        shared = (await connection.execute(text("SELECT shared_topics FROM pairs"))).scalar_one()
+        spans = (await connection.execute(text("SELECT availability_utc FROM learner_profiles ORDER BY user_id"))).all()
+    assert topics == ["docker,rest-api-design", "rest-api-design"]
+    assert shared == "rest-api-design"
+    assert [row[0] for row in spans] == [f"{18 * 60}-{21 * 60}", None]
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE learner_profiles SET availability_utc = '' WHERE user_id = 2"))
+    async with create_session_factory(engine)() as session:
+        repository = PairingRepository(session)
+        profile = await repository.profile(GUILD, 2)
+        pair = (await session.scalars(select(Pair))).one()
+    assert profile is not None
+    assert profile.availability_utc == ()  # given, but no hours
+    assert pair.shared_topics == ("rest-api-design",)
 
 
 async def test_same_track_learners_are_not_paired(pairing: PairingService) -> None:
@@ -432,7 +455,7 @@ async def test_skipped_notices_are_closed_and_never_block_later_reminders(
     pairing: PairingService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A batch of 4 stands for the 200 of production: claimed notices that are then skipped must not fill it.
-    monkeypatch.setattr("bot.services.pairing.BATCH", 4)
+    monkeypatch.setattr("bot.services.pairing.sessions.BATCH", 4)
     await _paired(pairing)  # partners' sessions are booked at once (anyone else's is only an invitation)
     cancelled = await schedule(pairing, "2026-11-25 18:00")
     crashed = await schedule(pairing, "2026-11-25 20:00")

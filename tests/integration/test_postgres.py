@@ -217,6 +217,9 @@ async def populate(services: Services) -> None:
     # Profile choices: one with every flag set (a unicode name), one with web consent not chosen (NULL).
     await services.readme.set_choices(GUILD, 1, "Ada 🚀 Lovelace", web=True, credit=True)
     await services.readme.set_choices(GUILD, 2, "Grace", credit=False)
+    # The web hub: the server publishes, and its watched channel says posts are published.
+    await services.web.set_web(GUILD, "Nexus Hub", True)
+    await services.web.set_channel_publishes(GUILD, CHANNEL, True, NOW)
 
     # Pairing: profiles, requests in every state, pairs, check-ins, sessions, notices, ratings.
     start = NOW

@@ -274,8 +274,8 @@ async def test_common_words_are_walked_over_the_newest_rows_and_the_rarest_over_
 ) -> None:
     # A budget this small makes a few hundred rows behave like a million: "slow" and "tables" are each in
     # most rows, together in a few recent ones and in one old one, and "queries" is rarer.
-    monkeypatch.setattr(search, "WALK_BUDGET", 60)
-    monkeypatch.setattr(search, "FREQUENCY_SAMPLE", 16)
+    monkeypatch.setattr(search.sqlite, "WALK_BUDGET", 60)
+    monkeypatch.setattr(search.sqlite, "FREQUENCY_SAMPLE", 16)
     old = await _add(sqlite_engine, [Post("slow queries on large tables")])
     await _add(sqlite_engine, [Post(f"slow page {n}", f"tables {n}") for n in range(200)])
     await _add(sqlite_engine, [Post(f"queries {n}", "reports") for n in range(30)])

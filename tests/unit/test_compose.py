@@ -69,3 +69,12 @@ def test_no_default_password_is_left_anywhere() -> None:
     text = COMPOSE.read_text(encoding="utf-8")
     assert "POSTGRES_PASSWORD:-" not in text
     assert text.count("${POSTGRES_PASSWORD:?") == 2
+
+
+def test_the_web_hub_reads_the_same_database_and_is_health_checked() -> None:
+    config = _config({"POSTGRES_PASSWORD": "Kx7pQ2mZ"})
+    web = config["services"]["web"]
+    assert web["environment"]["DATABASE_URL"] == config["services"]["bot"]["environment"]["DATABASE_URL"]
+    assert web["command"] == ["web"]
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    assert all(port.startswith("127.0.0.1:") for port in web["ports"])

@@ -35,6 +35,8 @@ CONFIG_VARIABLES = frozenset(
         "NEXUS_PAIRING_CHANNEL_ID",
         "NEXUS_LOG_LEVEL",
         "NEXUS_DATA_DIR",
+        "NEXUS_SHARD_COUNT",
+        "NEXUS_SHARD_IDS",
     }
 )
 
@@ -403,3 +405,83 @@ def test_cli_check_names_a_broken_card(tmp_path: Path) -> None:
     assert "1 problem(s)" in result.stderr
     assert "broken-card.md" in result.stderr
     assert "unknown section '## Trivia'" in result.stderr
+
+
+# ----- sharding (NEXUS_SHARD_COUNT, NEXUS_SHARD_IDS) ------------------------------------------------------------------
+
+POSTGRES_URL = "postgresql+asyncpg://nexus@db.example.org/nexus"
+
+
+def test_without_shard_settings_one_process_owns_every_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    settings = load_settings()
+    assert settings.shard_count is None
+    assert settings.shard_ids is None
+    assert settings.shard_scope.owns_all
+
+
+def test_a_shard_count_alone_runs_every_shard_here_even_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("NEXUS_SHARD_COUNT", "4")
+    settings = load_settings()
+    assert settings.shard_count == 4
+    assert settings.shard_scope.owns_all
+
+
+def test_shard_ids_on_postgresql_give_this_process_its_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    monkeypatch.setenv("NEXUS_SHARD_COUNT", "4")
+    monkeypatch.setenv("NEXUS_SHARD_IDS", " 3, 1 ")
+    settings = load_settings()
+    assert settings.shard_ids == (1, 3)
+    scope = settings.shard_scope
+    assert not scope.owns_all
+    assert scope.owned == frozenset({1, 3})
+
+
+def test_every_shard_named_is_one_process_and_needs_no_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("NEXUS_SHARD_COUNT", "2")
+    monkeypatch.setenv("NEXUS_SHARD_IDS", "0,1")
+    assert load_settings().shard_scope.owns_all
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"NEXUS_SHARD_IDS": "0"}, "NEXUS_SHARD_IDS: needs NEXUS_SHARD_COUNT"),
+        ({"NEXUS_SHARD_COUNT": "2", "NEXUS_SHARD_IDS": "2"}, "NEXUS_SHARD_IDS: must lie in 0..1"),
+        ({"NEXUS_SHARD_COUNT": "2", "NEXUS_SHARD_IDS": "0,0"}, "NEXUS_SHARD_IDS: names a shard twice"),
+        ({"NEXUS_SHARD_COUNT": "2", "NEXUS_SHARD_IDS": "a,b"}, "NEXUS_SHARD_IDS: must be comma-separated shard"),
+        ({"NEXUS_SHARD_COUNT": "2", "NEXUS_SHARD_IDS": "-1"}, "NEXUS_SHARD_IDS: must be comma-separated shard"),
+        ({"NEXUS_SHARD_COUNT": "0"}, "NEXUS_SHARD_COUNT: Input should be greater than or equal to 1"),
+        ({"NEXUS_SHARD_COUNT": "two"}, "NEXUS_SHARD_COUNT: Input should be a valid integer"),
+        (
+            {"NEXUS_SHARD_COUNT": "2", "NEXUS_SHARD_IDS": "1", "DATABASE_URL": "sqlite:///nexus.db"},
+            "NEXUS_SHARD_IDS: leaves shards to other processes, which must share the database: set DATABASE_URL to "
+            "PostgreSQL",
+        ),
+    ],
+)
+def test_a_bad_shard_setting_is_named_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], expected: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_a_bad_shard_count_is_not_also_blamed_on_the_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("NEXUS_SHARD_COUNT", "0")
+    monkeypatch.setenv("NEXUS_SHARD_IDS", "0")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert "NEXUS_SHARD_COUNT" in str(caught.value)
+    assert "NEXUS_SHARD_IDS" not in str(caught.value)

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.pairing import matching
 from bot.pairing.availability import WeeklyInterval
 from bot.pairing.matching import (
     MIN_OVERLAP_MINUTES,
+    SMALL_POOL,
     Candidate,
     LookingFor,
     Match,
     Track,
-    WaitingQueue,
+    _optimiser,
     assign,
     best_partner,
     compatible,
@@ -571,86 +571,6 @@ def test_best_partner_is_the_best_allowed_pair(drawn: tuple[list[Candidate], fro
     assert partner == min(ties, key=lambda y: (y.waiting_since, y.user_id))
 
 
-# --- WaitingQueue: the index gives the scan's answers ---------------------------------------------------------------
-
-
-@settings(max_examples=300, deadline=None)
-@given(pools(max_size=12))
-def test_waiting_queue_answers_as_the_scan(drawn: tuple[list[Candidate], frozenset[frozenset[int]]]) -> None:
-    pool, history = drawn
-    for index, new in enumerate(pool):
-        waiting = pool[:index] + pool[index + 1 :]
-        assert best_partner(new, WaitingQueue(waiting), past_pairs=history) == best_partner(
-            new, waiting, past_pairs=history
-        )
-
-
-@settings(max_examples=100, deadline=None)
-@given(pools(max_size=14), st.randoms(use_true_random=False))
-def test_waiting_queue_after_adds_and_removes(
-    drawn: tuple[list[Candidate], frozenset[frozenset[int]]], shuffler: random.Random
-) -> None:
-    pool, history = drawn
-    queue = WaitingQueue()
-    waiting: dict[int, Candidate] = {}
-    for candidate in pool:
-        if waiting and shuffler.random() < 0.3:
-            gone = shuffler.choice(sorted(waiting))
-            assert queue.remove(gone) == waiting.pop(gone)
-        queue.add(candidate)
-        waiting[candidate.user_id] = candidate
-        assert len(queue) == len(waiting)
-        assert sorted(c.user_id for c in queue) == sorted(waiting)
-    new = cand(999, shuffler.choice(["frontend", "backend"]), shuffler.choice(["frontend", "backend", "any"]))
-    scan = list(waiting.values())
-    assert best_partner(new, queue, past_pairs=history) == best_partner(new, scan, past_pairs=history)
-    for candidate in scan:
-        others = [c for c in scan if c.user_id != candidate.user_id]
-        assert queue.best_partner(candidate, past_pairs=history) == best_partner(candidate, others, past_pairs=history)
-
-
-def test_waiting_queue_refuses_a_second_request_and_a_missing_one() -> None:
-    queue = WaitingQueue([cand(1, "frontend")])
-    assert 1 in queue
-    assert 2 not in queue
-    with pytest.raises(ValueError, match="user 1"):
-        queue.add(cand(1, "backend"))
-    with pytest.raises(KeyError):
-        queue.remove(2)
-
-
-def test_waiting_queue_many_topics_and_many_removals() -> None:
-    # More than 64 distinct topics (a second mask word, added while the queue fills) and enough removals that the
-    # shelves are rebuilt: answers stay the scan's.
-    shuffler = random.Random(3)
-    slugs = [f"topic-{n}" for n in range(150)]
-    everyone = [
-        cand(
-            n,
-            "frontend" if n % 3 else "backend",
-            topics=shuffler.sample(slugs, shuffler.randint(0, 4)),
-            intervals=[hours(shuffler.randint(0, 6), start, start + shuffler.randint(1, 4)) for start in (8, 18)]
-            if n % 4
-            else None,
-            waited=shuffler.randint(0, 50),
-            rating=shuffler.choice([-1.0, 0.0, 0.5]),
-        )
-        for n in range(1, 400)
-    ]
-    history = past(*((n, n + 1) for n in range(1, 400, 7)))
-    queue = WaitingQueue(everyone[:200])
-    for candidate in everyone[200:]:
-        queue.add(candidate)
-    for candidate in everyone[:300]:
-        queue.remove(candidate.user_id)
-    left = everyone[300:]
-    for new in (cand(1000, "frontend", topics=slugs[60:70]), cand(1001, "backend", "any", topics=slugs[:3])):
-        assert best_partner(new, queue, past_pairs=history) == best_partner(new, left, past_pairs=history)
-    for candidate in left[:20]:
-        others = [c for c in left if c is not candidate]
-        assert queue.best_partner(candidate, past_pairs=history) == best_partner(candidate, others, past_pairs=history)
-
-
 # --- The round at scale: the sparse candidate graph, the non-bipartite path -----------------------------------------
 
 
@@ -713,7 +633,7 @@ def test_round_with_pairs_inside_a_track_beyond_the_double_cover(
 ) -> None:
     # What a pool of thousands goes through when a few accept their own track, on small pools: the assignment
     # across tracks, then the learners of pairs inside a track solved again with their partners.
-    monkeypatch.setattr(matching, "_DOUBLE_COVER_LIMIT", 0)
+    monkeypatch.setattr(_optimiser, "_DOUBLE_COVER_LIMIT", 0)
     pool, history = drawn
     matches = assign(pool, past_pairs=history, top_k=len(pool), exact_limit=0)
     check_round(pool, history, matches)
@@ -731,6 +651,29 @@ def test_sparse_round_ignores_queue_order(
     for top_k in (2, 20):
         expected = assign(pool, past_pairs=history, top_k=top_k, exact_limit=0)
         assert assign(shuffled, past_pairs=history, top_k=top_k, exact_limit=0) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(bipartite_pools(max_size=SMALL_POOL))
+def test_small_pools_get_the_optimisers_answer_without_numpy(
+    drawn: tuple[list[Candidate], frozenset[frozenset[int]]],
+) -> None:
+    # Up to SMALL_POOL the round is networkx's exact matching in pure Python; exact_limit=0 forces the same pool
+    # through the numpy optimiser, which keeps every pair at this size and so is exact too: the same optimum, score
+    # and wait bonuses alike (which of two equally good pairings is picked may differ, hence the totals).
+    pool, history = drawn
+    pure = assign(pool, past_pairs=history)
+    optimised = assign(pool, past_pairs=history, exact_limit=0)
+    check_round(pool, history, pure)
+    assert sum(round(m.score * 1_000_000) for m in pure) == sum(round(m.score * 1_000_000) for m in optimised)
+    assert wait_ranks(pool, pure) == wait_ranks(pool, optimised)
+
+
+def wait_ranks(pool: Sequence[Candidate], matches: Sequence[Match]) -> int:
+    """The round's tie-break: the summed wait rank (longest-waiting highest) of everyone it pairs."""
+    order = sorted(pool, key=lambda candidate: (candidate.waiting_since, candidate.user_id))
+    rank = {candidate.user_id: len(order) - index for index, candidate in enumerate(order)}
+    return sum(rank[match.a] + rank[match.b] for match in matches)
 
 
 def test_sparse_round_keeps_the_tie_break_and_the_repeat_rule() -> None:

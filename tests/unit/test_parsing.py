@@ -13,12 +13,18 @@ from bot.challenges.parsing import (
     MAX_SOLUTION,
     MAX_TITLE,
     NO_TEXT_MESSAGE,
+    ParsedChallenge,
     ParsedPost,
+    ParsedSolution,
     clean_text,
+    optional,
+    parse_message,
     parse_post,
     parse_solution,
+    required,
     split_title,
 )
+from bot.core.errors import InvalidInputError
 
 ELLIPSIS = "…"
 EN_DASH = "\u2013"
@@ -759,3 +765,88 @@ def test_split_title_on_any_text(text: str) -> None:
         assert_valid(ParsedPost(title=title, details=details, solution=None))
         assert details.strip()
     assert refusal in (None, NO_TEXT_MESSAGE)
+
+
+# --- a watched channel's message, checked ------------------------------------------------------------------
+
+
+class _Topics:
+    """Infers a topic from a word in the text, as the topic matcher does from a card's names."""
+
+    def __init__(self, *known: str) -> None:
+        self.known = known
+
+    def infer(self, text: str) -> list[str]:
+        return [slug for slug in self.known if slug in text.lower()]
+
+
+def test_a_challenge_post_is_checked_and_gets_its_topics_and_error_terms() -> None:
+    parsed = parse_message(
+        "Challenge: docker compose fails\nIt raises IntegrityError on start.\n\nSolution: pin the image",
+        answers=False,
+        matcher=_Topics("docker", "redis"),
+    )
+    assert parsed == ParsedChallenge(
+        title="docker compose fails",
+        details="docker compose fails\nIt raises IntegrityError on start.",
+        solution="pin the image",
+        error_terms="integrityerror",
+        topics=("docker",),
+    )
+
+
+def test_a_solution_counts_only_when_it_answers_a_message() -> None:
+    assert parse_message("Solution: restart the worker", answers=True, matcher=_Topics()) == ParsedSolution(
+        "restart the worker"
+    )
+    assert parse_message("Solution: restart the worker", answers=False, matcher=_Topics()) is None
+    assert parse_message("just chatting", answers=True, matcher=_Topics()) is None
+
+
+def test_a_part_past_its_limit_is_refused_with_what_to_do() -> None:
+    with pytest.raises(InvalidInputError, match=r"the limit is 4,000\. Shorten it"):
+        required("x" * (MAX_SOLUTION + 1), "solution", MAX_SOLUTION)
+    # A post's parts are cut to the limits before they are checked: a long post is logged, not refused.
+    parsed = parse_message("Challenge: a long one\n\nSolution: " + "x" * (MAX_SOLUTION + 1), False, _Topics())
+    assert isinstance(parsed, ParsedChallenge)
+    assert parsed.solution is not None
+    assert len(parsed.solution) == MAX_SOLUTION
+
+
+def test_required_and_optional_say_what_is_missing() -> None:
+    with pytest.raises(InvalidInputError, match="The title is empty"):
+        required(" \u200b ", "title", MAX_TITLE)
+    assert optional("\u200b", "details", MAX_DETAILS) is None
+    assert optional(None, "details", MAX_DETAILS) is None
+    assert required("  ok  ", "title", MAX_TITLE) == "ok"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300), st.booleans())
+def test_any_message_is_a_checked_post_a_solution_nothing_or_a_clear_refusal(content: str, answers: bool) -> None:
+    try:
+        parsed = parse_message(content, answers, _Topics("docker"))
+    except InvalidInputError as error:
+        refusal = str(error)
+        assert "try again" in refusal  # any refusal says what to do
+        return
+    if isinstance(parsed, ParsedChallenge):
+        assert 0 < len(parsed.title) <= MAX_TITLE
+        assert len(parsed.details) <= MAX_DETAILS
+        assert parsed.solution is None or 0 < len(parsed.solution) <= MAX_SOLUTION
+        assert clean_text(parsed.title) == parsed.title
+        assert len(parsed.topics) <= 5
+    elif isinstance(parsed, ParsedSolution):
+        assert answers
+    else:
+        assert parsed is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=200).filter(lambda text: clean_text(text).strip() != ""))
+def test_a_challenge_line_with_words_is_always_a_challenge(title: str) -> None:
+    try:
+        parsed = parse_message(f"Challenge: {title}", answers=False, matcher=_Topics())
+    except InvalidInputError:
+        return  # a title the parser cut to nothing visible (only markup) is refused, never half-stored
+    assert parsed is None or isinstance(parsed, ParsedChallenge)

@@ -61,7 +61,12 @@ class FakeDiscord(
         heartbeat_interval_ms: int = 41250,
         privileged_intents: int = PRIVILEGED_INTENTS,
         guild_id: int | None = None,
+        shard_count: int = 1,
     ) -> None:
+        # What /gateway/bot recommends; sessions identify with their shard and get only its guilds' events.
+        self.shard_count = shard_count
+        # Servers beyond the first (`add_guild`): their ids; they share the first one's members and roles.
+        self.other_guild_ids: list[int] = []
         # Privileged intents the application is allowed in the Developer Portal; asking for others
         # closes the gateway with 4014, as Discord does.
         self.privileged_intents = privileged_intents
@@ -99,6 +104,7 @@ class FakeDiscord(
         self.undescribed_routes: set[str] = set()
         self.sessions: dict[str, GatewaySession] = {}
         self.current_session: GatewaySession | None = None
+        self.shard_sessions: dict[int, GatewaySession] = {}  # the live session of each shard id
         self.identify_count = 0
         self.refused_intents = 0
         self.resume_count = 0

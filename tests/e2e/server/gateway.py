@@ -45,9 +45,13 @@ class GatewayMixin:
             return None
         return data
 
-    def dispatch(self, event: str, data: JSON) -> None:
-        """Send a dispatch to the current session (kept for replay if the socket is down)."""
-        session = self.current_session
+    def dispatch(self, event: str, data: JSON, *, to: GatewaySession | None = None) -> None:
+        """Send a dispatch to the current session (kept for replay if the socket is down); with shards, to the
+        session of the shard of the event's guild (shard 0 for direct messages), as Discord routes them."""
+        session = to or self.current_session
+        if self.shard_count > 1 and to is None:
+            guild_id = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
+            session = self.shard_sessions.get(self.shard_of(int(guild_id)) if guild_id else 0)
         if session is None:
             return
         visible = self._visible(event, data, session.intents, self.bot_user["id"])
@@ -99,15 +103,24 @@ class GatewayMixin:
             self.refused_intents = intents & PRIVILEGED_INTENTS & ~self.privileged_intents
             await socket.close(code=4014, message=b"Disallowed intent(s).")
             return None
-        session = GatewaySession(id=secrets.token_hex(16), socket=socket, intents=intents)
+        shard_id, shard_count = data.get("shard") or (0, 1)
+        if shard_count != self.shard_count or not 0 <= shard_id < shard_count:
+            await socket.close(code=4011 if shard_count < self.shard_count else 4010, message=b"Invalid shard.")
+            return None
+        session = GatewaySession(
+            id=secrets.token_hex(16), socket=socket, intents=intents, shard=(shard_id, shard_count)
+        )
         self.sessions[session.id] = session
         self.current_session = session
+        self.shard_sessions[shard_id] = session
+        guilds = [guild for guild in (self.guild_id, *self.other_guild_ids) if self.shard_of(guild) == shard_id]
         self.dispatch(
             "READY",
             {
                 "v": 10,
                 "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "flags": 0},
-                "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+                "guilds": [{"id": str(guild), "unavailable": True} for guild in guilds],
+                "shard": [shard_id, shard_count],
                 "session_id": session.id,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(self.application_id), "flags": 0},
@@ -116,15 +129,20 @@ class GatewayMixin:
                 "user_settings": {},
                 "session_type": "normal",
             },
+            to=session,
         )
-        self.dispatch("GUILD_CREATE", self.guild_payload())
+        for guild in guilds:
+            self.dispatch("GUILD_CREATE", self.guild_payload(guild), to=session)
         session.identified.set()
         self._connected.set()
         return session
 
     async def _resume(self, socket: web.WebSocketResponse, data: JSON) -> GatewaySession | None:
         session = self.sessions.get(data.get("session_id", ""))
-        if session is None or session is not self.current_session:
+        live = session is self.current_session or (
+            self.shard_count > 1 and session is not None and self.shard_sessions.get(session.shard[0]) is session
+        )
+        if session is None or not live:
             await socket.send_str(json.dumps({"op": 9, "d": False}))
             return None
         self.resume_count += 1

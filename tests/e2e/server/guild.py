@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.e2e.server.state import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
+    EVERYONE_PERMISSIONS,
     JSON,
     LARGE_THRESHOLD,
     PRIVATE_THREAD,
@@ -43,12 +44,12 @@ class GuildMixin:
             "unicode_emoji": None,
         }
 
-    def _add_channel(self, name: str) -> int:
+    def _add_channel(self, name: str, guild_id: int | None = None) -> int:
         channel_id = self.snowflake()
         self.channels[channel_id] = {
             "id": str(channel_id),
             "type": 0,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id or self.guild_id),
             "name": name,
             "position": len(self.channels),
             "permission_overwrites": [],
@@ -118,6 +119,13 @@ class GuildMixin:
         channel["permission_overwrites"] = overwrites
         self.dispatch("CHANNEL_UPDATE", channel)
 
+    def set_topic(self, channel_id: int, topic: str | None) -> None:
+        """A moderator edits a channel's topic (a forum's guidelines are its `topic` too), announced with
+        CHANNEL_UPDATE."""
+        channel = self.channels[channel_id]
+        channel["topic"] = topic
+        self.dispatch("CHANNEL_UPDATE", channel)
+
     def add_thread(self, parent_id: int, name: str, *, private: bool = False, owner_id: int | None = None) -> int:
         """A thread a member opened in `parent_id` (private: type 12, seen only by its members and moderators)."""
         body = {"name": name, "type": PRIVATE_THREAD if private else 11, "invitable": not private}
@@ -137,7 +145,8 @@ class GuildMixin:
         everything = int(ALL_PERMISSIONS)
         if user_id == self.owner_id:
             return everything
-        permissions = int(self.roles[self.guild_id]["permissions"])
+        guild_id = self.guild_of(channel_id)
+        permissions = int(self.roles[guild_id]["permissions"])
         for role_id in member["roles"]:
             permissions |= int(self.roles[int(role_id)]["permissions"])
         if permissions & ADMINISTRATOR:
@@ -152,7 +161,7 @@ class GuildMixin:
         def apply(permissions: int, allow: int, deny: int) -> int:
             return (permissions & ~deny) | allow
 
-        everyone = overwrites.get(self.guild_id)
+        everyone = overwrites.get(guild_id)
         if everyone is not None:
             permissions = apply(permissions, int(everyone["allow"]), int(everyone["deny"]))
         allow = deny = 0
@@ -171,9 +180,36 @@ class GuildMixin:
         for number in range(count):
             self._add_member(self.snowflake(), f"member{number}")
 
-    def guild_payload(self) -> JSON:
+    def add_guild(self, guild_id: int | None = None) -> int:
+        """A second (third...) server with its own @everyone and channels (general, challenges, pairing), the same
+        members and other roles as the first; its id lands on whichever shard its snowflake says."""
+        guild_id = guild_id or self.snowflake()
+        self.other_guild_ids.append(guild_id)
+        self.roles[guild_id] = self._role(guild_id, "@everyone", EVERYONE_PERMISSIONS)
+        for name in ("general", "challenges", "pairing"):
+            self._add_channel(name, guild_id)
+        return guild_id
+
+    def channel_named(self, guild_id: int, name: str) -> int:
+        return next(
+            int(channel["id"])
+            for channel in self.channels.values()
+            if channel.get("guild_id") == str(guild_id) and channel.get("name") == name
+        )
+
+    def guild_of(self, channel_id: int) -> int:
+        """The server a channel (or thread) is in; the first server for anything else."""
+        channel = self.channels.get(channel_id)
+        return int(channel["guild_id"]) if channel is not None and channel.get("guild_id") else self.guild_id
+
+    def shard_of(self, guild_id: int) -> int:
+        return (guild_id >> 22) % self.shard_count
+
+    def guild_payload(self, guild_id: int | None = None) -> JSON:
+        guild_id = guild_id or self.guild_id
+        everyones = {self.guild_id, *self.other_guild_ids}
         return {
-            "id": str(self.guild_id),
+            "id": str(guild_id),
             "name": "ProDev Project Nexus",
             "icon": None,
             "splash": None,
@@ -197,11 +233,15 @@ class GuildMixin:
             "vanity_url_code": None,
             "preferred_locale": "en-US",
             "features": [],
-            "roles": list(self.roles.values()),
+            "roles": [role for role_id, role in self.roles.items() if role_id == guild_id or role_id not in everyones],
             "emojis": [],
             "stickers": [],
-            "channels": list(self.channels.values()),
-            "threads": [thread for thread in self.threads if not thread["thread_metadata"]["archived"]],
+            "channels": [channel for channel in self.channels.values() if channel.get("guild_id") == str(guild_id)],
+            "threads": [
+                thread
+                for thread in self.threads
+                if thread.get("guild_id") == str(guild_id) and not thread["thread_metadata"]["archived"]
+            ],
             # A large guild arrives without its member list (that needs chunking, with the members
             # intent); only the bot itself is included. A small one arrives with every member.
             "members": (

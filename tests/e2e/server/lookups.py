@@ -12,7 +12,7 @@ from tests.e2e.server.state import (
 
 class LookupsMixin:
     async def _get_member(self, call: Call, guild_id: str, user_id: str) -> web.Response:
-        member = self.members.get(int(user_id)) if int(guild_id) == self.guild_id else None
+        member = self.members.get(int(user_id)) if int(guild_id) in (self.guild_id, *self.other_guild_ids) else None
         if member is None:
             return json_response({"message": "Unknown Member", "code": 10007}, status=404)
         return json_response(member)

@@ -55,7 +55,7 @@ class MessagesMixin:
         message: JSON = {
             "id": str(message_id),
             "channel_id": str(channel_id),
-            "guild_id": str(self.guild_id),
+            "guild_id": str(self.guild_of(channel_id)),
             "author": author or self.bot_user,
             "content": payload.get("content") or "",
             "timestamp": iso_now(),
@@ -198,7 +198,11 @@ class MessagesMixin:
         message["deleted"] = True
         self.dispatch(
             "MESSAGE_DELETE",
-            {"id": message["id"], "channel_id": message["channel_id"], "guild_id": str(self.guild_id)},
+            {
+                "id": message["id"],
+                "channel_id": message["channel_id"],
+                "guild_id": str(self.guild_of(int(message["channel_id"]))),
+            },
         )
 
     def bulk_delete(self, channel_id: int, message_ids: list[int]) -> None:
@@ -209,7 +213,11 @@ class MessagesMixin:
             self.messages[message_id]["deleted"] = True
         self.dispatch(
             "MESSAGE_DELETE_BULK",
-            {"ids": [str(i) for i in removed], "channel_id": str(channel_id), "guild_id": str(self.guild_id)},
+            {
+                "ids": [str(i) for i in removed],
+                "channel_id": str(channel_id),
+                "guild_id": str(self.guild_of(channel_id)),
+            },
         )
 
     async def _delete_message(self, call: Call, channel_id: str, message_id: str) -> web.Response:

@@ -49,7 +49,15 @@ class RecordingMixin:
                     body = json.loads(raw)
                 except ValueError:
                     body = raw.decode(errors="replace")
-        call = Call(request.method, request.path, request.path, body, dict(request.query), files=files)
+        call = Call(
+            request.method,
+            request.path,
+            request.path,
+            body,
+            dict(request.query),
+            files=files,
+            token=request.headers.get("Authorization", ""),
+        )
         request[CALL_KEY] = call
         self.calls.append(call)
         too_large = [name for name, data in files if len(data) > self.attachment_size_limit]

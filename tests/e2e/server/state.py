@@ -87,6 +87,7 @@ class Call:
     query: Mapping[str, str]
     status: int = 0
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    token: str = ""  # the Authorization header: which bot process sent it, when processes are given their own
 
 
 CALL_KEY = web.RequestKey("call", Call)
@@ -126,3 +127,4 @@ class GatewaySession:
     socket: web.WebSocketResponse | None = None
     intents: int = 0
     identified: asyncio.Event = field(default_factory=asyncio.Event)
+    shard: tuple[int, int] = (0, 1)  # [shard id, shard count] from IDENTIFY

@@ -20,7 +20,7 @@ class ThreadsMixin:
         thread = {
             "id": str(thread_id),
             "type": body.get("type", 11),
-            "guild_id": str(self.guild_id),
+            "guild_id": str(self.guild_of(parent_id)),
             "parent_id": str(parent_id),
             "owner_id": self.bot_user["id"],
             "name": body.get("name"),

@@ -1,8 +1,8 @@
 """Forum channels: the forum a server chose with `/nexus setup challenge_forum:`, and per logged forum post its forum,
 the solution its "solved" note was posted for, and when Nexus archived it.
 
-Revision ID: 0006_forum
-Revises: 0005_readme
+Revision ID: 0007_forum
+Revises: 0006_web
 Create Date: 2026-12-07 19:50:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import bot.db.base
 
-revision: str = "0006_forum"
-down_revision: str | None = "0005_readme"
+revision: str = "0007_forum"
+down_revision: str | None = "0006_web"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,3 @@
+from bot.web.server import main
+
+raise SystemExit(main())
