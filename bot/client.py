@@ -26,6 +26,7 @@ from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
 from bot.services.digest import DigestService
+from bot.services.forum import ForumService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService
@@ -50,6 +51,7 @@ class Services:
     privacy: PrivacyService
     digest: DigestService
     readme: ReadmeService
+    forum: ForumService
     web: WebSettingsService
 
 
@@ -83,6 +85,8 @@ def required_intents(*, reads_messages: bool) -> discord.Intents:
     if reads_messages:
         intents.guild_messages = True
         intents.message_content = True
+        # A forum post's author accepts an answer by reacting ✅ to it (not privileged).
+        intents.guild_reactions = True
     return intents
 
 

@@ -21,6 +21,7 @@ GUILD = 1001
 WATCHED = 3003
 SECOND = 3004
 UNWATCHED = 3005
+FORUM = 3006
 ADA = Person(11, "Ada")
 GRACE = Person(12, "Grace")
 BASE = "https://hub.example"
@@ -59,6 +60,17 @@ async def test_only_watched_channels_that_say_so_are_recorded_and_the_first_mome
     # The notice withdrawn (topic edited, or @everyone lost sight of the channel: the bot then sees False).
     assert await record_notices(settings, web, GUILD, {**seen, WATCHED: False, SECOND: True}) == {SECOND}
     assert set(await web.published_channels(GUILD)) == {SECOND}
+
+
+async def test_a_watched_forums_guidelines_are_its_notice(services_for: Callable[..., Services]) -> None:
+    services = services_for(WATCHED)
+    settings, web = services.guild_settings, services.web
+    seen = {WATCHED: False, FORUM: True}
+    # Not watched yet: its guidelines say nothing about this server's log.
+    assert await record_notices(settings, web, GUILD, seen) == frozenset()
+    await settings.update(GUILD, challenge_forum_id=FORUM)
+    assert await record_notices(settings, web, GUILD, seen) == {FORUM}
+    assert set(await web.published_channels(GUILD)) == {FORUM}
 
 
 async def test_a_channel_no_longer_watched_can_withdraw_and_a_vanished_one_keeps_its_record(

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.challenges.parsing import (
+    ForumPostText,
     ParsedChallenge,
     ParsedMessage,
     ParsedSolution,
@@ -135,9 +136,11 @@ def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseExceptio
         future.set_result(result)
 
 
-def _parse_or_error(content: str, answers: bool, matcher: TopicInference) -> ParsedMessage | Exception:
+def _parse_or_error(
+    content: str, answers: bool, matcher: TopicInference, forum: ForumPostText | None = None
+) -> ParsedMessage | Exception:
     try:
-        return parse_message(content, answers, matcher)
+        return parse_message(content, answers, matcher, forum)
     except Exception as error:  # the post's own failure, for its caller alone
         return error
 
@@ -270,7 +273,7 @@ class IngestWriter:
             for index, item in enumerate(batch):
                 message = item.message
                 answers = (message.reference_message_id or message.thread_parent_message_id) is not None
-                parsed.append(_parse_or_error(message.content, answers, self._matcher))
+                parsed.append(_parse_or_error(message.content, answers, self._matcher, message.forum_post))
                 if index % slice_ == slice_ - 1:
                     await asyncio.sleep(0)  # the batch in flight moves on meanwhile
         result = _ParsedBatch([], [], {})
