@@ -430,6 +430,8 @@ class ForumPostText:
 
     title: str
     topics: tuple[str, ...] = ()
+    # The forum the post is in: its guidelines may say posts there are published (consent on the web hub).
+    forum_id: int | None = None
 
 
 def required(text: str, what: str, limit: int) -> str:

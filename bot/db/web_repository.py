@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.db.community_repository import CommunityRepository
-from bot.db.models import Challenge, ChallengeTopic, GuildSettings, MemberChoices, PublishedChannel, Solution
+from bot.db.models import (
+    Challenge,
+    ChallengeTopic,
+    ForumPost,
+    GuildSettings,
+    MemberChoices,
+    PublishedChannel,
+    Solution,
+)
 
 
 def _consented(guild_id: Any, author_id: Any, created_at: Any, *channel_ids: Any) -> ColumnElement[bool]:
@@ -36,10 +44,17 @@ def _consented(guild_id: Any, author_id: Any, created_at: Any, *channel_ids: Any
     said_yes = exists(said.where(choice.web_consent.is_(True)))
     chose = exists(said.where(choice.web_consent.is_not(None)))
     published = aliased(PublishedChannel)
+    # A forum post's channel is its own thread: the forum it is in (forum_posts) is where the notice is.
+    forum = aliased(ForumPost)
+    in_forum = (
+        select(forum.forum_id)
+        .where(or_(*(forum.thread_id == channel for channel in channel_ids)))
+        .correlate_except(forum)  # two levels down: say which table is the subquery's own
+    )
     posted_in_published = exists(
         select(published.channel_id).where(
             published.guild_id == guild_id,
-            or_(*(published.channel_id == channel for channel in channel_ids)),
+            or_(*(published.channel_id == channel for channel in channel_ids), published.channel_id.in_(in_forum)),
             published.since <= created_at,
         )
     )

@@ -59,9 +59,9 @@ class ForumService:
         self.archive_after = archive_after
         self._tag_topics: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-    def post_text(self, title: str, tag_names: Sequence[str]) -> ForumPostText:
-        """What the writer needs to log a starter message: the post's title and the topics its tags name."""
-        return ForumPostText(title, self.tag_topics(tag_names))
+    def post_text(self, title: str, tag_names: Sequence[str], forum_id: int | None = None) -> ForumPostText:
+        """What the writer needs to log a starter message: the post's title, the topics its tags name, its forum."""
+        return ForumPostText(title, self.tag_topics(tag_names), forum_id)
 
     def tag_topics(self, tag_names: Sequence[str]) -> tuple[str, ...]:
         """The topics a post's tags name, by `/topic`'s resolution; other tags (the Solved tag among them) name none."""

@@ -131,7 +131,7 @@ class ForumLogCog(commands.Cog):
             reference_message_id=message.reference.message_id if message.reference else None,
             thread_parent_message_id=None if starter else thread.id,
             watched_channel_id=thread.id,  # the post's backfill cursor
-            forum_post=self._forum.post_text(thread.name, _tag_names(thread)) if starter else None,
+            forum_post=self._forum.post_text(thread.name, _tag_names(thread), thread.parent_id) if starter else None,
         )
         return self._challenges.submit(incoming)
 

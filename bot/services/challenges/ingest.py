@@ -22,6 +22,7 @@ from bot.challenges.parsing import (
     parse_message,
 )
 from bot.db.base import utcnow
+from bot.db.forum_repository import ForumRepository
 from bot.db.privacy_repository import PrivacyRepository
 from bot.db.repositories import ChallengeRepository
 from bot.services.challenges.plan import BatchPlan, ChallengePost, Post, SolutionReply
@@ -414,5 +415,7 @@ class IngestWriter:
                 if len(solution_ids) < len(plan.solutions):
                     raise _Retry
                 plan.solutions_inserted(solution_ids)
+            for (guild_id, forum_id), threads in plan.forum_posts().items():
+                await ForumRepository(session).record(guild_id, forum_id, threads)
             stored = await repository.with_solutions(plan.challenges_to_show())
             return plan.outcomes(stored)
