@@ -9,15 +9,20 @@ posting there counts as consent for members who made no choice. It is checked wh
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord.ext import commands
 
 from bot.challenges.notice import says_published
 from bot.client import NexusBot
+from bot.interactions.error_replies import log_background_failure
 from bot.services import web_notices as notices
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.web import WebSettingsService
 from cogs._shared import readable_by_everyone
+
+log = logging.getLogger(__name__)
 
 
 def publishes(channel: object) -> bool:
@@ -46,20 +51,27 @@ class WebHubCog(commands.Cog):
         self._guild_settings = guild_settings
         self._web = web
 
+    async def _record(self, guild: discord.Guild) -> None:
+        # An event handler's boundary: the database away for a moment is logged, and the next event reads again.
+        try:
+            await record_notices(guild, self._guild_settings, self._web)
+        except Exception as error:
+            log_background_failure(log, error, "reading the channel notices of server %s failed", guild.id)
+
     @commands.Cog.listener()
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """At start-up and after a reconnection: a topic edited while Nexus was away is read now."""
-        await record_notices(guild, self._guild_settings, self._web)
+        await self._record(guild)
 
     @commands.Cog.listener()
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        await record_notices(guild, self._guild_settings, self._web)
+        await self._record(guild)
 
     @commands.Cog.listener()
     async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
         """A topic, guidelines or permission edit: only watched or recorded channels matter."""
         if isinstance(after, discord.TextChannel | discord.ForumChannel):
-            await record_notices(after.guild, self._guild_settings, self._web)
+            await self._record(after.guild)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -34,6 +34,7 @@ BACKFILL_REWIND = timedelta(minutes=10)
 RECHECK_LIMIT = 100
 RECHECK_WINDOW = timedelta(days=7)
 UNKNOWN_MESSAGE = 10008  # Discord's error code for a message that does not exist (any more)
+UNKNOWN_CHANNEL = 10003  # ... and for a channel: a forum post deleted whole, its starter sharing the post's id
 # A backfill that failed (the database or Discord away for a moment) is tried again after this, then twice as long
 # each time up to the cap, until it succeeds: what was posted while the bot was away must not wait for a restart.
 BACKFILL_RETRY_SECONDS = 30.0
@@ -378,7 +379,8 @@ class ChallengeLogCog(commands.Cog):
     async def recheck_sources(self, guild_id: int) -> int:
         """Follow deletions made while the bot was away: ask Discord for the messages of the server's newest entries
         (at most `RECHECK_LIMIT`, logged within `RECHECK_WINDOW`) and soft-delete those it no longer has. Only
-        "Unknown Message" counts as gone; no access or an error proves nothing. Returns the entries deleted."""
+        "Unknown Message" counts as gone (or "Unknown Channel" for a forum post's starter); no access or an error
+        proves nothing. Returns the entries deleted."""
         since = datetime.now(UTC) - RECHECK_WINDOW
         gone: list[int] = []
         for channel_id, message_id in await self._challenges.recent_sources(guild_id, since, limit=RECHECK_LIMIT):
@@ -388,7 +390,8 @@ class ChallengeLogCog(commands.Cog):
             try:
                 await channel.fetch_message(message_id)
             except discord.NotFound as error:
-                if error.code == UNKNOWN_MESSAGE:
+                post_gone = error.code == UNKNOWN_CHANNEL and channel_id == message_id
+                if error.code == UNKNOWN_MESSAGE or post_gone:
                     gone.append(message_id)
             except discord.HTTPException:
                 continue

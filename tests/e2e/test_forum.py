@@ -278,6 +278,27 @@ async def test_posts_made_while_the_bot_was_down_are_picked_up_once_from_the_lis
     assert all(call.status == 200 for call in archived_calls)
 
 
+async def test_a_post_deleted_while_the_bot_was_down_is_soft_deleted_on_its_return(
+    discord_server: FakeDiscord, database: str, forum: int, learner: FakeUser
+) -> None:
+    settings = _watching(discord_server, database, forum)
+    async with running_bot(settings):
+        thread, starter = discord_server.create_post(forum, learner.id, "Deleted while away", "details")
+        _kept, kept_starter = discord_server.create_post(forum, learner.id, "Still there", "details")
+        await _acknowledged(discord_server, starter)
+        await _acknowledged(discord_server, kept_starter)
+    discord_server.delete_post(int(thread["id"]))  # Discord answers "Unknown Channel" for the post from now on
+    async with running_bot(settings):
+
+        async def followed() -> bool:
+            rows = await fetch(database, "SELECT title FROM challenges WHERE deleted_at IS NOT NULL")
+            return [row[0] for row in rows] == ["Deleted while away"]
+
+        await until(followed, "the post deleted while away soft-deleted")
+    live = await fetch(database, "SELECT title FROM challenges WHERE deleted_at IS NULL")
+    assert [row[0] for row in live] == ["Still there"]
+
+
 async def test_a_forum_without_manage_threads_logs_solutions_and_says_so_once(
     discord_server: FakeDiscord,
     database: str,

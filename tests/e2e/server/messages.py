@@ -166,6 +166,9 @@ class MessagesMixin:
         return message
 
     async def _get_message(self, call: Call, channel_id: str, message_id: str) -> web.Response:
+        if int(channel_id) not in self.channels and int(channel_id) not in self.dm_channels.values():
+            # Discord checks the channel first: a deleted channel or thread is "Unknown Channel".
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         message = self._find_message(channel_id, message_id)
         if message is None:
             return json_response({"message": "Unknown Message", "code": 10008}, status=404)
