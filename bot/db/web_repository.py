@@ -14,6 +14,7 @@ never read for the web by any other condition. The rule, in words:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,8 @@ def _server_publishes(guild_id: Any) -> ColumnElement[bool]:
     return guild_id.in_(select(settings.guild_id).where(settings.web_enabled.is_(True)))  # type: ignore[no-any-return]
 
 
+# Built once: constructing the rule (aliases, correlated subqueries) cost more than running its query.
+@functools.cache
 def published_challenge(*, deleted: bool = False) -> ColumnElement[bool]:
     """The consent rule for `Challenge` rows. `deleted=True` asks instead whether a deleted challenge would be
     published but for its deletion (the hub answers 410 Gone for it, 404 for everything else)."""
@@ -63,6 +66,7 @@ def published_challenge(*, deleted: bool = False) -> ColumnElement[bool]:
     )
 
 
+@functools.cache
 def published_solution() -> ColumnElement[bool]:
     """The consent rule for `Solution` rows (their challenge's own rule is checked apart). A solution posted as a
     message counts as posted in its challenge's channel too, since its thread (or the reply) lives there."""
