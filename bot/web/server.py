@@ -27,7 +27,7 @@ from bot.services.web import WebHubService
 from bot.web.app import create_app
 from bot.web.cache import PageCache
 
-HUB_CONNECTIONS = 3
+HUB_CONNECTIONS = 2
 
 
 def build_hub(engine: AsyncEngine, knowledge_base: KnowledgeBase) -> WebHubService:
