@@ -36,9 +36,10 @@ web: $(RUNTIME)  ## serve the web hub (NEXUS_WEB_HOST:NEXUS_WEB_PORT, default 12
 test: $(DEV) lint typecheck dockerfile lockcheck  ## set up, lint, type check, check the lock and run every test
 	$(BIN)/python -m pytest
 
-lint: $(DEV)
+lint: $(DEV)  ## ruff, and the import contracts of pyproject.toml ([tool.importlinter])
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(DEV)
 	$(BIN)/mypy

@@ -19,7 +19,9 @@
    probe with the bot idle) and the growth of the process's resident memory; and rendering alone, timed.
 
 `NEXUS_BENCH_QUICK=1` limits search to 100,000 challenges (no 1,000,000 database to generate).
-`NEXUS_BENCH_PARTS=ingest` (or any of `ingest,search,export`, comma-separated) runs only those parts.
+`NEXUS_BENCH_PARTS=ingest` (or any of `ingest,search,export`, comma-separated) runs only those parts;
+`forum` (not run by default) times forum posts beside text-channel posts, and a backfill of archived posts
+(`benchmarks/_forum.py`).
 """
 
 from __future__ import annotations
@@ -1627,6 +1629,12 @@ def run() -> tuple[list[Row], list[str]]:
             ingest_rows, ingest_notes = asyncio.run(_ingestion_suite(folder))
             rows += ingest_rows
             notes += ingest_notes
+        if "forum" in PARTS:
+            from benchmarks._forum import forum_suite
+
+            forum_rows, forum_notes = asyncio.run(forum_suite(folder))
+            rows += forum_rows
+            notes += forum_notes
         if PARTS & {"search", "export"}:
             paths = {size: cached_database(size, notes) for size in sorted({*SEARCH_SIZES, EXPORT_SIZE})}
             for size in SEARCH_SIZES if "search" in PARTS else ():

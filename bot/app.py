@@ -27,6 +27,7 @@ from bot.runtime.redaction import RedactingFormatter, url_secrets
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, SolvedChallengeLog
 from bot.services.digest import DigestService
+from bot.services.forum import ForumService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService, ProfileTracks
 from bot.services.privacy import PrivacyService
@@ -78,6 +79,7 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
             sessions,
             challenge_channel_ids=settings.challenge_channel_ids,
             pairing_channel_id=settings.pairing_channel_id,
+            challenge_forum_ids=settings.challenge_forum_ids,
         ),
         privacy=PrivacyService(
             sessions,
@@ -87,6 +89,11 @@ def build_services(settings: Settings, engine: AsyncEngine, knowledge_base: Know
         ),
         digest=DigestService(sessions, topics, shards=settings.shard_scope),
         readme=ReadmeService(sessions, knowledge_base),
+        forum=ForumService(
+            sessions,
+            challenges,
+            archive_after=timedelta(hours=settings.forum_archive_hours) if settings.forum_archive_hours else None,
+        ),
         web=WebSettingsService(sessions),
     )
 

@@ -8,7 +8,7 @@ import logging
 import pkgutil
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 import yarl
@@ -18,14 +18,15 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.core.shards import ALL_SHARDS, ShardScope
-from bot.interactions import replies
-from bot.interactions.error_replies import interaction_context, report_interaction_error
+from bot.interactions.error_replies import report_interaction_error
+from bot.interactions.watchdog import DeferralWatchdog
 from bot.runtime.memory import settle_startup_heap
 from bot.runtime.redaction import redact_url
 from bot.services import CommandSyncService, TopicService
 from bot.services.challenges import ChallengeService, Person
 from bot.services.command_sync import payload_hash, sync_scope
 from bot.services.digest import DigestService
+from bot.services.forum import ForumService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService
@@ -35,6 +36,7 @@ from bot.services.web import WebSettingsService
 log = logging.getLogger(__name__)
 
 COGS_PACKAGE = "cogs"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Services:
     privacy: PrivacyService
     digest: DigestService
     readme: ReadmeService
+    forum: ForumService
     web: WebSettingsService
 
 
@@ -82,6 +85,8 @@ def required_intents(*, reads_messages: bool) -> discord.Intents:
     if reads_messages:
         intents.guild_messages = True
         intents.message_content = True
+        # A forum post's author accepts an answer by reacting ✅ to it (not privileged).
+        intents.guild_reactions = True
     return intents
 
 
@@ -123,9 +128,19 @@ class NexusBot(commands.Bot):
         self.api_url = api_url
         self.started_at = time.monotonic()
         self._shutdown: asyncio.Task[None] | None = None
-        # The deferral watchdog: one timer per interaction in flight (by id), and the few defers it is sending.
-        self._watchdogs: dict[int, asyncio.TimerHandle] = {}
-        self._late_defers: set[asyncio.Task[None]] = set()
+        self._watchdog = DeferralWatchdog()
+        # What an extension shares with its buttons (rebuilt from a custom_id after a restart), by type.
+        self._parts: dict[type[Any], object] = {}
+
+    def provide(self, part: object) -> None:
+        """Share `part` with the buttons, found by its type (`part`)."""
+        self._parts[type(part)] = part
+
+    def part(self, kind: type[T]) -> T:
+        found = self._parts.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"no {kind.__name__} was provided: is its extension loaded?")
+        return found
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Nexus has slash commands only: no message is parsed as a prefix command (`commands.Bot` would build
@@ -166,50 +181,11 @@ class NexusBot(commands.Bot):
         return True
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Arm the watchdog: whatever answers this interaction, it is never left to expire.
-
-        discord.py dispatches `interaction` for every interaction (commands, components, modal submits) beside the
-        handler's own task. A timer costs nothing while it waits; when it fires on an interaction answered in
-        time it does nothing, so no task outlives an answered interaction.
-        """
-        if interaction.type not in replies.WATCHED:
-            return
-        delay = replies.defer_delay(interaction.created_at, discord.utils.utcnow())
-        self._watchdogs[interaction.id] = asyncio.get_running_loop().call_later(
-            delay, self._on_answer_deadline, interaction
-        )
-
-    def _on_answer_deadline(self, interaction: discord.Interaction) -> None:
-        self._watchdogs.pop(interaction.id, None)
-        if interaction.response.is_done():
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._defer_late(interaction), name=f"nexus-defer-{interaction.id}"
-        )
-        self._late_defers.add(task)
-        task.add_done_callback(self._late_defers.discard)
-
-    async def _defer_late(self, interaction: discord.Interaction) -> None:
-        try:
-            deferred = await replies.defer_unanswered(interaction)
-        except discord.HTTPException:
-            # Already expired (a long gateway lag) or Discord refused: the handler's own answer will fail and say so.
-            log.warning("could not defer %s in time", interaction_context(interaction), exc_info=True)
-            return
-        except Exception:
-            # A background task: never let a fault here vanish unreported.
-            log.exception("the watchdog failed on %s", interaction_context(interaction))
-            return
-        if deferred:
-            age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
-            log.info("deferred %s: still unanswered %.1f s after it was sent", interaction_context(interaction), age)
+        """Arm the deferral watchdog for every interaction (bot/interactions/watchdog.py)."""
+        self._watchdog.arm(interaction)
 
     async def close(self) -> None:
-        for handle in self._watchdogs.values():
-            handle.cancel()
-        self._watchdogs.clear()
-        for task in list(self._late_defers):
-            task.cancel()
+        self._watchdog.stop()
         await super().close()
 
     async def on_ready(self) -> None:

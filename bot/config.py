@@ -109,6 +109,13 @@ class Settings(WebSettings):
     challenge_channel_ids: Annotated[tuple[int, ...], NoDecode] = Field(
         default=(), validation_alias="NEXUS_CHALLENGE_CHANNEL_IDS"
     )
+    challenge_forum_ids: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(), validation_alias="NEXUS_CHALLENGE_FORUM_IDS"
+    )
+    # Hours a solved forum post stays open before Nexus archives it; unset: never archived by Nexus.
+    forum_archive_hours: float | None = Field(
+        default=None, gt=0, le=24 * 90, validation_alias="NEXUS_FORUM_ARCHIVE_HOURS"
+    )
     pairing_channel_id: int | None = Field(default=None, validation_alias="NEXUS_PAIRING_CHANNEL_ID", gt=0)
     log_level: LogLevel = Field(default="INFO", validation_alias="NEXUS_LOG_LEVEL")
     challenge_nudge_hours: float = Field(default=24.0, gt=0, le=24 * 90, validation_alias="NEXUS_CHALLENGE_NUDGE_HOURS")
@@ -126,7 +133,7 @@ class Settings(WebSettings):
     def _upper_log_level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("challenge_channel_ids", mode="before")
+    @field_validator("challenge_channel_ids", "challenge_forum_ids", mode="before")
     @classmethod
     def _split_channel_ids(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.core.embeds import EmbedSpec
+from bot.core.retry import RetryPolicy
 from bot.services.challenges import Person
+
+if TYPE_CHECKING:
+    from bot.client import NexusBot
 
 
 def to_embed(spec: EmbedSpec) -> discord.Embed:
@@ -42,30 +45,30 @@ def readable_by_everyone(channel: object) -> bool:
 
 
 T = TypeVar("T")
-DISCORD_RETRIES = 4
+DISCORD_WRITES = RetryPolicy(
+    pauses=(0.5, 1.0, 2.0), retry_on=lambda error: isinstance(error, discord.DiscordServerError)
+)
+"""Discord answering 5xx. discord.py retries 500, 502, 504 and 524 itself (and waits out 429s) but gives up on a
+503 or after its own tries: a logged post's reply or a reminder must not be dropped for that. Client errors (4xx)
+are not retried: they will not change."""
 
 
 async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
-    """Run a Discord write again when Discord answers 5xx. discord.py retries 500, 502, 504 and 524 itself (and
-    waits out 429s) but gives up on a 503 or after its own tries: a logged post's reply or a reminder must not be
-    dropped for that. Client errors (4xx) are not retried: they will not change."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(discord.DiscordServerError),
-        stop=stop_after_attempt(DISCORD_RETRIES),
-        wait=wait_exponential(multiplier=0.5, max=8),
-        reraise=True,
-    ):
-        with attempt:
-            return await call()
-    raise AssertionError("unreachable: tenacity re-raises the last error")
+    """Run a Discord write, again on a 5xx (`DISCORD_WRITES`)."""
+    return await DISCORD_WRITES.run(call)
 
 
-async def person_of(interaction: discord.Interaction) -> Person:
-    """Who is acting, and whether they moderate here: for buttons, which outlive a restart and reach the bot
-    only through the interaction."""
+def nexus(interaction: discord.Interaction) -> NexusBot:
+    """The bot behind an interaction: buttons outlive a restart and reach its services (and the parts its
+    extensions provided) only through the interaction."""
     from bot.client import NexusBot  # the bot module imports the cogs: import it when a button is used
 
     client = interaction.client
     if not isinstance(client, NexusBot):
         raise TypeError("Nexus buttons need a NexusBot")
-    return await client.person(interaction)
+    return client
+
+
+async def person_of(interaction: discord.Interaction) -> Person:
+    """Who is acting, and whether they moderate here."""
+    return await nexus(interaction).person(interaction)

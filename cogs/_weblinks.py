@@ -14,13 +14,6 @@ def base_of(base_url: str | None) -> str | None:
     return (base_url.strip().rstrip("/") or None) if base_url else None
 
 
-def topic_page(base_url: str | None, slug: str) -> str | None:
-    """A topic card's page on the hub. Cards are the knowledge base's, not any member's words, so the link is there
-    whenever the hub has an address, whatever the server chose."""
-    base = base_of(base_url)
-    return f"{base}/topics/{quote(slug)}" if base else None
-
-
 def server_page(base_url: str | None, slug: str | None) -> str | None:
     """A server's list of challenges on the hub."""
     base = base_of(base_url)

@@ -230,6 +230,22 @@ def choices_text(choices: MemberChoiceSettings, name: str, *, changed: bool) -> 
     )
 
 
+class ForumOption(app_commands.Transformer[NexusBot]):
+    """A channel option offering forum channels only, given as the forum's id. (discord.py's `ForumChannel` option
+    offers media channels too, type 16, which Discord's published spec does not list for options.)"""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.forum]
+
+    async def transform(self, interaction: discord.Interaction[NexusBot], value: Any, /) -> int:
+        return int(value.id)
+
+
 class NexusCog(commands.GroupCog, group_name="nexus", group_description="About Nexus and its settings"):
     def __init__(
         self,
@@ -288,6 +304,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
     )
     @app_commands.describe(
         challenge_channel="The channel whose “Challenge:” posts are logged",
+        challenge_forum="A forum channel whose posts are challenges (title, starter message, tags as topics)",
         pairing_channel="Where pair threads are opened",
         moderator_role="Members with this role may edit, accept and delete for others",
         digest_channel="Where the weekly digest is posted",
@@ -305,6 +322,7 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         self,
         interaction: discord.Interaction,
         challenge_channel: discord.TextChannel | None = None,
+        challenge_forum: app_commands.Transform[int, ForumOption] | None = None,
         pairing_channel: discord.TextChannel | None = None,
         moderator_role: discord.Role | None = None,
         digest_channel: discord.TextChannel | None = None,
@@ -316,6 +334,8 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         changes: dict[str, int] = {}
         if challenge_channel is not None:
             changes["challenge_channel_id"] = challenge_channel.id
+        if challenge_forum is not None:
+            changes["challenge_forum_id"] = challenge_forum
         if pairing_channel is not None:
             changes["pairing_channel_id"] = pairing_channel.id
         if moderator_role is not None:
@@ -342,12 +362,13 @@ class NexusCog(commands.GroupCog, group_name="nexus", group_description="About N
         lines = [
             "Saved." if changes or web is not None else "Nothing changed; these are the current settings.",
             f"Challenge channels: {watched}",
+            f"Challenge forums: {', '.join(f'<#{forum}>' for forum in sorted(settings.challenge_forum_ids)) or 'none'}",
             f"Pairing channel: {f'<#{settings.pairing_channel_id}>' if settings.pairing_channel_id else 'none'}",
             f"Moderator role: {f'<@&{settings.moderator_role_id}>' if settings.moderator_role_id else 'none'}",
         ]
         lines.append(self._digest_line(settings))
         lines.extend(self._web_lines(hub, publishing))
-        if settings.challenge_channel_ids and not self._bot.reads_messages:
+        if (settings.challenge_channel_ids or settings.challenge_forum_ids) and not self._bot.reads_messages:
             lines.append(
                 "In-channel posts are not read yet: restart Nexus (with the Message Content intent on) to start."
             )

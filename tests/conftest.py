@@ -1,9 +1,14 @@
 """Fixtures for every suite: a database on each engine the bot supports.
 
 `database_url` is parametrised over `sqlite` and `postgresql`: a test (or fixture) that asks for it runs twice,
-each time with a fresh empty database: a new SQLite file, or a new database in a PostgreSQL cluster that the
-session starts once (tests/postgres.py) and removes at the end. A module that defines its own `database_url`
-fixture overrides this one and keeps its single engine.
+each time with a fresh database: a new SQLite file, or a new database in a PostgreSQL cluster that the session
+starts once (tests/postgres.py) and removes at the end. A module that defines its own `database_url` fixture
+overrides this one and keeps its single engine.
+
+The database is empty, unless the test also takes a fixture in MIGRATED_FOR (`engine`, the end-to-end bot's
+`database`): then it is a copy of a template migrated once a session per engine (a copied SQLite file, a
+PostgreSQL `CREATE DATABASE … TEMPLATE`), since running every revision for each test was most of the suite's
+database time. The tests of the migrations themselves take an empty one and migrate for real.
 
 Where no PostgreSQL server binaries are installed the `postgresql` half is skipped with the reason; with
 NEXUS_REQUIRE_POSTGRES=1 (as `.ci/run` sets) that is an error instead. `-m "not postgresql"` leaves it out.
@@ -15,6 +20,7 @@ parser) and a long one with HYPOTHESIS_PROFILE=fuzz (`make fuzz`).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -24,9 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import migrate
 from bot.db.engine import create_engine
-from tests.postgres import PostgresCluster, PostgresUnavailable, find_server_binaries
+from tests.postgres import PostgresCluster, PostgresUnavailable, find_server_binaries, run_in_own_loop
 
 ENGINES = ("sqlite", "postgresql")
+# Fixtures whose database is migrated to head anyway: a test that takes one gets a copy of the migrated template.
+MIGRATED_FOR = frozenset({"engine", "database"})
+TEMPLATE_DATABASE = "nexus_template"
 
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", deadline=None, max_examples=5000, suppress_health_check=[HealthCheck.too_slow])
@@ -70,23 +79,59 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         cluster.stop()
 
 
+def _migrate(url: str) -> None:
+    """Migrate `url` to head in a thread with its own event loop (a session fixture may run inside a test's)."""
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    run_in_own_loop(run, "migrate-template")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once a session; tests get copies of it."""
+    path = tmp_path_factory.mktemp("template") / "nexus.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    # Copies take the file alone: the last connection's close must have folded the write-ahead log into it.
+    assert not path.with_name(f"{path.name}-wal").exists()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: PostgresCluster) -> str:
+    """A database in the cluster migrated to head once a session; tests get `CREATE DATABASE … TEMPLATE` copies.
+    Its engine is disposed before any copy, as PostgreSQL copies only a template nobody is connected to."""
+    postgres_cluster.execute(f'CREATE DATABASE "{TEMPLATE_DATABASE}"')
+    _migrate(postgres_cluster.url(TEMPLATE_DATABASE))
+    return TEMPLATE_DATABASE
+
+
 @pytest.fixture(params=[ENGINES[0], pytest.param(ENGINES[1], marks=pytest.mark.postgresql)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty (not migrated) database for this test, as an async SQLAlchemy URL, on each engine."""
+    """A fresh database for this test, as an async SQLAlchemy URL, on each engine: migrated to head if the test
+    takes a fixture in MIGRATED_FOR, else empty."""
+    migrated = not MIGRATED_FOR.isdisjoint(request.fixturenames)
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'nexus.db'}"
+        path = tmp_path / "nexus.db"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    with cluster.database() as url:
+    template = request.getfixturevalue("postgres_template") if migrated else None
+    with cluster.database(template) as url:
         yield url
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on `database_url`, migrated to head; disposed after the test."""
+    """An engine on `database_url` (with the fixture above: a copy of the migrated template); disposed after the
+    test, passed or not."""
     engine = create_engine(database_url)
-    try:
-        await migrate.upgrade(engine)
-        yield engine
-    finally:
-        await engine.dispose()
+    yield engine
+    await engine.dispose()

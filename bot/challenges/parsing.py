@@ -424,6 +424,16 @@ class ParsedSolution:
 ParsedMessage = ParsedChallenge | ParsedSolution | None
 
 
+@dataclass(frozen=True, slots=True)
+class ForumPostText:
+    """A forum post's starter message: the post's title, and the topics its tags name (no `Challenge:` needed)."""
+
+    title: str
+    topics: tuple[str, ...] = ()
+    # The forum the post is in: its guidelines may say posts there are published (consent on the web hub).
+    forum_id: int | None = None
+
+
 def required(text: str, what: str, limit: int) -> str:
     """`text` cleaned; `InvalidInputError` (saying what to do) when it is empty or longer than `limit`."""
     cleaned = clean_text(text).strip()
@@ -451,12 +461,20 @@ def with_inferred(slugs: list[str], matcher: TopicInference, text: str) -> list[
     return slugs[:5]
 
 
-def parse_message(content: str, answers: bool, matcher: TopicInference) -> ParsedMessage:
+def parse_message(
+    content: str, answers: bool, matcher: TopicInference, forum: ForumPostText | None = None
+) -> ParsedMessage:
     """What an in-channel message is: a challenge post, a solution (when it `answers` a message), or neither.
 
     Most of the work of logging a post. Raises `InvalidInputError` for a post that cannot be logged, as
-    `/challenge new` does.
+    `/challenge new` does. A forum post's starter message (`forum`) is a challenge as it stands.
     """
+    if forum is not None:
+        title = required(forum.title, "title", MAX_TITLE)
+        details = optional(content, "details", MAX_DETAILS) or ""
+        text = "\n".join(part for part in (title, details) if part)
+        topics = tuple(with_inferred(list(forum.topics), matcher, text))
+        return ParsedChallenge(title, details, None, " ".join(error_signatures(text)), topics)
     parsed = parse_post(content)
     if parsed is not None:
         title = required(parsed.title, "title", MAX_TITLE)

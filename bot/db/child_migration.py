@@ -16,7 +16,7 @@ class MigrationError(Exception):
 async def upgrade_in_child_process(database_url: str) -> None:
     """Migrate to head in a short-lived child process.
 
-    The bot then never imports Alembic (and Mako): about 12 MB less resident for as long as it runs.
+    The bot then never imports Alembic (and Mako), which would stay resident for as long as it runs.
     """
     process = await asyncio.create_subprocess_exec(
         sys.executable,

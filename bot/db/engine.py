@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 # with a "try again" for the user: short enough that a command still answers within Discord's 3 s.
 SQLITE_BUSY_TIMEOUT_MS = 2000
 POSTGRES_CONNECT_TIMEOUT_S = 2.0
-# Prepared statements asyncpg keeps per pooled connection (its default is 100). The bot's hot statements are a few
-# dozen; search builds a statement per shape of query (number of parts, filters), most seldom reused, and at 100
-# a connection's cache held ~4 MB after 300 such shapes (0.3 MB at 16). A miss costs one round trip to prepare.
+# Prepared statements asyncpg keeps per pooled connection (its default is 100): the bot's hot statements are a few
+# dozen, and search's many shapes of query, seldom reused, would fill a larger cache (benchmarks/README.md).
 POSTGRES_STATEMENT_CACHE_SIZE = 32
 
 
@@ -23,9 +22,8 @@ POSTGRES_STATEMENT_CACHE_SIZE = 32
 # in SQLite unless asked for. synchronous=FULL syncs the WAL at every commit: what the bot has acknowledged
 # (a logged post's ✅, a saved session) survives a power cut, where NORMAL may roll the last commits back.
 # In-channel posts are written in batches, so that costs one sync per batch, not per post. Each pooled
-# connection keeps at most 512 KiB of pages (SQLite's default is 2 MiB): the file's pages stay in the operating
-# system's cache either way, and a bounded search reads few pages, so the bot's memory stays flat as the log
-# grows (the soak benchmark) without slowing search (the challenges benchmark).
+# connection keeps at most 512 KiB of pages (SQLite's default is 2 MiB), so memory stays flat as the log grows;
+# the operating system caches the file anyway (benchmarks/README.md).
 SQLITE_PRAGMAS = (
     "journal_mode=WAL",
     "foreign_keys=ON",

@@ -31,6 +31,7 @@ class GuildSettings(Base):
 
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     challenge_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    challenge_forum_id: Mapped[int | None] = mapped_column(BigInteger)
     pairing_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     moderator_role_id: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -49,6 +50,22 @@ class GuildSettings(Base):
         CheckConstraint("digest_day IS NULL OR digest_day BETWEEN 0 AND 6", name="digest_day_range"),
         CheckConstraint("digest_hour IS NULL OR digest_hour BETWEEN 0 AND 23", name="digest_hour_range"),
     )
+
+
+class ForumPost(Base):
+    """A forum post logged as a challenge (the challenge whose source message is `thread_id`, the starter message
+    sharing the thread's id): its forum, the accepted solution its "solved" note was posted for, and when Nexus
+    archived it."""
+
+    __tablename__ = "forum_posts"
+    __table_args__ = (Index("ix_forum_posts_guild_forum", "guild_id", "forum_id"),)
+
+    thread_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    forum_id: Mapped[int] = mapped_column(BigInteger)
+    noted_solution_id: Mapped[int | None] = mapped_column(BigInteger)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class DigestPost(Base):

@@ -26,7 +26,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.db.models import Challenge, ChallengeTopic, GuildSettings, MemberChoices, PublishedChannel, Solution
+from bot.db.community_repository import CommunityRepository
+from bot.db.models import (
+    Challenge,
+    ChallengeTopic,
+    ForumPost,
+    GuildSettings,
+    MemberChoices,
+    PublishedChannel,
+    Solution,
+)
 
 
 def _consented(guild_id: Any, author_id: Any, created_at: Any, *channel_ids: Any) -> ColumnElement[bool]:
@@ -36,10 +45,17 @@ def _consented(guild_id: Any, author_id: Any, created_at: Any, *channel_ids: Any
     said_yes = exists(said.where(choice.web_consent.is_(True)))
     chose = exists(said.where(choice.web_consent.is_not(None)))
     published = aliased(PublishedChannel)
+    # A forum post's channel is its own thread: the forum it is in (forum_posts) is where the notice is.
+    forum = aliased(ForumPost)
+    in_forum = (
+        select(forum.forum_id)
+        .where(or_(*(forum.thread_id == channel for channel in channel_ids)))
+        .correlate_except(forum)  # two levels down: say which table is the subquery's own
+    )
     posted_in_published = exists(
         select(published.channel_id).where(
             published.guild_id == guild_id,
-            or_(*(published.channel_id == channel for channel in channel_ids)),
+            or_(*(published.channel_id == channel for channel in channel_ids), published.channel_id.in_(in_forum)),
             published.since <= created_at,
         )
     )
@@ -411,17 +427,8 @@ class WebRepository:
         ]
 
     async def credited_names(self, guild_id: int, user_ids: Collection[int]) -> dict[int, str]:
-        """The names of those of these members who chose to be credited in this server."""
-        if not user_ids:
-            return {}
-        rows = await self._session.execute(
-            select(MemberChoices.user_id, MemberChoices.display_name).where(
-                MemberChoices.guild_id == guild_id,
-                MemberChoices.user_id.in_(list(user_ids)),
-                MemberChoices.credit.is_(True),
-            )
-        )
-        return {int(user_id): name for user_id, name in rows}
+        """The names of those of these members who chose to be credited in this server (the README's rule)."""
+        return await CommunityRepository(self._session).credited_names(guild_id, user_ids)
 
     async def reachable(self) -> bool:
         """The database answers and holds the hub's tables (migrated): a read of one of them succeeds."""

@@ -1,1 +1,1 @@
-"""Interaction plumbing: replies that pick the right call, error replies and their wording."""
+"""Interaction plumbing: replies that pick the right call, the deferral watchdog, error replies and their wording."""

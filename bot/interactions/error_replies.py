@@ -16,15 +16,12 @@ import discord
 from discord import app_commands
 from sqlalchemy import exc as sa_exc
 
+from bot.db.retry import database_unavailable
 from bot.interactions import replies
 
 log = logging.getLogger(__name__)
 
 DATABASE_BUSY = "The database is busy right now; nothing was saved. Try again in a few seconds."
-# Where a raw connection error (asyncpg raises OSError and TimeoutError unwrapped while connecting) comes from.
-_DATABASE_PACKAGES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
-# Errors of the driver that are faults of the code or the data, not of the database being away: never "try again".
-_NOT_TRANSIENT = (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.DataError, sa_exc.NotSupportedError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,33 +62,6 @@ def describe_error(error: BaseException) -> ErrorReply:
     if isinstance(error, app_commands.CheckFailure):
         return ErrorReply("You cannot use this command here.")
     return ErrorReply("", unexpected=True)
-
-
-def _raised_in_database_code(error: BaseException) -> bool:
-    traceback = error.__traceback__
-    while traceback is not None:
-        module = str(traceback.tb_frame.f_globals.get("__name__", ""))
-        if module.split(".", 1)[0] in _DATABASE_PACKAGES:
-            return True
-        traceback = traceback.tb_next
-    return False
-
-
-def database_unavailable(error: BaseException) -> bool:
-    """Whether `error` says the database is busy or out of reach for a moment, so trying again may work.
-
-    SQLite "database is locked" and "unable to open" are `OperationalError`s; PostgreSQL restarting or shutting down
-    comes as `OperationalError`, `InterfaceError` or a plain `DBAPIError` (asyncpg's unclassified errors); a full
-    pool as SQLAlchemy's `TimeoutError`; a refused or timed-out connection as a bare `OSError` or `TimeoutError`
-    raised inside the driver. Integrity, programming and data errors are bugs, not weather.
-    """
-    if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        return not isinstance(error, _NOT_TRANSIENT)
-    if isinstance(error, OSError | TimeoutError):
-        return _raised_in_database_code(error)
-    return False
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,6 +1,6 @@
 """Every answer to an interaction goes through here, so that it is right whether or not it was deferred first.
 
-Discord drops an interaction that gets no initial response within 3 s. The bot's watchdog (`NexusBot.on_interaction`)
+Discord drops an interaction that gets no initial response within 3 s. The deferral watchdog (`watchdog.py`)
 defers any interaction still unanswered shortly before then (`defer_unanswered`); the handler, still at work, answers
 later with these helpers, which pick the call that is valid at that moment: the initial response, or a follow-up or
 an edit of the original. A lock per interaction makes "check, then answer" one step: discord.py marks a response as

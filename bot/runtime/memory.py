@@ -1,12 +1,9 @@
 """The bot's memory: the C heap's free pages go back to the operating system now and then, and the garbage
 collector leaves start-up's objects alone.
 
-A long-running bot allocates and frees gateway frames, JSON payloads and rows of every size all day. glibc's
-allocator keeps what is freed inside its heap for reuse, and fragments of it are seldom at the top, where it would
-shrink the heap itself: in the soak benchmark the memory in use stayed flat (24.3 → 24.8 MB by `mallinfo2`) while
-the heap's free space grew 1.3 → 11 MB, and with it the bot's resident memory. `malloc_trim(0)` returns the whole
-free pages inside the heap (madvise), so resident memory follows what is in use. Other C libraries (musl, macOS)
-have no such call, or need none: there it is not done.
+glibc keeps what a long-running bot frees inside its heap, so resident memory grows while the memory in use stays
+flat; `malloc_trim(0)` returns the whole free pages inside the heap (madvise). Other C libraries (musl, macOS) have
+no such call, or need none: there it is not done. The figures: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -40,8 +37,8 @@ def heap_trimmer() -> Callable[[], bool] | None:
 
 
 async def trim_heap_periodically(trim: Callable[[], bool], every: float = TRIM_EVERY_SECONDS) -> None:
-    """Trim every `every` seconds until cancelled. The call takes well under 5 ms on the bot's heap, so it runs
-    on the event loop rather than holding the allocator's lock from another thread."""
+    """Trim every `every` seconds until cancelled: on the event loop, the call being short (milliseconds), rather
+    than holding the allocator's lock from another thread."""
     while True:
         await asyncio.sleep(every)
         trim()
@@ -49,9 +46,7 @@ async def trim_heap_periodically(trim: Callable[[], bool], every: float = TRIM_E
 
 def settle_startup_heap() -> None:
     """Once start-up is done: what it built (modules, the knowledge base, the command tree, the database
-    mappings) lives as long as the bot, so the garbage collector stops scanning it (`gc.freeze`). In a burst of
-    2,000 posts the bot spent 115-145 ms in the collector before, 40-80 ms after (the challenges benchmark),
-    holding the event loop each time. Collecting young objects less often too (every 10,000 allocations) cut
-    that to 20 ms, but the soak's memory then grew +6.3% where it grows +3.1% with CPython's default: not done."""
+    mappings) lives as long as the bot, so the garbage collector stops scanning it (`gc.freeze`): its pauses hold
+    the event loop in a burst of posts. Figures, and a threshold change not kept: benchmarks/README.md."""
     gc.collect()
     gc.freeze()

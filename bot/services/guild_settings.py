@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
+from bot.db.forum_repository import ForumRepository
 from bot.db.repositories import GuildSettingsRepository
 
 UNCHANGED: object = object()
@@ -23,6 +24,8 @@ class ServerSettings:
     digest_channel_id: int | None = None
     digest_day: int | None = None
     digest_hour: int | None = None
+    # Forum channels whose posts are challenges (`/nexus setup challenge_forum:`, else NEXUS_CHALLENGE_FORUM_IDS).
+    challenge_forum_ids: frozenset[int] = frozenset()
 
 
 class GuildSettingsService:
@@ -32,8 +35,10 @@ class GuildSettingsService:
         *,
         challenge_channel_ids: tuple[int, ...] = (),
         pairing_channel_id: int | None = None,
+        challenge_forum_ids: tuple[int, ...] = (),
     ) -> None:
         self._sessions = sessions
+        self._default_forums = frozenset(challenge_forum_ids)
         self._default_channels = frozenset(challenge_channel_ids)
         self._default_pairing = pairing_channel_id
         # Read on every message in a watched channel; changed only through `update`, in this process.
@@ -64,22 +69,27 @@ class GuildSettingsService:
             digest_channel_id=row.digest_channel_id if row else None,
             digest_day=row.digest_day if row else None,
             digest_hour=row.digest_hour if row else None,
+            challenge_forum_ids=(
+                frozenset({row.challenge_forum_id}) if row and row.challenge_forum_id else self._default_forums
+            ),
         )
         self._cache[guild_id] = settings
         return settings
 
     async def any_challenge_channel(self) -> bool:
         """Whether any server watches a channel, so the bot must ask for the Message Content intent."""
-        if self._default_channels:
+        if self._default_channels or self._default_forums:
             return True
         async with self._sessions() as session:
-            return bool(await GuildSettingsRepository(session).challenge_channels())
+            repository = GuildSettingsRepository(session)
+            return bool(await repository.challenge_channels()) or await ForumRepository(session).any_forum_chosen()
 
     async def update(
         self,
         guild_id: int,
         *,
         challenge_channel_id: int | object | None = UNCHANGED,
+        challenge_forum_id: int | object | None = UNCHANGED,
         pairing_channel_id: int | object | None = UNCHANGED,
         moderator_role_id: int | object | None = UNCHANGED,
         digest_channel_id: int | object | None = UNCHANGED,
@@ -93,6 +103,8 @@ class GuildSettingsService:
             row = await GuildSettingsRepository(session).upsert(guild_id)
             if isinstance(challenge_channel_id, int) or challenge_channel_id is None:
                 row.challenge_channel_id = challenge_channel_id
+            if isinstance(challenge_forum_id, int) or challenge_forum_id is None:
+                row.challenge_forum_id = challenge_forum_id
             if isinstance(pairing_channel_id, int) or pairing_channel_id is None:
                 row.pairing_channel_id = pairing_channel_id
             if isinstance(moderator_role_id, int) or moderator_role_id is None:

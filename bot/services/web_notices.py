@@ -1,9 +1,9 @@
 """Which channels say "posts here are published on the web hub": the bot reads topics and forum guidelines, this
 module decides what to record (through `WebSettingsService.set_channel_publishes`).
 
-Only watched channels count (posting there is how a challenge is logged), plus channels recorded before, so that a
-channel no longer watched can still withdraw its notice. A recorded channel the bot cannot see any more (deleted)
-keeps its record: what was posted there while it said so stays consented.
+Only watched channels and forums count (posting there is how a challenge is logged), plus channels recorded before,
+so that a channel no longer watched can still withdraw its notice. A recorded channel the bot cannot see any more
+(deleted) keeps its record: what was posted there while it said so stays consented.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ async def record_notices(
 ) -> frozenset[int]:
     """`seen`: every channel of the server the bot can see, and whether it says posts are published *and* everyone
     can read it. Records what changed; returns the channels that publish now."""
-    watched = (await guild_settings.get(guild_id)).challenge_channel_ids
+    settings = await guild_settings.get(guild_id)
+    # A watched forum's guidelines are its notice, as a watched channel's topic is.
+    watched = settings.challenge_channel_ids | settings.challenge_forum_ids
     recorded = await web.published_channels(guild_id)
     publishing = set()
     for channel_id in sorted(watched | recorded.keys()):

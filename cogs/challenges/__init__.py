@@ -6,6 +6,7 @@ from discord.ext import commands
 
 from bot.client import NexusBot
 from cogs.challenges._cog import ChallengesCog
+from cogs.challenges._forum import ForumLogCog
 from cogs.challenges._listener import ChallengeLogCog
 from cogs.challenges._views import AcceptButton, EditButton
 
@@ -19,11 +20,20 @@ async def setup(bot: commands.Bot) -> None:
             bot.services.challenges, bot.person, bot.tree, web=bot.services.web, web_base_url=bot.web_base_url
         )
     )
+    log_cog = ChallengeLogCog(
+        bot,
+        bot.services.challenges,
+        bot.services.guild_settings,
+        reads_messages=bot.reads_messages,
+    )
+    await bot.add_cog(log_cog)
     await bot.add_cog(
-        ChallengeLogCog(
+        ForumLogCog(
             bot,
             bot.services.challenges,
+            bot.services.forum,
             bot.services.guild_settings,
+            log_cog,
             reads_messages=bot.reads_messages,
         )
     )

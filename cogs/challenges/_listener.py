@@ -183,6 +183,10 @@ class ChallengeLogCog(commands.Cog):
         )
         return self._challenges.submit(incoming)
 
+    async def acknowledge_when_logged(self, message: discord.Message, pending: asyncio.Future[IngestResult]) -> None:
+        """For the forum cog: its posts are acknowledged by this cog's queue, as in-channel posts are."""
+        await self._logged(message, pending)
+
     async def _logged(self, message: discord.Message, pending: asyncio.Future[IngestResult]) -> None:
         """Once the post is committed, queue its acknowledgement (ids only: the message object is not kept)."""
         result = await pending

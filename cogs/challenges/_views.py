@@ -5,17 +5,17 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 import discord
 
 from bot.challenges.parsing import MAX_DETAILS, MAX_SOLUTION, MAX_TITLE
 from bot.core.embeds import EmbedSpec
-from bot.core.errors import InvalidInputError
+from bot.core.errors import InvalidInputError, PermissionDeniedError
 from bot.interactions import replies
-from bot.interactions.error_replies import report_interaction_error
 from bot.services.challenges import MAX_TRIED, ChallengeService, ChallengeView, Person
-from cogs._shared import person_of, to_embed
+from cogs._buttons import PersistentButton, ReportingModal, ReportingView
+from cogs._shared import nexus, person_of, to_embed
 from cogs.challenges._render import challenge_embed
 from cogs.pairing import FindPartnerButton
 
@@ -24,17 +24,11 @@ MAX_ACCEPT_BUTTONS = 20  # four rows of five; the fifth row keeps Edit
 
 
 def service_of(interaction: discord.Interaction) -> ChallengeService:
-    """Buttons that outlive a restart are rebuilt from their custom_id; they reach the service here."""
-    from bot.client import NexusBot
-
-    client = interaction.client
-    if not isinstance(client, NexusBot):
-        raise TypeError("challenge buttons need a NexusBot")
-    return client.services.challenges
+    return nexus(interaction).services.challenges
 
 
 class AcceptButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:challenge:accept:(?P<challenge>[0-9]{1,18}):(?P<solution>[0-9]{1,18})",
 ):
     """Accept one solution; works after restarts. Only the challenge's author or a moderator may."""
@@ -51,28 +45,23 @@ class AcceptButton(
         self.solution_id = solution_id
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> AcceptButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["challenge"]), int(match["solution"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            service = service_of(interaction)
-            challenge = await service.accept(
-                interaction.guild_id or 0, self.challenge_id, self.solution_id, await person_of(interaction)
-            )
-            await replies.send(
-                interaction,
-                f"Solution #{self.solution_id} is accepted: challenge #{challenge.id} is solved. Thank you!",
-                embed=to_embed(challenge_embed(challenge, service.topic_title)),
-            )
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        service = service_of(interaction)
+        challenge = await service.accept(
+            interaction.guild_id or 0, self.challenge_id, self.solution_id, await person_of(interaction)
+        )
+        await replies.send(
+            interaction,
+            f"Solution #{self.solution_id} is accepted: challenge #{challenge.id} is solved. Thank you!",
+            embed=to_embed(challenge_embed(challenge, service.topic_title)),
+        )
 
 
 class EditButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:challenge:edit:(?P<challenge>[0-9]{1,18})",
 ):
     """Opens the edit modal: title, details and topics (how an author corrects inferred topics)."""
@@ -88,24 +77,17 @@ class EditButton(
         self.challenge_id = challenge_id
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> EditButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["challenge"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            service = service_of(interaction)
-            challenge = await service.show(interaction.guild_id or 0, self.challenge_id)
-            person = await person_of(interaction)
-            if not person.is_moderator and challenge.author_id != person.id:
-                await replies.send(
-                    interaction, "Only the challenge's author or a moderator can edit it.", ephemeral=True
-                )
-                return
-            await replies.send_modal(interaction, EditChallengeModal(service, challenge))
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def check(self, interaction: discord.Interaction) -> None:
+        self._challenge = await service_of(interaction).show(interaction.guild_id or 0, self.challenge_id)
+        person = await person_of(interaction)
+        if not person.is_moderator and self._challenge.author_id != person.id:
+            raise PermissionDeniedError("Only the challenge's author or a moderator can edit it.")
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        await replies.send_modal(interaction, EditChallengeModal(service_of(interaction), self._challenge))
 
 
 def challenge_view_buttons(challenge: ChallengeView) -> discord.ui.View:
@@ -125,12 +107,7 @@ def accept_button_view(challenge_id: int, solution_id: int) -> discord.ui.View:
     return view
 
 
-class _ReportingModal(discord.ui.Modal):
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
-        await report_interaction_error(interaction, error)
-
-
-class NewChallengeModal(_ReportingModal, title="Log a challenge"):
+class NewChallengeModal(ReportingModal, title="Log a challenge"):
     def __init__(self, service: ChallengeService, on_logged: Callable[[discord.Interaction, Any], Awaitable[None]]):
         super().__init__(timeout=900)
         self._service = service
@@ -173,7 +150,7 @@ class NewChallengeModal(_ReportingModal, title="Log a challenge"):
         await self._on_logged(interaction, logged)
 
 
-class SolutionModal(_ReportingModal, title="Add a solution"):
+class SolutionModal(ReportingModal, title="Add a solution"):
     def __init__(self, service: ChallengeService, challenge: ChallengeView) -> None:
         super().__init__(timeout=900)
         self._service = service
@@ -202,7 +179,7 @@ class SolutionModal(_ReportingModal, title="Add a solution"):
         )
 
 
-class ChooseChallengeModal(_ReportingModal, title="Mark as solution"):
+class ChooseChallengeModal(ReportingModal, title="Mark as solution"):
     """For "Mark as solution" on a message that is neither a reply to nor in a thread of a challenge."""
 
     def __init__(self, service: ChallengeService, message: discord.Message, body: str) -> None:
@@ -235,7 +212,7 @@ class ChooseChallengeModal(_ReportingModal, title="Mark as solution"):
         )
 
 
-class EditChallengeModal(_ReportingModal, title="Edit the challenge"):
+class EditChallengeModal(ReportingModal, title="Edit the challenge"):
     def __init__(self, service: ChallengeService, challenge: ChallengeView) -> None:
         super().__init__(timeout=900)
         self._service = service
@@ -276,7 +253,7 @@ class EditChallengeModal(_ReportingModal, title="Edit the challenge"):
         )
 
 
-class PagerView(discord.ui.View):
+class PagerView(ReportingView):
     """Previous / Next for a paginated reply: only the person who asked can turn pages."""
 
     def __init__(self, owner_id: int, pages: int, render: Callable[[int], Awaitable[tuple[EmbedSpec, int]]]) -> None:
@@ -294,10 +271,7 @@ class PagerView(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self._owner_id:
-            await replies.send(
-                interaction, "Only the person who asked can turn these pages; run the command yourself.", ephemeral=True
-            )
-            return False
+            raise PermissionDeniedError("Only the person who asked can turn these pages; run the command yourself.")
         return True
 
     async def _turn(self, interaction: discord.Interaction, step: int) -> None:
@@ -313,9 +287,6 @@ class PagerView(discord.ui.View):
     @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, custom_id="nexus:pager:next")
     async def next(self, interaction: discord.Interaction, button: discord.ui.Button[PagerView]) -> None:
         await self._turn(interaction, +1)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /) -> None:
-        await report_interaction_error(interaction, error)
 
     async def on_timeout(self) -> None:
         self.previous.disabled = self.next.disabled = True

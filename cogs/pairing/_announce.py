@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -13,8 +14,8 @@ import discord
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.pairing import MatchView, PairingService, notice_nonce
 from cogs._shared import only_pinging, to_embed, with_retries
+from cogs.pairing._members import member_in_server
 from cogs.pairing._render import dm_note, introduction, partner_left_text
-from cogs.pairing._views import member_in_server, pair_buttons
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,18 @@ class Introduction:
 
 
 class Announcer:
-    def __init__(self, bot: discord.Client, pairing: PairingService, guild_settings: GuildSettingsService) -> None:
+    def __init__(
+        self,
+        bot: discord.Client,
+        pairing: PairingService,
+        guild_settings: GuildSettingsService,
+        pair_buttons: Callable[[int], discord.ui.View],
+    ) -> None:
         self._bot = bot
         self._pairing = pairing
         self._guild_settings = guild_settings
+        # Given, not imported: the buttons act through this announcer, so importing them here would be a cycle.
+        self._pair_buttons = pair_buttons
         # The request that made a match and the periodic pass may both try to announce it: one at a time, and
         # whoever comes second finds it announced.
         self._lock = asyncio.Lock()
@@ -58,7 +67,7 @@ class Announcer:
                         lambda: thread.send(
                             content,
                             embed=to_embed(spec),
-                            view=pair_buttons(match.pair_id),
+                            view=self._pair_buttons(match.pair_id),
                             allowed_mentions=only_pinging(*match.members()),
                             nonce=notice_nonce("intro", match.pair_id),
                         )
@@ -75,7 +84,7 @@ class Announcer:
                         user_id,
                         content,
                         embed=to_embed(spec),
-                        view=pair_buttons(match.pair_id),
+                        view=self._pair_buttons(match.pair_id),
                         nonce=notice_nonce("intro", match.pair_id, user_id),
                     )
             await self._pairing.announced(match.pair_id, thread.id if thread else None, self._pairing.now())

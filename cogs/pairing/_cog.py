@@ -27,6 +27,7 @@ from bot.services.pairing import (
 )
 from cogs._shared import to_embed
 from cogs.pairing._announce import Announcer
+from cogs.pairing._members import member_in_server
 from cogs.pairing._render import (
     history_text,
     invitation_answer_text,
@@ -40,7 +41,7 @@ from cogs.pairing._render import (
     status_text,
     withdrawn_text,
 )
-from cogs.pairing._views import invitation_view, member_in_server, request_and_announce
+from cogs.pairing._views import invitation_view, request_and_announce
 
 PersonOf = Callable[[discord.Interaction], Awaitable[Person]]
 TrackOption = Literal["frontend", "backend"]

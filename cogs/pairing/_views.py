@@ -7,15 +7,17 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal, Self
 
 import discord
 
 from bot.core.errors import InvalidInputError, PermissionDeniedError
 from bot.interactions import replies
-from bot.interactions.error_replies import report_interaction_error
 from bot.services.pairing import MAX_DURATION, MIN_DURATION, PairAsk, PairingService, RequestOutcome, notice_nonce
-from cogs._shared import only_pinging
+from cogs._buttons import PersistentButton, ReportingModal, ReportingView
+from cogs._shared import nexus, only_pinging
+from cogs.pairing._announce import Announcer
+from cogs.pairing._members import member_in_server, require_member
 from cogs.pairing._render import (
     answered_text,
     invitation_answer_text,
@@ -24,9 +26,6 @@ from cogs.pairing._render import (
     request_reply,
     scheduled_text,
 )
-
-if TYPE_CHECKING:
-    from cogs.pairing._announce import Announcer
 
 TRACK_CHOICE_TIMEOUT_SECONDS = 120.0
 RATINGS: dict[str, tuple[int, str, discord.ButtonStyle]] = {
@@ -37,26 +36,9 @@ RATINGS: dict[str, tuple[int, str, discord.ButtonStyle]] = {
 
 
 def _parts(interaction: discord.Interaction) -> tuple[PairingService, Announcer]:
-    """Buttons rebuilt from a custom_id after a restart reach the service and the announcer here."""
-    from bot.client import NexusBot
-    from cogs.pairing._cog import PairingCog
-
-    client = interaction.client
-    cog = client.get_cog(PairingCog.__cog_name__) if isinstance(client, NexusBot) else None
-    if not isinstance(cog, PairingCog):
-        raise TypeError("pairing buttons need a NexusBot with the pairing extension")
-    return cog.pairing, cog.announcer
-
-
-async def require_member(interaction: discord.Interaction, guild_id: int) -> None:
-    """Refuse a presser who is no longer in the server the button acts in (left, kicked or banned). Pressed in that
-    server, Discord has just said they are a member; from a DM, ask it (a 404 means they are gone)."""
-    if interaction.guild_id == guild_id and isinstance(interaction.user, discord.Member):
-        return
-    if not await member_in_server(interaction.client, guild_id, interaction.user.id):
-        raise PermissionDeniedError(
-            "You are no longer a member of the server this button belongs to, so it no longer works for you."
-        )
+    """The pairing service and the announcer the pairing extension provided, for a press or a form."""
+    bot = nexus(interaction)
+    return bot.services.pairing, bot.part(Announcer)
 
 
 async def request_and_announce(
@@ -76,7 +58,7 @@ async def request_and_announce(
 
 
 class ScheduleButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:pair:schedule:(?P<pair>[0-9]{1,18})",
 ):
     def __init__(self, pair_id: int) -> None:
@@ -91,29 +73,26 @@ class ScheduleButton(
         self.pair_id = pair_id
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ScheduleButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["pair"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            service, _ = _parts(interaction)
-            pair = await service.pair_view(self.pair_id)
-            if interaction.user.id not in pair.members():
-                raise PermissionDeniedError("Only the two learners of this pairing can schedule its sessions.")
-            if pair.ended_at is not None:
-                raise InvalidInputError(
-                    "This pairing has ended, so it books no more sessions: `/pair request` finds a new partner."
-                )
-            await require_member(interaction, pair.guild_id)
-            partner = pair.partner_of(interaction.user.id)
-            await replies.send_modal(interaction, ScheduleModal(pair.guild_id, self.pair_id, partner.user_id))
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def check(self, interaction: discord.Interaction) -> None:
+        if interaction.user.id not in (await _parts(interaction)[0].pair_view(self.pair_id)).members():
+            raise PermissionDeniedError("Only the two learners of this pairing can schedule its sessions.")
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        service, _ = _parts(interaction)
+        pair = await service.pair_view(self.pair_id)
+        if pair.ended_at is not None:
+            raise InvalidInputError(
+                "This pairing has ended, so it books no more sessions: `/pair request` finds a new partner."
+            )
+        await require_member(interaction, pair.guild_id)
+        partner = pair.partner_of(interaction.user.id)
+        await replies.send_modal(interaction, ScheduleModal(pair.guild_id, self.pair_id, partner.user_id))
 
 
-class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
+class ScheduleModal(ReportingModal, title="Schedule a study session"):
     when: discord.ui.TextInput[ScheduleModal] = discord.ui.TextInput(
         label="When? (in your timezone)", placeholder="tomorrow 18:00 · Fri 20:00 · 2026-12-03 19:30", max_length=60
     )
@@ -131,55 +110,41 @@ class ScheduleModal(discord.ui.Modal, title="Schedule a study session"):
         self.partner_id = partner_id
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        try:
-            service, announcer = _parts(interaction)
-            raw = self.duration.value.strip()
-            if raw and not (raw.isascii() and raw.isdigit()):
-                raise InvalidInputError(f"Minutes is a number from {MIN_DURATION} to {MAX_DURATION}, like `60`.")
-            # The form may have stayed open a long time: the service re-checks that the pairing is still current.
-            await require_member(interaction, self.guild_id)
-            in_server = await member_in_server(interaction.client, self.guild_id, self.partner_id)
-            session = await service.schedule(
-                guild_id=self.guild_id,
-                organiser_id=interaction.user.id,
-                partner_id=self.partner_id,
-                partner_is_bot=False,
-                partner_in_server=in_server,
-                when=self.when.value,
-                topic=self.topic.value or None,
-                duration_minutes=int(raw) if raw else None,
-                now=service.now(),
-                pair_id=self.pair_id,
+        service, announcer = _parts(interaction)
+        raw = self.duration.value.strip()
+        if raw and not (raw.isascii() and raw.isdigit()):
+            raise InvalidInputError(f"Minutes is a number from {MIN_DURATION} to {MAX_DURATION}, like `60`.")
+        # The form may have stayed open a long time: the service re-checks that the pairing is still current.
+        await require_member(interaction, self.guild_id)
+        in_server = await member_in_server(interaction.client, self.guild_id, self.partner_id)
+        session = await service.schedule(
+            guild_id=self.guild_id,
+            organiser_id=interaction.user.id,
+            partner_id=self.partner_id,
+            partner_is_bot=False,
+            partner_in_server=in_server,
+            when=self.when.value,
+            topic=self.topic.value or None,
+            duration_minutes=int(raw) if raw else None,
+            now=service.now(),
+            pair_id=self.pair_id,
+        )
+        timezone = await service.timezone_of(self.guild_id, interaction.user.id)
+        await replies.send(
+            interaction,
+            scheduled_text(session, interaction.user.id, timezone, service.topic_title),
+            allowed_mentions=only_pinging(self.partner_id),
+        )
+        if interaction.guild_id is None:
+            # Booked from the introduction in a DM: the partner is not in this conversation; tell them in theirs.
+            partner_timezone = await service.timezone_of(self.guild_id, self.partner_id)
+            await announcer.direct_message(
+                self.partner_id, scheduled_text(session, self.partner_id, partner_timezone, service.topic_title)
             )
-            timezone = await service.timezone_of(self.guild_id, interaction.user.id)
-            await replies.send(
-                interaction,
-                scheduled_text(session, interaction.user.id, timezone, service.topic_title),
-                allowed_mentions=only_pinging(self.partner_id),
-            )
-            if interaction.guild_id is None:
-                # Booked from the introduction in a DM: the partner is not in this conversation; tell them in theirs.
-                partner_timezone = await service.timezone_of(self.guild_id, self.partner_id)
-                await announcer.direct_message(
-                    self.partner_id, scheduled_text(session, self.partner_id, partner_timezone, service.topic_title)
-                )
-        except Exception as error:
-            await report_interaction_error(interaction, error)
-
-
-async def member_in_server(client: discord.Client, guild_id: int, user_id: int) -> bool:
-    guild = client.get_guild(guild_id)
-    if guild is None:
-        return False
-    try:
-        await guild.fetch_member(user_id)
-    except discord.NotFound:
-        return False
-    return True
 
 
 class EndPairButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:pair:end:(?P<pair>[0-9]{1,18})",
 ):
     def __init__(self, pair_id: int) -> None:
@@ -191,27 +156,22 @@ class EndPairButton(
         self.pair_id = pair_id
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> EndPairButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["pair"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            service, _ = _parts(interaction)
-            await require_member(interaction, await service.pair_guild(self.pair_id))
-            await service.end_pair(self.pair_id, interaction.user.id, service.now())
-            await replies.send(
-                interaction,
-                f"{mention(interaction.user.id)} ended this pairing. Thank you both! "
-                "`/pair request` finds a new partner whenever you are ready.",
-            )
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        service, _ = _parts(interaction)
+        await require_member(interaction, await service.pair_guild(self.pair_id))
+        await service.end_pair(self.pair_id, interaction.user.id, service.now())
+        await replies.send(
+            interaction,
+            f"{mention(interaction.user.id)} ended this pairing. Thank you both! "
+            "`/pair request` finds a new partner whenever you are ready.",
+        )
 
 
 class CheckinButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:pair:checkin:(?P<pair>[0-9]{1,18}):(?P<user>[0-9]{1,20}):(?P<answer>yes|no)",
 ):
     def __init__(self, pair_id: int, user_id: int, answer: Literal["yes", "no"]) -> None:
@@ -225,22 +185,19 @@ class CheckinButton(
         self.pair_id, self.user_id, self.answer = pair_id, user_id, answer
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> CheckinButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["pair"]), int(match["user"]), "yes" if match["answer"] == "yes" else "no")
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            if interaction.user.id != self.user_id:
-                raise PermissionDeniedError("This question is for someone else: only they can answer it.")
-            service, _ = _parts(interaction)
-            await require_member(interaction, await service.pair_guild(self.pair_id))
-            await service.answer_checkin(self.pair_id, self.user_id, self.answer == "yes", service.now())
-            reply = "Great, thanks for telling me!" if self.answer == "yes" else "Thanks: I'll keep that in mind."
-            await replies.send(interaction, reply, ephemeral=True)
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def check(self, interaction: discord.Interaction) -> None:
+        if interaction.user.id != self.user_id:
+            raise PermissionDeniedError("This question is for someone else: only they can answer it.")
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        service, _ = _parts(interaction)
+        await require_member(interaction, await service.pair_guild(self.pair_id))
+        await service.answer_checkin(self.pair_id, self.user_id, self.answer == "yes", service.now())
+        reply = "Great, thanks for telling me!" if self.answer == "yes" else "Thanks: I'll keep that in mind."
+        await replies.send(interaction, reply, ephemeral=True)
 
 
 def checkin_view(pair_id: int, user_id: int) -> discord.ui.View:
@@ -251,7 +208,7 @@ def checkin_view(pair_id: int, user_id: int) -> discord.ui.View:
 
 
 class RateButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:session:rate:(?P<session>[0-9]{1,18}):(?P<user>[0-9]{1,20}):(?P<value>good|okay|bad)",
 ):
     def __init__(self, session_id: int, user_id: int, value: str) -> None:
@@ -262,23 +219,20 @@ class RateButton(
         self.session_id, self.user_id, self.value = session_id, user_id, value
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RateButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["session"]), int(match["user"]), match["value"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            if interaction.user.id != self.user_id:
-                raise PermissionDeniedError("This rating is someone else's to give.")
-            service, _ = _parts(interaction)
-            await require_member(interaction, (await service.session_view(self.session_id)).guild_id)
-            await service.rate(self.session_id, self.user_id, RATINGS[self.value][0], service.now())
-            await replies.send(
-                interaction, "Thanks! Your rating is saved (only you and the matcher see it).", ephemeral=True
-            )
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def check(self, interaction: discord.Interaction) -> None:
+        if interaction.user.id != self.user_id:
+            raise PermissionDeniedError("This rating is someone else's to give.")
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        service, _ = _parts(interaction)
+        await require_member(interaction, (await service.session_view(self.session_id)).guild_id)
+        await service.rate(self.session_id, self.user_id, RATINGS[self.value][0], service.now())
+        await replies.send(
+            interaction, "Thanks! Your rating is saved (only you and the matcher see it).", ephemeral=True
+        )
 
 
 def rating_view(session_id: int, user_id: int) -> discord.ui.View:
@@ -289,7 +243,7 @@ def rating_view(session_id: int, user_id: int) -> discord.ui.View:
 
 
 class RenewButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:pair:renew:(?P<request>[0-9]{1,18})",
 ):
     def __init__(self, request_id: int) -> None:
@@ -301,24 +255,21 @@ class RenewButton(
         self.request_id = request_id
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RenewButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["request"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def check(self, interaction: discord.Interaction) -> None:
+        # Before anything is stored: still renewable (not renewed or matched since), by a member of its server.
+        service, _ = _parts(interaction)
+        await require_member(interaction, await service.renewable(self.request_id, interaction.user.id))
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
         user = interaction.user
 
         async def renew(service: PairingService, now: datetime) -> RequestOutcome:
             return await service.renew(self.request_id, user.id, user.display_name, now)
 
-        try:
-            service, _ = _parts(interaction)
-            # Before anything is stored: still renewable (not renewed or matched since), by a member of its server.
-            await require_member(interaction, await service.renewable(self.request_id, user.id))
-            await request_and_announce(interaction, renew)
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+        await request_and_announce(interaction, renew)
 
 
 def renew_view(request_id: int) -> discord.ui.View:
@@ -328,7 +279,7 @@ def renew_view(request_id: int) -> discord.ui.View:
 
 
 class FindPartnerButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:challenge:partner:(?P<challenge>[0-9]{1,18})",
 ):
     """On an open challenge: a pairing request with the challenge's topics filled in."""
@@ -345,28 +296,26 @@ class FindPartnerButton(
         self.challenge_id = challenge_id
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> FindPartnerButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["challenge"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            if interaction.guild_id is None:
-                raise InvalidInputError("Use this button in the server, where the challenge was posted.")
-            service, _ = _parts(interaction)
-            await service.challenge_topics(self.challenge_id, interaction.guild_id)  # refuses a deleted challenge
-            if await service.has_profile(interaction.guild_id, interaction.user.id):
-                await request_and_announce(interaction, self.asking(interaction, None))
-                return
-            await replies.send(
-                interaction,
-                "Which track are you on? I'll look for a partner from the other one, with this challenge's topics.",
-                view=TrackChoice(self, interaction.user.id),
-                ephemeral=True,
-            )
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def check(self, interaction: discord.Interaction) -> None:
+        if interaction.guild_id is None:
+            raise InvalidInputError("Use this button in the server, where the challenge was posted.")
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None  # noqa: S101 - `check` refused a press outside a server
+        service, _ = _parts(interaction)
+        await service.challenge_topics(self.challenge_id, interaction.guild_id)  # refuses a deleted challenge
+        if await service.has_profile(interaction.guild_id, interaction.user.id):
+            await request_and_announce(interaction, self.asking(interaction, None))
+            return
+        await replies.send(
+            interaction,
+            "Which track are you on? I'll look for a partner from the other one, with this challenge's topics.",
+            view=TrackChoice(self, interaction.user.id),
+            ephemeral=True,
+        )
 
     def asking(
         self, interaction: discord.Interaction, track: str | None
@@ -387,7 +336,7 @@ class FindPartnerButton(
         return ask
 
 
-class TrackChoice(discord.ui.View):
+class TrackChoice(ReportingView):
     """Asked once, of a learner with no pairing profile yet; not persistent (it answers one click)."""
 
     def __init__(self, button: FindPartnerButton, user_id: int) -> None:
@@ -397,20 +346,14 @@ class TrackChoice(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self._user_id:
-            await replies.send(
-                interaction,
-                "This choice is for the learner who asked; press **Find a study partner for this** yourself.",
-                ephemeral=True,
+            raise PermissionDeniedError(
+                "This choice is for the learner who asked; press **Find a study partner for this** yourself."
             )
-            return False
         return True
 
     async def _choose(self, interaction: discord.Interaction, track: str) -> None:
-        try:
-            self.stop()
-            await request_and_announce(interaction, self._button.asking(interaction, track))
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+        self.stop()
+        await request_and_announce(interaction, self._button.asking(interaction, track))
 
     @discord.ui.button(label="Frontend", style=discord.ButtonStyle.primary)
     async def frontend(self, interaction: discord.Interaction, _button: discord.ui.Button[TrackChoice]) -> None:
@@ -422,7 +365,7 @@ class TrackChoice(discord.ui.View):
 
 
 class InvitationButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:session:invite:(?P<session>[0-9]{1,18}):(?P<answer>accept|decline)",
 ):
     """Accept or Decline, in the invitee's DMs: a session with someone who is not their partner is booked only after
@@ -439,37 +382,35 @@ class InvitationButton(
         self.session_id, self.answer = session_id, answer
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> InvitationButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["session"]), "accept" if match["answer"] == "accept" else "decline")
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            service, announcer = _parts(interaction)
-            invited = await service.session_view(self.session_id)
-            if interaction.user.id != invited.partner_id:
-                raise PermissionDeniedError("This invitation is for someone else: only they can answer it.")
-            await require_member(interaction, invited.guild_id)
-            accept = self.answer == "accept"
-            if accept and not await member_in_server(interaction.client, invited.guild_id, invited.organiser_id):
-                raise InvalidInputError("The member who invited you has left the server: nothing is booked.")
-            answered = await service.answer_invitation(self.session_id, interaction.user.id, accept, service.now())
-            timezone = await service.timezone_of(answered.guild_id, interaction.user.id)
-            # The invitation's buttons go: the DM now says what was answered.
-            await replies.edit(
-                interaction,
-                content=answered_text(answered, interaction.user.id, timezone, service.topic_title),
-                view=None,
-            )
-            organiser_timezone = await service.timezone_of(answered.guild_id, answered.organiser_id)
-            await announcer.direct_message(
-                answered.organiser_id,
-                invitation_answer_text(answered, organiser_timezone, service.topic_title),
-                nonce=notice_nonce("answer", answered.session_id),
-            )
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def check(self, interaction: discord.Interaction) -> None:
+        invited = await _parts(interaction)[0].session_view(self.session_id)
+        if interaction.user.id != invited.partner_id:
+            raise PermissionDeniedError("This invitation is for someone else: only they can answer it.")
+        await require_member(interaction, invited.guild_id)
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        service, announcer = _parts(interaction)
+        invited = await service.session_view(self.session_id)
+        accept = self.answer == "accept"
+        if accept and not await member_in_server(interaction.client, invited.guild_id, invited.organiser_id):
+            raise InvalidInputError("The member who invited you has left the server: nothing is booked.")
+        answered = await service.answer_invitation(self.session_id, interaction.user.id, accept, service.now())
+        timezone = await service.timezone_of(answered.guild_id, interaction.user.id)
+        # The invitation's buttons go: the DM now says what was answered.
+        await replies.edit(
+            interaction,
+            content=answered_text(answered, interaction.user.id, timezone, service.topic_title),
+            view=None,
+        )
+        organiser_timezone = await service.timezone_of(answered.guild_id, answered.organiser_id)
+        await announcer.direct_message(
+            answered.organiser_id,
+            invitation_answer_text(answered, organiser_timezone, service.topic_title),
+            nonce=notice_nonce("answer", answered.session_id),
+        )
 
 
 def invitation_view(session_id: int) -> discord.ui.View:

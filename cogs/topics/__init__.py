@@ -13,4 +13,4 @@ async def setup(bot: commands.Bot) -> None:
     if not isinstance(bot, NexusBot):
         raise TypeError("the topics extension needs a NexusBot")
     bot.add_dynamic_items(DeleteCardButton)
-    await bot.add_cog(TopicsCog(bot.services.topics, bot.web_base_url))
+    await bot.add_cog(TopicsCog(bot.services.topics, bot.services.web, bot.web_base_url))

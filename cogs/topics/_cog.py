@@ -8,16 +8,18 @@ from bot.core.usertext import user_text
 from bot.interactions import replies
 from bot.knowledge import Category
 from bot.services import TopicService
+from bot.services.web import WebSettingsService
 from cogs._shared import to_embed
-from cogs._weblinks import link_button, link_view, topic_page
+from cogs._weblinks import link_button, link_view
 from cogs.topics._views import DeleteCardButton, TopicBrowserView
 
 CATEGORY_CHOICES = [app_commands.Choice(name=category.label, value=category.value) for category in Category]
 
 
 class TopicsCog(commands.Cog):
-    def __init__(self, topics: TopicService, web_base_url: str | None = None) -> None:
+    def __init__(self, topics: TopicService, web: WebSettingsService, web_base_url: str | None = None) -> None:
         self._topics = topics
+        self._web = web
         self._web_base_url = web_base_url
 
     @app_commands.command(name="topic", description="A programme topic's card: summary, key points, pitfalls, docs")
@@ -37,7 +39,7 @@ class TopicsCog(commands.Cog):
         track = await self._topics.learner_track(interaction.guild_id, interaction.user.id)
         card, spec = await self._topics.card(name, interaction.guild_id, public_by=public_by, track=track)
         embed = to_embed(spec)
-        page = topic_page(self._web_base_url, card.slug)
+        page = await self._web.topic_url(interaction.guild_id, card.slug, self._web_base_url)
         content = ""
         mentions = discord.AllowedMentions.none()
         if user is not None:

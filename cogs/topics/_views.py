@@ -2,23 +2,24 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any
+from typing import Self
 
 import discord
 
 from bot.core.embeds import EmbedSpec
+from bot.core.errors import PermissionDeniedError
 from bot.core.limits import SELECT_OPTION_DESCRIPTION, SELECT_OPTION_LABEL
 from bot.interactions import replies
-from bot.interactions.error_replies import report_interaction_error
 from bot.knowledge import Category
 from bot.services import TopicService
+from cogs._buttons import PersistentButton, ReportingView
 from cogs._shared import person_of, to_embed
 
 BROWSER_TIMEOUT_SECONDS = 300.0
 
 
 class DeleteCardButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    PersistentButton,
     template=r"nexus:topic:delete:(?P<owner>[0-9]{1,20})",
 ):
     """Lets the person who asked for a public card (or a moderator) remove it, even after a restart.
@@ -38,23 +39,15 @@ class DeleteCardButton(
         self.owner_id = owner_id
 
     @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> DeleteCardButton:
+    def from_match(cls, match: re.Match[str], /) -> Self:
         return cls(int(match["owner"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            if interaction.user.id != _asker(interaction) and not (await person_of(interaction)).is_moderator:
-                await replies.send(
-                    interaction,
-                    "Only the person who asked for this card, or a moderator, can delete it.",
-                    ephemeral=True,
-                )
-                return
-            await replies.delete_message(interaction)
-        except Exception as error:
-            await report_interaction_error(interaction, error)
+    async def check(self, interaction: discord.Interaction) -> None:
+        if interaction.user.id != _asker(interaction) and not (await person_of(interaction)).is_moderator:
+            raise PermissionDeniedError("Only the person who asked for this card, or a moderator, can delete it.")
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        await replies.delete_message(interaction)
 
 
 def _asker(interaction: discord.Interaction) -> int | None:
@@ -67,7 +60,7 @@ def _option_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class TopicBrowserView(discord.ui.View):
+class TopicBrowserView(ReportingView):
     """Ephemeral browser: a category menu, a menu of that category's cards, and page buttons when
     a category holds more cards than one menu can (25)."""
 
@@ -157,9 +150,6 @@ class TopicBrowserView(discord.ui.View):
             option.default = option.value == slug
         _card, spec = await self._topics.card(slug, interaction.guild_id)
         await replies.edit(interaction, embed=to_embed(spec), view=self)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /) -> None:
-        await report_interaction_error(interaction, error)
 
     async def on_timeout(self) -> None:
         for item in self.children:

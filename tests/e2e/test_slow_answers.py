@@ -70,7 +70,7 @@ def _deferred_in_time(server: FakeDiscord, answer: Answer, kind: int) -> None:
 
 def _deferral_logged(caplog: pytest.LogCaptureFixture, what: str) -> bool:
     return any(
-        record.name == "bot.client" and record.getMessage().startswith(f"deferred {what} by user")
+        record.name == "bot.interactions.watchdog" and record.getMessage().startswith(f"deferred {what} by user")
         for record in caplog.records
     )
 
@@ -111,7 +111,7 @@ async def test_a_slow_private_answer_replaces_a_private_thinking_message(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _slowed(monkeypatch, nexus.services.pairing, "status")
-    with caplog.at_level(logging.INFO, logger="bot.client"):
+    with caplog.at_level(logging.INFO, logger="bot.interactions.watchdog"):
         answer = await learner.slash("pair status")
 
     _deferred_in_time(discord_server, answer, DEFERRED_MESSAGE)
@@ -243,7 +243,7 @@ async def test_a_slow_modal_submit_is_deferred_and_its_public_answer_posted(
 async def test_fast_answers_are_not_deferred(
     nexus: NexusBot, discord_server: FakeDiscord, learner: FakeUser, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="bot.client"):
+    with caplog.at_level(logging.INFO, logger="bot.interactions.watchdog"):
         status = await learner.slash("pair status")
         overview = await learner.slash("topics")
         page = await learner.select(overview.message, "Choose a category…", "security")

@@ -159,10 +159,13 @@ async def test_setup_turns_the_hub_on_and_off_and_gives_its_address(
         )
 
 
-async def test_topic_cards_link_to_their_page_whenever_the_hub_has_an_address(
+async def test_topic_cards_link_to_their_page_when_the_hub_has_an_address_and_the_server_publishes(
     discord_server: FakeDiscord, database: str, learner: FakeUser
 ) -> None:
+    owner = FakeUser(discord_server, discord_server.owner_id)
     async with running_bot(_settings(discord_server, database)):
+        assert _links((await learner.slash("topic", name="docker")).message) == []  # the server is not on the hub
+        await owner.slash("nexus setup", web=True)
         public = await learner.slash("topic", name="docker")
         assert _links(public.message) == [f"{HUB}/topics/docker"]
         labels = [component.get("label") for row in public.message["components"] for component in row["components"]]

@@ -41,7 +41,7 @@ from bot.db.copy import (
 from bot.db.engine import POSTGRES_STATEMENT_CACHE_SIZE, create_engine
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.runtime.paths import default_data_dir
-from bot.services.challenges import IncomingMessage, Person
+from bot.services.challenges import IncomingMessage, Logged, Person, SolutionLogged
 from bot.services.pairing import PairAsk
 from tests.postgres import PostgresCluster
 
@@ -54,7 +54,7 @@ BOB = Person(12, "Bób ⚙")
 CAROL = Person(13, "Carol")
 MODERATOR = Person(99, "Mod", is_moderator=True)
 # `populate` logs ten challenges and deletes one.
-LIVE_CHALLENGES = 9
+LIVE_CHALLENGES = 10
 # Searches on the rows `populate` writes: titles, details, error signatures, topics, solutions (one posted as a
 # reply), an edited post, unicode; each finds something on either engine, but the deleted challenge.
 SEARCHES = (
@@ -195,6 +195,21 @@ async def populate(services: Services) -> None:
         IncomingMessage(GUILD, CHANNEL, 9003, 14, "Dora", "Solution: pin watchfiles.", reference_message_id=9001)
     )
     await challenges.advance_cursor(GUILD, CHANNEL, 9003)
+    # A forum post (its starter message shares the post's id), its answer accepted and noted, a server's forum.
+    await services.guild_settings.update(OTHER_GUILD, challenge_forum_id=7007)
+    post = services.forum.post_text("pytest hangs on GitHub Actions", ["pytest", "help"])
+    forum_post = await challenges.ingest(
+        IncomingMessage(
+            GUILD, 9100, 9100, BOB.id, BOB.name, "A fixture waits.", watched_channel_id=9100, forum_post=post
+        )
+    )
+    forum_answer = await challenges.ingest(
+        IncomingMessage(GUILD, 9100, 9101, ANN.id, ANN.name, "Solution: close stdin.", thread_parent_message_id=9100)
+    )
+    assert isinstance(forum_post, Logged)
+    assert isinstance(forum_answer, SolutionLogged)
+    await challenges.accept(GUILD, forum_post.challenge.id, forum_answer.solution.id, BOB)
+    assert await services.forum.claim_note(GUILD, 7007, 9100, forum_answer.solution.id)
     await challenges.idle()
     # Dora asks to be forgotten: her solution is anonymised and unlinked, its message remembered apart.
     await services.privacy.forget_me(GUILD, 14)
@@ -202,6 +217,9 @@ async def populate(services: Services) -> None:
     # Profile choices: one with every flag set (a unicode name), one with web consent not chosen (NULL).
     await services.readme.set_choices(GUILD, 1, "Ada 🚀 Lovelace", web=True, credit=True)
     await services.readme.set_choices(GUILD, 2, "Grace", credit=False)
+    # The web hub: the server publishes, and its watched channel says posts are published.
+    await services.web.set_web(GUILD, "Nexus Hub", True)
+    await services.web.set_channel_publishes(GUILD, CHANNEL, True, NOW)
 
     # Pairing: profiles, requests in every state, pairs, check-ins, sessions, notices, ratings.
     start = NOW
@@ -461,7 +479,7 @@ async def test_copy_from_sqlite_to_postgresql_with_the_cli(
         again = await asyncio.to_thread(_nexus_bot, tmp_path, source.url, "db", "copy", "--to", target_url)
         assert again.returncode == 1
         assert "the target database is not empty" in again.stderr
-        assert "challenges (11 rows)" in again.stderr
+        assert "challenges (12 rows)" in again.stderr
         assert "Traceback" not in again.stderr
         assert await database_digests(target.engine) == digests
         await target.engine.dispose()

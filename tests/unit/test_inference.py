@@ -230,3 +230,16 @@ def test_text_made_of_names_and_separators_gives_distinct_existing_slugs(text: s
 @given(st.text())
 def test_the_case_keeping_copy_lines_up_with_normalise(text: str) -> None:
     assert _fold(text).lower() == normalise(text)
+
+
+def test_the_shorter_names_table_is_every_name_each_name_starts_with_before_a_separator() -> None:
+    # The table is built by looking up each name's cuts; this is its definition, pair by pair, on the real cards.
+    table = MATCHER._shorter
+    for name in table:
+        expected = tuple(
+            other
+            for other in table
+            if len(other) < len(name) and name.startswith(other) and not name[len(other)].isalnum()
+        )
+        assert table[name] == expected, name
+    assert table["docker compose"] == ("docker",)

@@ -1,5 +1,6 @@
 """The challenge log: the service, its read models, the in-channel writer and its batch plan."""
 
+from bot.challenges.parsing import ForumPostText
 from bot.services.challenges.ingest import WriterPolicy
 from bot.services.challenges.service import (
     MAX_TRIED,
@@ -42,6 +43,7 @@ __all__ = [
     "ChallengeStatus",
     "ChallengeView",
     "ExportedFile",
+    "ForumPostText",
     "IncomingMessage",
     "IngestResult",
     "LeaderboardEntry",

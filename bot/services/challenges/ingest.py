@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.challenges.parsing import (
+    ForumPostText,
     ParsedChallenge,
     ParsedMessage,
     ParsedSolution,
@@ -21,6 +22,7 @@ from bot.challenges.parsing import (
     parse_message,
 )
 from bot.db.base import utcnow
+from bot.db.forum_repository import ForumRepository
 from bot.db.privacy_repository import PrivacyRepository
 from bot.db.repositories import ChallengeRepository
 from bot.services.challenges.plan import BatchPlan, ChallengePost, Post, SolutionReply
@@ -135,9 +137,11 @@ def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseExceptio
         future.set_result(result)
 
 
-def _parse_or_error(content: str, answers: bool, matcher: TopicInference) -> ParsedMessage | Exception:
+def _parse_or_error(
+    content: str, answers: bool, matcher: TopicInference, forum: ForumPostText | None = None
+) -> ParsedMessage | Exception:
     try:
-        return parse_message(content, answers, matcher)
+        return parse_message(content, answers, matcher, forum)
     except Exception as error:  # the post's own failure, for its caller alone
         return error
 
@@ -270,7 +274,7 @@ class IngestWriter:
             for index, item in enumerate(batch):
                 message = item.message
                 answers = (message.reference_message_id or message.thread_parent_message_id) is not None
-                parsed.append(_parse_or_error(message.content, answers, self._matcher))
+                parsed.append(_parse_or_error(message.content, answers, self._matcher, message.forum_post))
                 if index % slice_ == slice_ - 1:
                     await asyncio.sleep(0)  # the batch in flight moves on meanwhile
         result = _ParsedBatch([], [], {})
@@ -411,5 +415,7 @@ class IngestWriter:
                 if len(solution_ids) < len(plan.solutions):
                     raise _Retry
                 plan.solutions_inserted(solution_ids)
+            for (guild_id, forum_id), threads in plan.forum_posts().items():
+                await ForumRepository(session).record(guild_id, forum_id, threads)
             stored = await repository.with_solutions(plan.challenges_to_show())
             return plan.outcomes(stored)

@@ -217,6 +217,15 @@ class BatchPlan:
             rows.append(row)
         return rows
 
+    def forum_posts(self) -> dict[tuple[int, int], list[int]]:
+        """(server, forum) → the new challenges' posts (thread ids) in that forum."""
+        posts: dict[tuple[int, int], list[int]] = {}
+        for post in self.challenges.values():
+            forum = post.message.forum_post
+            if forum is not None and forum.forum_id is not None:
+                posts.setdefault((post.message.guild_id, forum.forum_id), []).append(post.message.channel_id)
+        return posts
+
     def topic_rows(self) -> list[dict[str, Any]]:
         return [
             {"challenge_id": self.challenge_ids[source], "slug": slug, "position": position}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import shutil
 import tempfile
 import time
@@ -50,6 +51,7 @@ from bot.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    TopicNotFoundError,
 )
 from bot.core.ratelimit import SlidingWindowLimiter
 from bot.core.shards import ALL_SHARDS, ShardScope
@@ -83,6 +85,8 @@ from bot.services.challenges.views import (
     solution_view,
 )
 from bot.services.topics import TopicService
+
+log = logging.getLogger(__name__)
 
 MAX_TRIED = 1000
 PAGE_SIZE = 5
@@ -159,11 +163,39 @@ class ChallengeService:
         self.nudge_batch = nudge_batch
         # Servers with an export being prepared or sent: one at a time each (an export reads the whole log).
         self._exporting: set[int] = set()
+        self._status_listeners: list[Callable[[ChallengeView], None]] = []
 
     def _changed(self, guild_id: int) -> None:
         """A write may have changed what is solved in this server: `/topic` cards must not go stale."""
         if self._solved_log is not None:
             self._solved_log.forget(guild_id)
+
+    # ----- for other services (forum posts: bot/services/forum.py) ---------------------------
+
+    def on_status_change(self, listener: Callable[[ChallengeView], None]) -> None:
+        """Have `listener` called with the challenge after each accepted solution (a forum post gets its tag)."""
+        self._status_listeners.append(listener)
+
+    async def after_queued(self, run: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a write after every post queued before it (an edit of a post must find the post logged)."""
+        return await self._in_turn(run)
+
+    def solved_changed(self, guild_id: int) -> None:
+        self._changed(guild_id)
+
+    def resolve_topics(self, names: Sequence[str], text: str) -> list[str]:
+        """The topics `names` name (as `/topic` resolves them), then those inferred from `text`; at most five."""
+        slugs: list[str] = []
+        for name in names:
+            if not name.strip():
+                continue
+            try:
+                slug = self._topics.find(name.strip()).slug
+            except TopicNotFoundError:
+                continue  # a tag that names no topic ("help", "Solved")
+            if slug not in slugs:
+                slugs.append(slug)
+        return with_inferred(slugs, self._matcher, text)
 
     # ----- topics ----------------------------------------------------------------------------
 
@@ -454,6 +486,8 @@ class ChallengeService:
             repository = ChallengeRepository(session)
             challenge = await repository.by_source(message_id)
             if challenge is not None and challenge.guild_id == guild_id and challenge.deleted_at is None:
+                if challenge.channel_id == message_id:
+                    return None  # a forum post's starter message (it shares the post's id): see ForumService
                 parsed = parse_post(content)
                 if parsed is None:
                     return None
@@ -622,6 +656,11 @@ class ChallengeService:
             # consistent. Apply this one on top of it.
             view = await self._accept(guild_id, challenge_id, solution_id, actor)
         self._changed(guild_id)
+        for listener in self._status_listeners:
+            try:
+                listener(view)
+            except Exception:
+                log.exception("a listener of accepted solutions failed (the solution is accepted)")
         return view
 
     async def _accept(self, guild_id: int, challenge_id: int, solution_id: int, actor: Person) -> ChallengeView:

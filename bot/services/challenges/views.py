@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+from bot.challenges.parsing import ForumPostText
 from bot.core.usertext import user_text
 from bot.db.models import Challenge, Solution
 from bot.db.search import HIGHLIGHT_END, HIGHLIGHT_START, FoundChallenge
@@ -132,6 +133,8 @@ class IncomingMessage:
     thread_parent_message_id: int | None = None
     # The watched channel whose backfill cursor moves past this message, in the transaction that logs it.
     watched_channel_id: int | None = None
+    # A forum post's starter message: the post's title, and the topics its tags name (no `Challenge:` needed).
+    forum_post: ForumPostText | None = None
 
 
 IngestResult = Logged | SolutionLogged | None

@@ -15,6 +15,7 @@ import time
 
 from aiohttp import web
 
+from tests.e2e.server.forums import ForumsMixin
 from tests.e2e.server.gateway import GatewayMixin
 from tests.e2e.server.guild import GuildMixin
 from tests.e2e.server.interactions import InteractionsMixin
@@ -45,6 +46,7 @@ class FakeDiscord(
     RoutesMixin,
     MessagesMixin,
     ThreadsMixin,
+    ForumsMixin,
     LookupsMixin,
     InteractionsMixin,
     GatewayMixin,

@@ -12,12 +12,14 @@ from aiohttp import WSMsgType, web
 from tests.e2e.server.state import (
     DIRECT_MESSAGES,
     GUILD_EVENTS,
+    GUILD_MESSAGE_REACTIONS,
     GUILD_MESSAGES,
     GUILDS,
     JSON,
     MESSAGE_CONTENT,
     MESSAGE_EVENTS,
     PRIVILEGED_INTENTS,
+    REACTION_EVENTS,
     GatewaySession,
 )
 
@@ -37,7 +39,9 @@ class GatewayMixin:
             deletion = event in ("MESSAGE_DELETE", "MESSAGE_DELETE_BULK")
             if not deletion and not intents & MESSAGE_CONTENT and not direct and not mentions_bot:
                 data = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
-        elif event in GUILD_EVENTS and not intents & GUILDS:
+        elif (event in REACTION_EVENTS and not intents & GUILD_MESSAGE_REACTIONS) or (
+            event in GUILD_EVENTS and not intents & GUILDS
+        ):
             return None
         return data
 

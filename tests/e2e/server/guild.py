@@ -237,7 +237,11 @@ class GuildMixin:
             "emojis": [],
             "stickers": [],
             "channels": [channel for channel in self.channels.values() if channel.get("guild_id") == str(guild_id)],
-            "threads": [],
+            "threads": [
+                thread
+                for thread in self.threads
+                if thread.get("guild_id") == str(guild_id) and not thread["thread_metadata"]["archived"]
+            ],
             # A large guild arrives without its member list (that needs chunking, with the members
             # intent); only the bot itself is included. A small one arrives with every member.
             "members": (

@@ -126,6 +126,9 @@ class MessagesMixin:
             return self._invalid(call.route, problems)
         if channel in self.muted_channels:
             return json_response({"message": "Missing Permissions", "code": 50013}, status=403)
+        refused = self._message_in_thread(channel)
+        if refused is not None:
+            return refused
         recipient = next((user for user, dm in self.dm_channels.items() if dm == channel), None)
         if recipient is not None and recipient in self.closed_dms:
             return json_response({"message": "Cannot send messages to this user", "code": 50007}, status=403)

@@ -53,6 +53,9 @@ class RoutesMixin:
             ("PUT", rf"/channels/{snowflake}/thread-members/{snowflake}", self._add_thread_member),
             ("GET", rf"/guilds/{snowflake}/members/{snowflake}", self._get_member),
             ("GET", rf"/channels/{snowflake}", self._get_channel),
+            ("PATCH", rf"/channels/{snowflake}", self._edit_channel),
+            ("GET", rf"/guilds/{snowflake}/threads/active", self._active_threads),
+            ("GET", rf"/channels/{snowflake}/threads/archived/public", self._archived_public),
         ]
         return [(method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in table]
 

@@ -60,6 +60,8 @@ class ThreadsMixin:
             return json_response({"message": "Missing Permissions", "code": 50013}, status=403)
         if int(channel_id) not in self.channels:
             return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        if self.channels[int(channel_id)].get("type") == 15:
+            return await self._forum_post(call, self.channels[int(channel_id)])
         return json_response(self._new_thread(int(channel_id), call.body or {}), status=201)
 
     async def _add_thread_member(self, call: Call, channel_id: str, user_id: str) -> web.Response:
