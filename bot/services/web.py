@@ -325,25 +325,27 @@ class WebHubService:
             raise InvalidInputError(f"The search is {len(text):,} characters; the limit is {MAX_QUERY}.")
         cards = tuple(self._index.search(text, limit=5)) if text and page == 1 else ()
         query = parse_query(text)
-        servers = await self.servers()
         async with self._sessions() as session:
+            repository = WebRepository(session)
             hits: list[list[SearchHit]] = []
             if not query.is_empty():  # only punctuation, say: no challenge can match
-                for server in servers:
+                for server in await repository.servers():
                     hits.append(
                         await self._search.search(session, server.guild_id, query, limit=SEARCH_DEPTH, status=status)
                     )
             merged = [hit for row in itertools.zip_longest(*hits) for hit in row if hit is not None]
-            repository = WebRepository(session)
-            rows = await repository.by_ids([hit.challenge.id for hit in merged])
-            rows = [row for row in rows if topic is None or topic in row.topics]
-            total = len(rows)
+            # Which hits are published is one light query over their ids; only the page shown is read in full and
+            # rendered (a search asks for SEARCH_DEPTH hits and shows SEARCH_PAGE_SIZE).
+            published = await repository.published_ids([hit.challenge.id for hit in merged], topic=topic)
+            ordered = [hit for hit in merged if hit.challenge.id in published]
+            total = len(ordered)
             pages = max(1, -(-total // SEARCH_PAGE_SIZE))
             if page > pages:
                 raise PageOutOfRange(f"There are {pages} pages.")
-            shown = rows[(page - 1) * SEARCH_PAGE_SIZE : page * SEARCH_PAGE_SIZE]
-            snippets = {hit.challenge.id: _snippet(hit.snippet) for hit in merged}
-            views = await self._views(repository, shown, snippets)
+            shown = ordered[(page - 1) * SEARCH_PAGE_SIZE : page * SEARCH_PAGE_SIZE]
+            rows = await repository.by_ids([hit.challenge.id for hit in shown])
+            snippets = {hit.challenge.id: _snippet(hit.snippet) for hit in shown}
+            views = await self._views(repository, rows, snippets)
         return HubSearch(text, cards, HubPage(views, page, pages, total))
 
     async def last_changed(self) -> datetime | None:

@@ -3,17 +3,20 @@ and cache headers, conditional requests, compression)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.core.errors import GoneError, InvalidInputError, NotFoundError
 from bot.services.web import WebHubService
 from bot.web import handlers
+from bot.web.cache import PageCache, cache_middleware
 from bot.web.keys import BASE_URL, HUB, STYLESHEET, TEMPLATES
 from bot.web.markdown import Markdown
 
@@ -36,6 +39,9 @@ SECURITY_HEADERS = {
 # Pages may change when someone posts or withdraws consent: caches revalidate after a minute (cheap with ETags).
 PAGE_CACHE = "public, max-age=60"
 COMPRESS_FROM = 512
+# The longest a request may take before it is answered 503 and its work cancelled: aiohttp keeps running a handler
+# whose client left, so without a limit a slow page piles up work nobody waits for.
+REQUEST_SECONDS = 10.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,7 +53,14 @@ def _wants_json(request: web.Request) -> bool:
 def error_response(request: web.Request, status: int, message: str) -> web.Response:
     if _wants_json(request):
         return web.json_response({"error": message, "status": status}, status=status)
-    titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 410: "Gone", 500: "Server error"}
+    titles = {
+        400: "Bad request",
+        404: "Not found",
+        405: "Method not allowed",
+        410: "Gone",
+        500: "Server error",
+        503: "Busy",
+    }
     body = (
         request.app[TEMPLATES]
         .get_template("error.html")
@@ -60,7 +73,13 @@ def error_response(request: web.Request, status: int, message: str) -> web.Respo
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure as a clean page (or JSON under /api/): the right 4xx, and a 500 without details."""
     try:
-        return await handler(request)
+        async with asyncio.timeout(REQUEST_SECONDS):
+            return await handler(request)
+    except TimeoutError:
+        log.warning("web: %s took over %.0f s; answered 503", request.path[:200], REQUEST_SECONDS)
+        response = error_response(request, 503, "The hub is busy. Try again in a moment.")
+        response.headers["Retry-After"] = "5"
+        return response
     except GoneError as error:
         return error_response(request, 410, error.user_message)
     except NotFoundError as error:
@@ -133,9 +152,15 @@ def _templates() -> Environment:
     return environment
 
 
-def create_app(hub: WebHubService, *, base_url: str | None = None) -> web.Application:
-    """The hub. `base_url` is its public address (for the sitemap and canonical links); relative links otherwise."""
-    app = web.Application(middlewares=[headers, errors], client_max_size=16 * 1024)
+def create_app(
+    hub: WebHubService, *, base_url: str | None = None, page_cache: PageCache | None = None
+) -> web.Application:
+    """The hub. `base_url` is its public address (for the sitemap and canonical links); relative links otherwise.
+    `page_cache` keeps rendered pages a few seconds (`nexus-bot web` passes one; without, every page is rendered)."""
+    middlewares: list[Middleware] = (
+        [headers, errors] if page_cache is None else [headers, cache_middleware(page_cache), errors]
+    )
+    app = web.Application(middlewares=middlewares, client_max_size=16 * 1024)
     app[HUB] = hub
     app[TEMPLATES] = _templates()
     app[BASE_URL] = (base_url or "").rstrip("/")

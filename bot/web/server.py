@@ -25,6 +25,9 @@ from bot.runtime.memory import heap_trimmer, settle_startup_heap, trim_heap_peri
 from bot.runtime.redaction import RedactingFormatter, url_secrets
 from bot.services.web import WebHubService
 from bot.web.app import create_app
+from bot.web.cache import PageCache
+
+HUB_CONNECTIONS = 2
 
 
 def build_hub(engine: AsyncEngine, knowledge_base: KnowledgeBase) -> WebHubService:
@@ -48,8 +51,9 @@ def serve(*, host: str, port: int, database_url: str, topics_dir: Path, base_url
     knowledge_base = load_knowledge_base(topics_dir)
 
     async def application() -> web.Application:
-        engine = create_engine(database_url)
-        app = create_app(build_hub(engine, knowledge_base), base_url=base_url)
+        # A few connections: each holds its own page cache and driver thread, and two cores serve no more at once.
+        engine = create_engine(database_url, pool_size=HUB_CONNECTIONS, max_overflow=0)
+        app = create_app(build_hub(engine, knowledge_base), base_url=base_url, page_cache=PageCache())
 
         async def dispose(_: web.Application) -> None:
             await engine.dispose()

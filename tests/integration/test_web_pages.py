@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.db import web_repository
 from bot.web.markdown import LINK_REL
 from tests.integration.webhub import (
     ADA,
@@ -310,3 +311,20 @@ async def test_a_withdrawal_shows_on_the_next_request_even_for_a_cached_page(
     assert "transaction.atomic()" not in await again.text()
     await populated.services.readme.set_choices(GUILD, ADA.id, "Ada Lovelace", web=False)
     assert (await client.get(path)).status == 404
+
+
+@pytest.mark.parametrize("batch", [1, 2, 100])
+async def test_a_topics_challenges_are_walked_from_its_index_batch_by_batch(
+    populated: Hub, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    # keys-and-constraints tags, newest first: the secret server's (not published), Linus's (web:off), Ada's solved
+    # one. Batches of one and two cross the unpublished ones before the published one.
+    monkeypatch.setattr(web_repository, "TAG_BATCH", batch)
+    solved = await populated.hub.solved_for_topic("keys-and-constraints")
+    assert [item.number for item in solved] == [populated.solved]
+    listing = await populated.hub.listing(topic="keys-and-constraints")
+    assert ([item.number for item in listing.items], listing.total) == ([populated.solved], 1)
+    assert (await populated.hub.listing(topic="keys-and-constraints", status="open")).total == 0
+    assert [item.number for item in (await populated.hub.listing(topic="cors", status="open")).items] == [
+        populated.open
+    ]
