@@ -164,6 +164,9 @@ class ChallengeService:
         # Servers with an export being prepared or sent: one at a time each (an export reads the whole log).
         self._exporting: set[int] = set()
         self._status_listeners: list[Callable[[ChallengeView], None]] = []
+        # Cursor moves waiting for their write (channel → server, message), all written by one transaction.
+        self._cursor_moves: dict[int, tuple[int, int]] = {}
+        self._cursor_write: asyncio.Future[None] | None = None
 
     def _changed(self, guild_id: int) -> None:
         """A write may have changed what is solved in this server: `/topic` cards must not go stale."""
@@ -778,11 +781,26 @@ class ChallengeService:
             return await ChallengeRepository(session).cursor(channel_id)
 
     async def advance_cursor(self, guild_id: int, channel_id: int, message_id: int) -> None:
-        await self._in_turn(lambda: self._advance_cursor(guild_id, channel_id, message_id))
+        """Durable when it returns. Moves that arrive together (the bot's own replies after a burst) share one
+        transaction, taken in turn with the writer, rather than one commit each."""
+        _, newest = self._cursor_moves.get(channel_id, (guild_id, 0))
+        self._cursor_moves[channel_id] = (guild_id, max(newest, message_id))
+        if self._cursor_write is None:
+            write = self._cursor_write = asyncio.ensure_future(self._in_turn(self._write_cursor_moves))
+            write.add_done_callback(self._cursor_write_done)
+        await asyncio.shield(self._cursor_write)
 
-    async def _advance_cursor(self, guild_id: int, channel_id: int, message_id: int) -> None:
+    def _cursor_write_done(self, write: asyncio.Future[None]) -> None:
+        # A write that never ran (cancelled, or failed before its turn) must not hold later moves.
+        if self._cursor_write is write:
+            self._cursor_write = None
+
+    async def _write_cursor_moves(self) -> None:
+        moves, self._cursor_moves, self._cursor_write = self._cursor_moves, {}, None
         async with self._sessions.begin() as session:
-            await ChallengeRepository(session).advance_cursor(guild_id, channel_id, message_id)
+            repository = ChallengeRepository(session)
+            for channel_id, (guild_id, message_id) in moves.items():
+                await repository.advance_cursor(guild_id, channel_id, message_id)
 
     async def guilds(self) -> list[int]:
         """Every server with a logged challenge (for the offline export)."""
