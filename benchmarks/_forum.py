@@ -12,17 +12,15 @@ The local Discord server runs in a process of its own (as for `ingest`), so its 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import multiprocessing
 import random
 import sqlite3
 import statistics
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
+from benchmarks._child import ChildServer
 from benchmarks._table import Row, row
 
 FORUM_POSTS = 2000
@@ -134,32 +132,14 @@ async def _serve_async(connection: Connection, database: Path) -> None:
                 return
 
 
-class _Server:
+class _Server(ChildServer):
     def __init__(self, database: Path) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, str(database)), daemon=True)
-        self.api_url = ""
-        self.guild_id = self.channel_id = self.forum_id = 0
+        super().__init__(_serve, str(database))
 
     async def __aenter__(self) -> _Server:
-        self._process.start()
-        self.api_url, self.guild_id, self.channel_id, self.forum_id = await self._receive()
+        await super().__aenter__()
+        self.api_url, self.guild_id, self.channel_id, self.forum_id = self.hello
         return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        with contextlib.suppress(OSError, EOFError):
-            await self.ask("stop")
-        await asyncio.get_running_loop().run_in_executor(None, self._process.join, 10)
-        if self._process.is_alive():
-            self._process.kill()
-
-    async def _receive(self) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, self._connection.recv)
-
-    async def ask(self, command: str, argument: object = None) -> Any:
-        self._connection.send((command, argument))
-        return await self._receive()
 
 
 async def _acked(server: _Server, target: int, within: float) -> None:

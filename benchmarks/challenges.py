@@ -57,6 +57,7 @@ from sqlalchemy import TextClause, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks._child import ChildServer
 from benchmarks._table import Row, row
 from bot.app import build_services
 from bot.challenges.errortext import error_signatures
@@ -1442,38 +1443,16 @@ async def _serve_discord_async(connection: Connection, database: Path, guild_id:
                 return
 
 
-class _DiscordProcess:
-    """The local Discord server in a child process, driven through a pipe.
-
-    In the bot's own process it would share one event loop (and core) with the bot: its JSON encoding,
-    frame sending and acknowledgement requests would count against the bot's rate.
-    """
+class _DiscordProcess(ChildServer):
+    """The local Discord server in a child process (see `benchmarks._child`)."""
 
     def __init__(self, database: Path, guild_id: int | None = None) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve_discord, args=(child, str(database), guild_id), daemon=True)
-        self.api_url = ""
-        self.guild_id = self.channel_id = 0
+        super().__init__(_serve_discord, str(database), guild_id)
 
     async def __aenter__(self) -> _DiscordProcess:
-        self._process.start()
-        self.api_url, self.guild_id, self.channel_id = await self._receive()
+        await super().__aenter__()
+        self.api_url, self.guild_id, self.channel_id = self.hello
         return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        with contextlib.suppress(OSError, EOFError):
-            await self.ask("stop")
-        await asyncio.get_running_loop().run_in_executor(None, self._process.join, 10)
-        if self._process.is_alive():
-            self._process.kill()
-
-    async def _receive(self) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, self._connection.recv)
-
-    async def ask(self, command: str, argument: object = None) -> Any:
-        self._connection.send((command, argument))
-        return await self._receive()
 
 
 @dataclass
